@@ -1,0 +1,77 @@
+"""Optional ``when:`` conditions in CEL (cel-python), for the rare rule that ``match`` can't say.
+
+Compiled once at load. Evaluating CEL is much slower than a compiled matcher (tens of
+microseconds against well under one), so ``match`` should narrow a rule first: the expression
+only runs for calls the rule's ``match`` already accepted.
+
+Variables: ``tool`` (string), ``args`` (map), ``data`` (list of data classes found),
+``principal`` and ``on_behalf_of`` (strings, empty when unknown), ``env`` (map).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from guardrails_plugin.policy.matchers import CallView
+from guardrails_plugin.policy.operators import MISSING
+
+__all__ = ["CelError", "CelMatcher"]
+
+
+class CelError(ValueError):
+    """An expression that does not compile, or an evaluation that failed."""
+
+
+class CelMatcher:
+    def __init__(self, expression: str) -> None:
+        try:
+            import celpy
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            raise CelError(
+                "'when' needs cel-python: pip install 'guardrails-plugin[cel]'"
+            ) from None
+        self.expression = expression
+        self._celpy = celpy
+        env = celpy.Environment()
+        try:
+            ast = env.compile(expression)
+            self._program = env.program(ast)
+        except celpy.CELParseError as exc:
+            raise CelError(f"invalid CEL expression: {str(exc).splitlines()[0]}") from None
+
+    def evaluate(self, view: CallView) -> bool:
+        """True or False; raises `CelError` when the expression cannot be evaluated."""
+        celpy = self._celpy
+        # json round-trip: CEL sees plain JSON types whatever the tool passed.
+        args = json.loads(json.dumps(dict(view.args), default=str))
+        activation = {
+            "tool": celpy.celtypes.StringType(view.tool),
+            "args": celpy.json_to_cel(args),
+            "data": celpy.json_to_cel(sorted(view.classes)),
+            "principal": celpy.celtypes.StringType(
+                "" if view.principal is MISSING else view.principal
+            ),
+            "on_behalf_of": celpy.celtypes.StringType(
+                "" if view.on_behalf_of is MISSING else view.on_behalf_of
+            ),
+            "env": celpy.json_to_cel(dict(view.env)),
+        }
+        try:
+            result: Any = self._program.evaluate(activation)
+        except celpy.CELEvalError as exc:
+            raise CelError(f"CEL evaluation failed: {exc}") from None
+        if isinstance(result, celpy.CELEvalError):
+            raise CelError(f"CEL evaluation failed: {result}")
+        if not isinstance(result, celpy.celtypes.BoolType):
+            raise CelError(f"'when' must evaluate to a bool, got {type(result).__name__}")
+        return bool(result)
+
+    def matches(self, view: CallView) -> bool:
+        return self.evaluate(view)
+
+    def why_not(self, view: CallView) -> str | None:
+        try:
+            return None if self.evaluate(view) else f"when {self.expression!r} is false"
+        except CelError as exc:
+            return str(exc)

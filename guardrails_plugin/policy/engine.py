@@ -1,0 +1,152 @@
+"""Evaluate a tool call against a compiled policy: first matching rule in file order wins.
+
+Hot path: rules are pre-filtered by tool name (cached per name), each rule's `Decision` is built
+at load, and matchers are plain compiled functions, so a call costs microseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from guardrails_plugin.policy.compiler import (
+    CompiledPolicy,
+    CompiledRule,
+    compile_file,
+    compile_text,
+)
+from guardrails_plugin.policy.directory import Directory
+from guardrails_plugin.policy.matchers import CallView
+from guardrails_plugin.types import Decision, Effect, Finding, ToolCall
+
+__all__ = ["Explanation", "Policy", "RuleTrace"]
+
+log = logging.getLogger(__name__)
+
+_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """One rule's part in an explanation. ``reason`` is None when the rule matched."""
+
+    rule_id: str
+    file: str
+    line: int
+    effect: Effect
+    matched: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The decision, why each rule above the winner did not match, and later rules that would."""
+
+    decision: Decision
+    checked: tuple[RuleTrace, ...]
+    shadowed: tuple[RuleTrace, ...]
+
+
+class Policy:
+    """A loaded, validated policy. Build with `Policy.load(path)` or `Policy.from_string(text)`."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self._compiled = compiled
+        self._unindexed = any(r.tool_names is None for r in compiled.rules)
+        self._by_tool: dict[str, tuple[CompiledRule, ...]] = {}
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        """Load a policy file and everything it includes. Raises `PolicyError` if anything is off."""
+        return cls(compile_file(path))
+
+    @classmethod
+    def from_string(cls, text: str, name: str = "<string>", base_dir: str | Path = ".") -> Policy:
+        return cls(compile_text(text, name, base_dir))
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        return self._compiled.rules
+
+    @property
+    def default(self) -> Decision:
+        return self._compiled.default
+
+    @property
+    def directory(self) -> Directory:
+        return self._compiled.directory
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self._compiled.files
+
+    def _candidates(self, tool: str) -> tuple[CompiledRule, ...]:
+        found = self._by_tool.get(tool)
+        if found is None:
+            found = tuple(
+                r for r in self._compiled.rules if r.tool_names is None or tool in r.tool_names
+            )
+            if len(self._by_tool) >= _CACHE_LIMIT:
+                self._by_tool.clear()
+            self._by_tool[tool] = found
+        return found
+
+    def evaluate(self, call: ToolCall, findings: Iterable[Finding | str] = ()) -> Decision:
+        """The decision for ``call``, given the data classes the masker found in its arguments."""
+        view = CallView(call, findings)
+        for rule in self._candidates(view.tool):
+            try:
+                if rule.matcher.matches(view):
+                    return rule.decision
+            except Exception as exc:  # noqa: BLE001 - turned into a restrictive match below
+                restricted = self._failed(rule, exc)
+                if restricted is not None:
+                    return restricted
+        return self._compiled.default
+
+    def explain(self, call: ToolCall, findings: Iterable[Finding | str] = ()) -> Explanation:
+        """Like `evaluate`, and says why each rule above the winner did not match."""
+        view = CallView(call, findings)
+        checked: list[RuleTrace] = []
+        shadowed: list[RuleTrace] = []
+        decision: Decision | None = None
+        for rule in self._compiled.rules:
+            try:
+                reason = rule.matcher.why_not(view)
+            except Exception as exc:  # noqa: BLE001 - same fail-closed rule as evaluate
+                restricted = self._failed(rule, exc)
+                reason = None if restricted is not None else f"condition failed: {exc}"
+                if decision is None and restricted is not None:
+                    decision = restricted
+                    checked.append(_trace(rule, None))
+                    continue
+            if decision is None:
+                checked.append(_trace(rule, reason))
+                if reason is None:
+                    decision = rule.decision
+            elif reason is None:
+                shadowed.append(_trace(rule, None))
+        return Explanation(
+            decision=decision or self._compiled.default,
+            checked=tuple(checked),
+            shadowed=tuple(shadowed),
+        )
+
+    @staticmethod
+    def _failed(rule: CompiledRule, exc: Exception) -> Decision | None:
+        """A rule whose condition raised. Fail closed: a restricting rule counts as matched, an
+        allowing one as not matched, so an error can never allow a call."""
+        log.warning("policy rule %r could not be evaluated: %s", rule.id, exc)
+        if rule.effect is Effect.ALLOW:
+            return None
+        return dataclasses.replace(
+            rule.decision,
+            reason=f"{rule.decision.reason} (applied because its condition failed: {exc})",
+        )
+
+
+def _trace(rule: CompiledRule, reason: str | None) -> RuleTrace:
+    return RuleTrace(rule.id, rule.file, rule.line, rule.effect, reason is None, reason)
