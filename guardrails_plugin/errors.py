@@ -2,7 +2,7 @@
 
     GuardError                          base: catch this to catch everything of ours
      ├── ConfigError                    bad settings, missing spaCy model, unsafe configuration
-     │    └── PolicyError(problems)     a policy that refuses to load: file, line, column, rule, field
+     │    └── PolicyError(problems)     refused to load: file, line, column, rule, field
      ├── ToolDenied(decision)           the guard refused a tool call; the message is for the model
      │    └── ApprovalTimeout(request_id)
      ├── ApprovalError(request_id)      a vote or request the broker refused

@@ -1,0 +1,25 @@
+"""The ``guardrails-plugin`` command. The only part of the package that prints."""
+
+from __future__ import annotations
+
+import click
+
+from guardrails_plugin import __version__
+from guardrails_plugin.cli.demo import demo
+from guardrails_plugin.cli.policy import policy
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="guardrails-plugin")
+def cli() -> None:
+    """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
+
+
+cli.add_command(policy)
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli(prog_name="guardrails-plugin")

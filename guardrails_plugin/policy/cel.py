@@ -37,7 +37,7 @@ class CelMatcher:
         try:
             ast = env.compile(expression)
             self._program = env.program(ast)
-        except celpy.CELParseError as exc:
+        except celpy.celparser.CELParseError as exc:
             raise CelError(f"invalid CEL expression: {str(exc).splitlines()[0]}") from None
 
     def evaluate(self, view: CallView) -> bool:

@@ -60,7 +60,7 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
-        """Load a policy file and everything it includes. Raises `PolicyError` if anything is off."""
+        """Load a policy file and its includes; raises `PolicyError` if anything is off."""
         return cls(compile_file(path))
 
     @classmethod

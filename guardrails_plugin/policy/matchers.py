@@ -7,6 +7,7 @@ paths and operators but never echo argument values, which may be sensitive.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -31,9 +32,11 @@ __all__ = [
 
 # Zero-width and other format characters (category Cf) are dropped so `delete\u200b_db` cannot
 # slip past a rule on `delete_db`; NFKC folds fullwidth and compatibility forms.
-_FORMAT_CHARS = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
-                           r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff"
-                           r"\uffa0\ufff0-\ufff8]")
+_FORMAT_CHARS = re.compile(
+    r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff"
+    r"\uffa0\ufff0-\ufff8]"
+)
 
 
 def normalize_tool_name(name: str) -> str:
@@ -56,7 +59,7 @@ class CallView:
         self.args: Mapping[str, Any] = call.args
         self.classes = frozenset(f if isinstance(f, str) else f.data_class for f in findings)
         principal = call.principal
-        self.principal: Any = principal.agent if principal else MISSING
+        self.principal: Any = principal.agent if principal and principal.agent else MISSING
         self.on_behalf_of: Any = (
             principal.on_behalf_of if principal and principal.on_behalf_of else MISSING
         )
@@ -87,8 +90,10 @@ def resolve_path(root: Any, path: tuple[Segment, ...]) -> list[Any]:
                 key = str(seg)
                 if key in node:
                     nxt.append(node[key])
-            elif isinstance(node, list | tuple) and isinstance(seg, int) and -len(node) <= seg < len(
-                node
+            elif (
+                isinstance(node, list | tuple)
+                and isinstance(seg, int)
+                and -len(node) <= seg < len(node)
             ):
                 nxt.append(node[seg])
         current = nxt
@@ -135,9 +140,7 @@ class ToolMatcher:
 
 
 def _glob_to_regex(glob: str) -> str:
-    import fnmatch
-
-    # fnmatch.translate ends with \Z; wrap so alternatives combine.
+    # fnmatch.translate anchors with \Z, so the alternatives combine safely.
     return fnmatch.translate(glob)
 
 
@@ -156,7 +159,7 @@ class ArgMatcher:
             node: Any = view.args
             for seg in self.path:
                 if isinstance(node, Mapping) and seg in node:
-                    node = node[seg]  # type: ignore[index]
+                    node = node[seg]
                 else:
                     return self.test(MISSING)
             return self.test(node)

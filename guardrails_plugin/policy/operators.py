@@ -92,7 +92,9 @@ def operator_names() -> list[str]:
 def compile_predicate(spec: Any, path: tuple[str | int, ...] = ()) -> ValuePredicate:
     """Compile a predicate mapping. Raises `OperatorError` with the path of the bad part."""
     if not isinstance(spec, dict):
-        raise OperatorError(path, f"expected a predicate mapping like {{equals: ...}}, got {spec!r}")
+        raise OperatorError(
+            path, f"expected a predicate mapping like {{equals: ...}}, got {spec!r}"
+        )
     if not spec:
         raise OperatorError(path, f"empty predicate; use one of: {', '.join(operator_names())}")
     parts: list[ValuePredicate] = []
@@ -127,7 +129,8 @@ def compile_predicate(spec: Any, path: tuple[str | int, ...] = ()) -> ValuePredi
 def json_schema() -> dict[str, Any]:
     """JSON Schema of a predicate: a mapping of the registered operators, or a plain value."""
     props = {
-        name: {**op.schema, "description": op.description} for name, op in sorted(_operators.items())
+        name: {**op.schema, "description": op.description}
+        for name, op in sorted(_operators.items())
     }
     return {
         "description": "A plain value (equals) or a mapping of operators, all of which must hold.",
@@ -273,7 +276,9 @@ def _contains(operand: Any, _sub: Any) -> ValuePredicate:
     return ValuePredicate(test, f"contains {_short(operand)}")
 
 
-def _not(operand: Any, sub: Callable[[Any, tuple[str | int, ...]], ValuePredicate]) -> ValuePredicate:
+def _not(
+    operand: Any, sub: Callable[[Any, tuple[str | int, ...]], ValuePredicate]
+) -> ValuePredicate:
     inner = sub(operand, ())
     t = inner.test
     return ValuePredicate(lambda v: not t(v), f"not ({inner.description})")
@@ -296,7 +301,6 @@ def _combinator(name: str, quantifier: Callable[[Any], bool]) -> Compiler:
     return compile
 
 
-_PRED_REF = {"$ref": "#/$defs/Predicate"}
 _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("equals", _equals, {}, "Equal to this value (true is not 1)."),
     ("in", _in, {"type": "array", "minItems": 1}, "Equal to one of these values."),

@@ -109,7 +109,7 @@ class MaskingSpec(_Model):
     )
     restore_placeholders: bool | None = Field(
         None,
-        description="Give the tool the real values behind placeholders (the model never sees them).",
+        description="Give the tool real values behind placeholders (the model never sees them).",
     )
 
 

