@@ -133,9 +133,7 @@ def explain(
     except PolicyError as exc:
         render.print_policy_error(render.stderr(), exc)
         raise SystemExit(1) from None
-    who = Principal(principal, on_behalf_of) if principal or on_behalf_of else None
-    if who is not None and not who.agent:
-        who = Principal("", on_behalf_of)
+    who = Principal(principal or "", on_behalf_of) if principal or on_behalf_of else None
     call = ToolCall(tool=tool, args=args, principal=who, environment=env)
     explanation = loaded.explain(call, data)
     if as_json:

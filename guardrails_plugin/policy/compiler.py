@@ -21,11 +21,8 @@ from guardrails_plugin import data_classes
 from guardrails_plugin.errors import PolicyError, PolicyProblem
 from guardrails_plugin.policy.cel import CelError, CelMatcher
 from guardrails_plugin.policy.directory import Directory
-from guardrails_plugin.policy.match_compiler import MatchCompiler, tool_index
-from guardrails_plugin.policy.matchers import (
-    AllOf,
-    Matcher,
-)
+from guardrails_plugin.policy.match_compiler import MatchCompiler
+from guardrails_plugin.policy.matchers import AllOf, Matcher, ToolMatcher
 from guardrails_plugin.policy.problems import Problems
 from guardrails_plugin.policy.resolve import (
     build_directory,
@@ -55,10 +52,11 @@ class CompiledRule:
     line: int
     effect: Effect
     description: str | None
-    matcher: Matcher
+    matcher: Matcher  # the whole condition, for explain
     decision: Decision
-    # Normalized tool names this rule can only ever match, or None (globs, predicates, no tool).
-    tool_names: frozenset[str] | None
+    # The hot path: `tool` is decided once per tool name, `rest` per call.
+    tool: ToolMatcher | None
+    rest: Matcher
 
 
 @dataclass(frozen=True)
@@ -277,11 +275,11 @@ def _compile_rule(
     problems: Problems,
 ) -> CompiledRule | None:
     before = len(problems.items)
-    matcher = mc.match(rule.match, raw.get("match"), (*path, "match"))
+    tool, rest = mc.split(rule.match, raw.get("match"), (*path, "match"))
     if rule.when is not None:
         try:
             cel = CelMatcher(rule.when)
-            matcher = AllOf([matcher, cel])
+            rest = AllOf([rest, cel])
         except CelError as exc:
             problems.add(source, (*path, "when"), str(exc), value=rule.when)
     effect = Effect(rule.effect)
@@ -309,9 +307,10 @@ def _compile_rule(
         line=line,
         effect=effect,
         description=rule.description,
-        matcher=matcher,
+        matcher=rest if tool is None else AllOf([tool, rest]),
         decision=Decision(effect, rule.id, reason, approval, masking),
-        tool_names=tool_index(rule.match),
+        tool=tool,
+        rest=rest,
     )
 
 

@@ -1,7 +1,8 @@
 """Evaluate a tool call against a compiled policy: first matching rule in file order wins.
 
-Hot path: rules are pre-filtered by tool name (cached per name), each rule's `Decision` is built
-at load, and matchers are plain compiled functions, so a call costs microseconds.
+Hot path: a rule's tool condition depends on the tool name alone, so the rules that can apply to
+a name are computed once and cached; each rule's `Decision` is built at load, and the remaining
+conditions are plain compiled functions. A call costs microseconds.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ class Policy:
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._compiled = compiled
-        self._unindexed = any(r.tool_names is None for r in compiled.rules)
         self._by_tool: dict[str, tuple[CompiledRule, ...]] = {}
 
     @classmethod
@@ -87,7 +87,7 @@ class Policy:
         found = self._by_tool.get(tool)
         if found is None:
             found = tuple(
-                r for r in self._compiled.rules if r.tool_names is None or tool in r.tool_names
+                r for r in self._compiled.rules if r.tool is None or r.tool.matches_name(tool)
             )
             if len(self._by_tool) >= _CACHE_LIMIT:
                 self._by_tool.clear()
@@ -99,7 +99,7 @@ class Policy:
         view = CallView(call, findings)
         for rule in self._candidates(view.tool):
             try:
-                if rule.matcher.matches(view):
+                if rule.rest.matches(view):
                     return rule.decision
             except Exception as exc:  # noqa: BLE001 - turned into a restrictive match below
                 restricted = self._failed(rule, exc)

@@ -23,7 +23,7 @@ from guardrails_plugin.policy.resolve import unknown_class
 from guardrails_plugin.policy.schema import Match
 from guardrails_plugin.policy.yamlsource import PathT, Source
 
-__all__ = ["MatchCompiler", "tool_index"]
+__all__ = ["MatchCompiler"]
 
 
 class MatchCompiler:
@@ -105,12 +105,17 @@ class MatchCompiler:
         )
 
     def match(self, m: Match, raw: Any, path: PathT) -> Matcher:
+        tool, rest = self.split(m, raw, path)
+        if tool is None:
+            return rest
+        return AllOf([tool, *rest.parts]) if isinstance(rest, AllOf) else AllOf([tool, rest])
+
+    def split(self, m: Match, raw: Any, path: PathT) -> tuple[ToolMatcher | None, Matcher]:
+        """The top-level tool condition apart from the rest. The engine checks the tool part once
+        per tool name (it depends on nothing else) and the rest per call."""
         raw = raw if isinstance(raw, dict) else {}
+        tool = self.tool(m.tool, (*path, "tool")) if m.tool is not None else None
         parts: list[Matcher] = []
-        if m.tool is not None:
-            tm = self.tool(m.tool, (*path, "tool"))
-            if tm:
-                parts.append(tm)
         for key, spec in (m.args or {}).items():
             arg_path = (*path, "args", key)
             segs = self.args_path(key, arg_path)
@@ -152,21 +157,8 @@ class MatchCompiler:
         if m.not_ is not None:
             inner = self.match(m.not_, raw.get("not"), (*path, "not"))
             parts.append(Not(inner))
-        return parts[0] if len(parts) == 1 else AllOf(parts)
+        return tool, parts[0] if len(parts) == 1 else AllOf(parts)
 
 
 def _is_glob(name: str) -> bool:
     return any(c in name for c in "*?[")
-
-
-def tool_index(m: Match) -> frozenset[str] | None:
-    tool = m.tool
-    if isinstance(tool, str) and not _is_glob(tool):
-        return frozenset([normalize_tool_name(tool)])
-    if (
-        isinstance(tool, list)
-        and tool
-        and all(isinstance(t, str) and not _is_glob(t) for t in tool)
-    ):
-        return frozenset(normalize_tool_name(t) for t in tool)
-    return None

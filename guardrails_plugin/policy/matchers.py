@@ -122,16 +122,16 @@ class ToolMatcher:
         )
         self.shown = shown
 
-    @property
-    def only_exact(self) -> bool:
-        return self.predicate is None and not self.globs
+    def matches_name(self, tool: str) -> bool:
+        """``tool`` must already be normalized (`normalize_tool_name`)."""
+        if self.predicate is not None:
+            return self.predicate.test(tool)
+        if tool in self.exact:
+            return True
+        return self._glob_re is not None and self._glob_re.match(tool) is not None
 
     def matches(self, view: CallView) -> bool:
-        if self.predicate is not None:
-            return self.predicate.test(view.tool)
-        if view.tool in self.exact:
-            return True
-        return self._glob_re is not None and self._glob_re.match(view.tool) is not None
+        return self.matches_name(view.tool)
 
     def why_not(self, view: CallView) -> str | None:
         if self.matches(view):
@@ -243,7 +243,10 @@ class AllOf:
         self.parts = tuple(parts)
 
     def matches(self, view: CallView) -> bool:
-        return all(p.matches(view) for p in self.parts)
+        for p in self.parts:  # a loop, not all(genexpr): this is the hot path
+            if not p.matches(view):
+                return False
+        return True
 
     def why_not(self, view: CallView) -> str | None:
         for p in self.parts:
@@ -258,7 +261,10 @@ class AnyOf:
         self.parts = tuple(parts)
 
     def matches(self, view: CallView) -> bool:
-        return any(p.matches(view) for p in self.parts)
+        for p in self.parts:
+            if p.matches(view):
+                return True
+        return False
 
     def why_not(self, view: CallView) -> str | None:
         reasons = []

@@ -121,9 +121,14 @@ def compile_predicate(spec: Any, path: tuple[str | int, ...] = ()) -> ValuePredi
     if len(parts) == 1:
         return parts[0]
     tests = tuple(p.test for p in parts)
-    return ValuePredicate(
-        lambda v: all(t(v) for t in tests), " and ".join(p.description for p in parts)
-    )
+
+    def test(v: Any) -> bool:
+        for t in tests:
+            if not t(v):
+                return False
+        return True
+
+    return ValuePredicate(test, " and ".join(p.description for p in parts))
 
 
 def json_schema() -> dict[str, Any]:

@@ -146,7 +146,8 @@ def test_unknown_data_class(write):
 def test_unknown_masking_class(write):
     p = problem_of(
         write,
-        HEADER + "  - id: r\n    match: {}\n    effect: allow\n    masking: {classes: {MAIL: hash}}\n",
+        HEADER
+        + "  - id: r\n    match: {}\n    effect: allow\n    masking: {classes: {MAIL: hash}}\n",
     )
     assert p.field == "rules[0].masking.classes.MAIL"
     assert "unknown data class 'MAIL'" in p.message
@@ -243,7 +244,9 @@ def test_approval_on_a_deny_rule(write):
 
 
 def test_unknown_operator(write):
-    p = problem_of(write, HEADER + "  - id: r\n    match: {args: {db: {regx: a}}}\n    effect: deny\n")
+    p = problem_of(
+        write, HEADER + "  - id: r\n    match: {args: {db: {regx: a}}}\n    effect: deny\n"
+    )
     assert p.field == "rules[0].match.args.db.regx"
     assert "unknown operator 'regx'" in p.message and "regex" in p.message
 
@@ -251,8 +254,7 @@ def test_unknown_operator(write):
 def test_nested_operator_error_has_full_path(write):
     p = problem_of(
         write,
-        HEADER
-        + "  - id: r\n    match: {args: {db: {not: {any: [{equals: a}, {gt: x}]}}}}\n"
+        HEADER + "  - id: r\n    match: {args: {db: {not: {any: [{equals: a}, {gt: x}]}}}}\n"
         "    effect: deny\n",
     )
     assert p.field == "rules[0].match.args.db.not.any[1].gt"

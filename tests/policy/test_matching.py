@@ -46,7 +46,14 @@ def test_tool_exact_glob_list_and_predicate():
 
 @pytest.mark.parametrize(
     "name",
-    ["delete\u200b_db", "DELETE_DB", " delete_db ", "ｄｅｌｅｔｅ＿ｄｂ", "delete_db\ufeff", "dele\u2060te_db"],
+    [
+        "delete\u200b_db",
+        "DELETE_DB",
+        " delete_db ",
+        "ｄｅｌｅｔｅ＿ｄｂ",
+        "delete_db\ufeff",
+        "dele\u2060te_db",
+    ],
 )
 def test_tool_name_unicode_tricks_do_not_slip_past(name):
     assert hits(one_rule("{tool: delete_db}"), name)
@@ -176,7 +183,9 @@ def test_context_principal_on_behalf_of_and_environment():
 
 
 def test_match_level_any_all_not():
-    policy = one_rule("{any: [{tool: a}, {all: [{tool: b}, {args: {x: 1}}]}], not: {args: {safe: true}}}")
+    policy = one_rule(
+        "{any: [{tool: a}, {all: [{tool: b}, {args: {x: 1}}]}], not: {args: {safe: true}}}"
+    )
     assert hits(policy, "a")
     assert hits(policy, "b", {"x": 1})
     assert not hits(policy, "b", {"x": 2})
@@ -191,7 +200,7 @@ def test_empty_match_matches_everything():
 
 
 def test_cel_when_narrows_a_rule():
-    policy = one_rule("{tool: query}", when="args.rows > 1000 && env.env == \"prod\"")
+    policy = one_rule("{tool: query}", when='args.rows > 1000 && env.env == "prod"')
     assert hits(policy, "query", {"rows": 5000}, environment={"env": "prod"})
     assert not hits(policy, "query", {"rows": 5}, environment={"env": "prod"})
     assert not hits(policy, "other", {"rows": 5000}, environment={"env": "prod"})

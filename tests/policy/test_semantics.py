@@ -164,7 +164,7 @@ def test_explain_missing_argument_and_default():
     )
     e = policy.explain(ToolCall("x", {}))
     assert e.decision.rule_id is None and e.decision.effect is Effect.DENY
-    assert e.checked[0].reason == "args.db is missing (needs: equals \"prod\")"
+    assert e.checked[0].reason == 'args.db is missing (needs: equals "prod")'
 
 
 def test_custom_operator_registers_like_builtins():
@@ -204,7 +204,9 @@ def test_operator_error_at_load_is_located():
 
 def test_policy_file_loads_relative_includes_from_its_folder(tmp_path: Path, monkeypatch):
     (tmp_path / "p").mkdir()
-    (tmp_path / "p" / "inc.yaml").write_text("version: 1\nrules: [{id: i, match: {}, effect: deny}]\n")
+    (tmp_path / "p" / "inc.yaml").write_text(
+        "version: 1\nrules: [{id: i, match: {}, effect: deny}]\n"
+    )
     (tmp_path / "p" / "root.yaml").write_text(
         "version: 1\ninclude: [inc.yaml]\ndefaults: {effect: allow}\n"
     )
@@ -212,7 +214,7 @@ def test_policy_file_loads_relative_includes_from_its_folder(tmp_path: Path, mon
     assert [r.id for r in Policy.load("p/root.yaml").rules] == ["i"]
 
 
-# --- a reference oracle, checked by Hypothesis ------------------------------------------------------
+# --- a reference oracle, checked by Hypothesis ---------------------------------------------
 
 TOOLS = ["read", "write", "drop", "export"]
 EFFECTS = ["allow", "deny", "require_approval"]

@@ -1,0 +1,3 @@
+from guardrails_plugin.cli import main
+
+main()

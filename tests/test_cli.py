@@ -1,0 +1,167 @@
+"""The command line: exit codes, located errors, clear messages for bad arguments."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from guardrails_plugin.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = str(REPO / "policies" / "default.yaml")
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_check_ok_and_exit_zero():
+    result = run("policy", "check", DEFAULT)
+    assert result.exit_code == 0
+    assert "ok" in result.output and "default require_approval" in result.output
+
+
+def test_check_reports_every_file_and_exits_one(write):
+    bad = write(
+        "version: 1\ndefaults: {effect: deny}\nrules:\n  - {id: r, match: {}, effect: nope}\n"
+    )
+    result = run("policy", "check", DEFAULT, str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:4:" in result.output
+    assert "rule 'r': rules[0].effect: 'nope' is not one of" in result.output
+
+
+def test_check_json(write):
+    bad = write("version: 1\n")
+    result = run("policy", "check", "--json", DEFAULT, str(bad))
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data[0]["ok"] is True and data[0]["rules"] == 5
+    assert data[1]["ok"] is False and data[1]["problems"][0]["field"] == "defaults"
+
+
+def test_check_missing_file():
+    result = run("policy", "check", "/no/such.yaml")
+    assert result.exit_code == 1 and "file not found" in result.output
+
+
+def test_explain_json():
+    result = run(
+        "policy",
+        "explain",
+        DEFAULT,
+        "--tool",
+        "run_sql",
+        "--args",
+        '{"query": "drop table x"}',
+        "--json",
+    )
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["decision"]["effect"] == "deny"
+    assert data["decision"]["rule_id"] == "no-destructive-sql"
+    assert [c["rule_id"] for c in data["checked"]] == ["no-secrets-outbound", "no-destructive-sql"]
+    assert data["shadowed"] == []
+
+
+def test_explain_with_data_principal_and_env():
+    result = run(
+        "policy",
+        "explain",
+        str(REPO / "policies" / "infrastructure.yaml"),
+        "--tool",
+        "kubectl_delete",
+        "--args",
+        '{"kind": "pod"}',
+        "--env",
+        "env=prod",
+        "--principal",
+        "agent:ops",
+        "--on-behalf-of",
+        "slack:U1",
+        "--data",
+        "EMAIL",
+    )
+    assert result.exit_code == 0
+    assert "require_approval by rule kubectl-delete-prod" in result.output
+    assert "2 of judy, ken, leo" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--args", "{bad"], "expected a JSON object such as"),
+        (["--args", "[1]"], "expected a JSON object, got list"),
+        (["--data", "SECRETS"], "unknown data class SECRETS; known:"),
+        (["--env", "prod"], "expected KEY=VALUE such as env=prod"),
+    ],
+)
+def test_explain_bad_arguments_say_what_was_expected(args, message):
+    result = CliRunner().invoke(cli, ["policy", "explain", DEFAULT, "--tool", "x", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_explain_bad_policy_exits_one(write):
+    bad = write("version: 1\n")
+    result = run("policy", "explain", str(bad), "--tool", "x")
+    assert result.exit_code == 1 and "missing required key 'defaults'" in result.output
+
+
+def test_schema_to_file(tmp_path):
+    out = tmp_path / "schema.json"
+    result = run("policy", "schema", "-o", str(out))
+    assert result.exit_code == 0
+    schema = json.loads(out.read_text())
+    assert schema["title"] == "guardrails-plugin policy"
+    assert "regex" in json.dumps(schema)
+
+
+def test_demo_runs_from_the_repository(monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "no-destructive-sql" in result.output and "bad-example.yaml:6:13" in result.output
+
+
+def test_demo_without_policies_folder_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 2 and "pass --policies DIR" in result.output
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        out.append((full, command))
+        if isinstance(command, click.Group):
+            out.extend(_commands(command, full + " "))
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n, _ in _commands(cli)])
+def test_every_command_has_help_and_is_in_the_readme(name):
+    command = dict(_commands(cli))[name]
+    assert command.help and command.help.strip()
+    readme = (REPO / "README.md").read_text()
+    assert re.search(rf"guardrails-plugin {re.escape(name)}\b", readme), name
+
+
+def test_console_script_is_installed():
+    result = subprocess.run(
+        [sys.executable, "-m", "guardrails_plugin", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0 and "guardrails-plugin, version" in result.stdout
