@@ -8,7 +8,8 @@
      ├── ApprovalError(request_id)      a vote or request the broker refused
      │    ├── NotAnApprover             identity outside the request's approver set
      │    ├── SelfApproval              the requester (or its human) tried to approve itself
-     │    └── AlreadyDecided            the request is no longer pending
+     │    ├── AlreadyDecided            the request is no longer pending
+     │    └── RequestChanged            the arguments were edited since the voter looked
      ├── StoreError                     the SQLite store failed; the guard denies
      │    └── SchemaVersionError        the database was written by a newer version
      └── MaskingError                   the masker failed; the guard denies
@@ -36,6 +37,7 @@ __all__ = [
     "NotAnApprover",
     "PolicyError",
     "PolicyProblem",
+    "RequestChanged",
     "SchemaVersionError",
     "SelfApproval",
     "StoreError",
@@ -138,6 +140,10 @@ class SelfApproval(ApprovalError):
 
 class AlreadyDecided(ApprovalError):
     """The request is no longer pending; the vote changed nothing."""
+
+
+class RequestChanged(ApprovalError):
+    """The request was edited after the voter saw it; the vote must be made again."""
 
 
 class StoreError(GuardError):

@@ -85,6 +85,9 @@ class ApprovalRequirement:
     approvers: frozenset[str]
     identities: Mapping[str, frozenset[str]]
     quorum: int = 1
+    # The approver names as the rule wrote them (groups or people), re-resolved at vote time so
+    # someone removed from a group since the request was made no longer counts.
+    sources: tuple[str, ...] = ()
     timeout_seconds: int = 900
     on_timeout: Effect = Effect.DENY
     require_reason: bool = False

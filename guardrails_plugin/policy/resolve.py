@@ -129,6 +129,7 @@ def resolve_approval(
         approvers=frozenset(approvers),
         identities={p: directory.identities_of(p) for p in sorted(approvers)},
         quorum=quorum,
+        sources=tuple(names),
         timeout_seconds=int(merged.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
         on_timeout=Effect.DENY,
         require_reason=bool(merged.get("require_reason", False)),

@@ -1,0 +1,514 @@
+"""The approval broker: create a request, collect votes, decide, and bind the decision to the call.
+
+Every state change is a conditional update (``... WHERE status = 'pending'``) inside one write
+transaction with its audit rows, so the first deciding vote wins across processes, a double
+click changes nothing, and no decision exists without its audit record. A refused operation is
+audited too, and the refusal is raised only after that record commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from guardrails_plugin.approvals import lifecycle
+from guardrails_plugin.approvals.duties import (
+    eligible_people,
+    requester_identities,
+    resolve_voter,
+)
+from guardrails_plugin.clock import Clock, SystemClock
+from guardrails_plugin.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    ApprovalTimeout,
+    GuardError,
+    RequestChanged,
+    ToolDenied,
+)
+from guardrails_plugin.policy import Policy
+from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.protocol import Store, StoreTx
+from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict, Vote
+from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
+
+__all__ = ["ApprovalBroker", "VoteResult"]
+
+log = logging.getLogger(__name__)
+
+ArgsMasker = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+ArgsScanner = Callable[[Mapping[str, Any]], Iterable[Finding | str]]
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    request: ApprovalRequest
+    counted: bool
+    message: str
+
+    @property
+    def decided(self) -> bool:
+        return self.request.terminal
+
+
+def _new_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+class ApprovalBroker:
+    """Requests, votes, waits and execution grants over a `Store`.
+
+    ``policy`` supplies the current people and groups (membership is checked at vote time) and
+    re-checks edited arguments; ``scan`` and ``mask`` (from the masker) give edited arguments
+    their data classes and a masked form for the audit log.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy | None = None,
+        *,
+        clock: Clock | None = None,
+        ids: Callable[[], str] = _new_id,
+        poll_interval: float = 0.01,
+        max_pending_per_principal: int = 100,
+        execution_window: float = 600.0,
+        scan: ArgsScanner | None = None,
+        mask: ArgsMasker | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock: Clock = clock or SystemClock()
+        self.ids = ids
+        self.poll_interval = poll_interval
+        self.max_pending = max_pending_per_principal
+        self.execution_window = execution_window
+        self.scan = scan
+        self.mask = mask
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def request(
+        self,
+        call: ToolCall,
+        decision: Decision,
+        *,
+        masked_args: Mapping[str, Any],
+        findings: Iterable[Finding | str] = (),
+        idempotency_key: str | None = None,
+    ) -> ApprovalRequest:
+        """Create a pending request, or return the one already made for ``idempotency_key``
+        (default: the call's id), since frameworks replay a step when they resume."""
+        if decision.effect is not Effect.REQUIRE_APPROVAL or decision.approval is None:
+            raise ValueError("request() needs a require_approval decision")
+        approval = decision.approval
+        principal = call.principal or Principal("agent:unknown")
+        key = idempotency_key or call.call_id
+        try:
+            args_hash = self.store.keyed_hash(dict(call.args))
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise ApprovalError(f"the call's arguments cannot be recorded: {exc}") from None
+        now = self.clock.now()
+        classes = sorted({f if isinstance(f, str) else f.data_class for f in findings})
+        refusal: GuardError | None = None
+        with self.store.transaction() as tx:
+            existing = tx.find_request(key) if key else None
+            if existing is not None:
+                if existing.tool != call.tool or existing.args_hash != args_hash:
+                    refusal = ApprovalError(
+                        f"idempotency key {key!r} was used for a different call", existing.id
+                    )
+                    tx.append_audit(
+                        Event.REQUEST_REFUSED,
+                        request_id=existing.id,
+                        actor=principal.agent,
+                        data={"why": "idempotency key reused", "tool": call.tool},
+                    )
+                else:
+                    return existing
+            elif tx.count_pending(principal.agent) >= self.max_pending:
+                refusal = ApprovalError(
+                    f"{principal.agent} already has {self.max_pending} pending approval requests; "
+                    "refusing more until some are decided"
+                )
+                tx.append_audit(
+                    Event.REQUEST_REFUSED,
+                    actor=principal.agent,
+                    data={"why": "too many pending requests", "tool": call.tool},
+                )
+            else:
+                directory = self.policy.directory if self.policy else None
+                request = ApprovalRequest(
+                    id=self.ids(),
+                    idempotency_key=key,
+                    run_id=call.run_id,
+                    tool=call.tool,
+                    masked_args=dict(masked_args),
+                    args_hash=args_hash,
+                    current_hash=args_hash,
+                    rule_id=decision.rule_id,
+                    reason=decision.reason,
+                    principal=principal.agent,
+                    on_behalf_of=principal.on_behalf_of,
+                    requester_identities=requester_identities(principal, directory),
+                    approvers={p: tuple(sorted(ids)) for p, ids in approval.identities.items()},
+                    approver_sources=approval.sources,
+                    quorum=approval.quorum,
+                    require_reason=approval.require_reason,
+                    allow_edit=approval.allow_edit,
+                    data_classes=tuple(classes),
+                    environment=dict(call.environment),
+                    created_at=now,
+                    expires_at=now + approval.timeout_seconds,
+                )
+                tx.insert_request(request)
+                tx.append_audit(
+                    Event.REQUEST_CREATED,
+                    request_id=request.id,
+                    actor=principal.agent,
+                    data={
+                        "tool": call.tool,
+                        "rule_id": decision.rule_id,
+                        "run_id": call.run_id,
+                        "on_behalf_of": principal.on_behalf_of,
+                        "masked_args": request.masked_args,
+                        "args_hmac": args_hash,
+                        "data_classes": classes,
+                        "approvers": sorted(request.approvers),
+                        "quorum": request.quorum,
+                        "expires_at": request.expires_at,
+                    },
+                )
+                return request
+        assert refusal is not None
+        raise refusal
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        request = self.store.get_request(request_id)
+        if request is None:
+            raise ApprovalError(f"no approval request {request_id!r}", request_id)
+        return request
+
+    # --- votes ---------------------------------------------------------------------------------
+
+    def vote(
+        self,
+        request_id: str,
+        identity: str,
+        verdict: Verdict | str,
+        *,
+        reason: str | None = None,
+        edited_args: Mapping[str, Any] | None = None,
+        channel: str = "cli",
+        revision: int | None = None,
+    ) -> VoteResult:
+        """Record a vote and decide the request when it settles it.
+
+        Refuses (with an audit row) unknown requests, decided or expired requests, the
+        requester's own identities, non-approvers, missing reasons, disallowed or denied edits,
+        and votes on a revision older than the current one. A repeat vote by the same person is
+        a harmless no-op.
+        """
+        verdict = Verdict(verdict)
+        reason = reason.strip() if reason and reason.strip() else None
+        outcome: VoteResult | None = None
+        refusal: GuardError | None = None
+        with self.store.transaction() as tx:
+            request = tx.get_request(request_id)
+            try:
+                if request is None:
+                    raise ApprovalError(f"no approval request {request_id!r}", request_id)
+                outcome = self._vote(
+                    tx, request, identity, verdict, reason, edited_args, channel, revision
+                )
+            except ApprovalError as exc:
+                refusal = exc
+                tx.append_audit(
+                    Event.VOTE_REFUSED,
+                    request_id=request_id if request is not None else None,
+                    actor=identity,
+                    data={
+                        "verdict": str(verdict),
+                        "channel": channel,
+                        "why": str(exc),
+                        "kind": type(exc).__name__,
+                    },
+                )
+        if refusal is not None:
+            raise refusal
+        assert outcome is not None
+        return outcome
+
+    def _vote(
+        self,
+        tx: StoreTx,
+        request: ApprovalRequest,
+        identity: str,
+        verdict: Verdict,
+        reason: str | None,
+        edited_args: Mapping[str, Any] | None,
+        channel: str,
+        revision: int | None,
+    ) -> VoteResult:
+        now = self.clock.now()
+        if request.status is Status.PENDING and now >= request.expires_at:
+            request = lifecycle.expire_in(tx, request, now) or request
+        if request.status is not Status.PENDING:
+            raise AlreadyDecided(
+                f"request {request.id} is already {request.status.value}", request.id
+            )
+        directory = self.policy.directory if self.policy else None
+        voter = resolve_voter(identity, request, directory)
+        if revision is not None and revision != request.revision:
+            raise RequestChanged(
+                f"request {request.id} changed since you saw it (revision {revision}, now "
+                f"{request.revision}); review it again",
+                request.id,
+            )
+        if request.require_reason and not reason:
+            raise ApprovalError(f"rule '{request.rule_id}' requires a reason", request.id)
+        if edited_args is not None:
+            if verdict is not Verdict.APPROVE:
+                raise ApprovalError("arguments can only be edited with an approval", request.id)
+            request = self._apply_edit(tx, request, voter.identity, edited_args, now)
+        prior = [v for v in tx.votes(request.id) if v.revision == request.revision]
+        if any(v.person == voter.person and v.verdict is verdict for v in prior):
+            return VoteResult(request, False, f"{voter.person} already voted {verdict.value}")
+        tx.insert_vote(
+            Vote(
+                request.id,
+                request.revision,
+                voter.person,
+                voter.identity,
+                channel,
+                verdict,
+                now,
+                reason,
+                edited_args,
+            )
+        )
+        tx.append_audit(
+            Event.VOTE_RECORDED,
+            request_id=request.id,
+            actor=voter.identity,
+            data={
+                "person": voter.person,
+                "channel": channel,
+                "verdict": verdict.value,
+                "reason": reason,
+                "revision": request.revision,
+            },
+        )
+        if verdict is Verdict.DENY:
+            decided = lifecycle.decide(
+                tx,
+                request,
+                Status.DENIED,
+                now,
+                by=voter.person,
+                reason=reason,
+                data={"denied_by": voter.person},
+            )
+            return VoteResult(decided, True, f"denied by {voter.person}")
+        approvers = {v.person for v in prior if v.verdict is Verdict.APPROVE} | {voter.person}
+        approvers &= eligible_people(request, directory)
+        if len(approvers) < request.quorum:
+            return VoteResult(
+                request, True, f"approval {len(approvers)} of {request.quorum} recorded"
+            )
+        decided = lifecycle.decide(
+            tx,
+            request,
+            Status.APPROVED,
+            now,
+            by=",".join(sorted(approvers)),
+            reason=reason,
+            execute_by=now + self.execution_window,
+            data={
+                "approved_by": sorted(approvers),
+                "bound_hash": request.current_hash,
+                "revision": request.revision,
+            },
+        )
+        return VoteResult(decided, True, f"approved by {', '.join(sorted(approvers))}")
+
+    def _apply_edit(
+        self,
+        tx: StoreTx,
+        request: ApprovalRequest,
+        identity: str,
+        edited: Mapping[str, Any],
+        now: float,
+    ) -> ApprovalRequest:
+        if not request.allow_edit:
+            raise ApprovalError(f"rule '{request.rule_id}' does not allow edits", request.id)
+        if self.policy is None:
+            raise ApprovalError("edits need the policy to re-check them", request.id)
+        if not isinstance(edited, Mapping):
+            raise ApprovalError("edited arguments must be a JSON object", request.id)
+        try:
+            new_hash = self.store.keyed_hash(dict(edited))
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise ApprovalError(f"edited arguments cannot be recorded: {exc}", request.id) from None
+        findings = list(self.scan(edited)) if self.scan else []
+        call = ToolCall(
+            request.tool,
+            edited,
+            principal=Principal(request.principal, request.on_behalf_of),
+            environment=request.environment,
+        )
+        decision = self.policy.evaluate(call, findings)
+        if decision.effect is Effect.DENY:
+            raise ApprovalError(
+                f"the edited arguments are denied by policy rule '{decision.rule_id}': "
+                f"{decision.reason}",
+                request.id,
+            )
+        changes = {
+            "edited_args": dict(edited),
+            "current_hash": new_hash,
+            "revision": request.revision + 1,
+        }
+        if not tx.update_request(request.id, Status.PENDING, **changes):
+            raise AlreadyDecided(f"request {request.id} is no longer pending", request.id)
+        tx.append_audit(
+            Event.REQUEST_EDITED,
+            request_id=request.id,
+            actor=identity,
+            data={
+                "revision": request.revision + 1,
+                "previous_hash": request.current_hash,
+                "edited_hash": new_hash,
+                "masked_args": dict(self.mask(edited)) if self.mask else None,
+                "re_evaluated": {"effect": decision.effect.value, "rule_id": decision.rule_id},
+            },
+        )
+        updated = tx.get_request(request.id)
+        assert updated is not None
+        return updated
+
+    def cancel(self, request_id: str, actor: str, reason: str) -> ApprovalRequest:
+        with self.store.transaction() as tx:
+            request = tx.get_request(request_id)
+            if request is None:
+                raise ApprovalError(f"no approval request {request_id!r}", request_id)
+            if request.status is not Status.PENDING:
+                return request
+            return lifecycle.decide(
+                tx,
+                request,
+                Status.CANCELLED,
+                self.clock.now(),
+                by=actor,
+                reason=reason,
+                data={"cancelled_by": actor},
+            )
+
+    def expire_due(self) -> list[ApprovalRequest]:
+        """Record ``expired`` for every pending request past its expiry (for sweepers)."""
+        now = self.clock.now()
+        expired = []
+        for request in self.store.list_requests(Status.PENDING, limit=10_000):
+            if now >= request.expires_at:
+                done = lifecycle.expire(self.store, request.id, now)
+                if done is not None:
+                    expired.append(done)
+        return expired
+
+    # --- waiting -------------------------------------------------------------------------------
+
+    def wait(self, request_id: str, deadline: float | None = None) -> ApprovalRequest:
+        """Block until the request is decided or expires (expiry is recorded, and denies).
+
+        ``deadline`` (clock time) ends the wait earlier with `ApprovalTimeout`, leaving the
+        request pending so a restarted process can wait on it again. Between checks the waiter
+        polls the store's change counter every ``poll_interval``, which costs microseconds.
+        """
+        request = self.get(request_id)
+        token = self.store.change_token()
+        while True:
+            if request.terminal:
+                return request
+            now = self.clock.now()
+            if now >= request.expires_at:
+                return lifecycle.expire(self.store, request_id, now) or self.get(request_id)
+            if deadline is not None and now >= deadline:
+                raise ApprovalTimeout(
+                    f"no decision on approval request {request_id} before the wait deadline",
+                    request_id,
+                )
+            until = min(
+                request.expires_at, deadline if deadline is not None else request.expires_at
+            )
+            self.clock.sleep(max(0.0, min(self.poll_interval, until - now)))
+            current = self.store.change_token()
+            if current != token:
+                token = current
+                request = self.get(request_id)
+
+    async def wait_async(self, request_id: str, deadline: float | None = None) -> ApprovalRequest:
+        """`wait` for async callers. All waiters of a store on one event loop share one watcher
+        task, so a thousand suspended runs cost one poller, not a thousand threads."""
+        from guardrails_plugin.approvals.watcher import watcher_for
+
+        request = self.get(request_id)
+        if request.terminal:
+            return request
+        return await watcher_for(self.store, self.clock, self.poll_interval).wait(request, deadline)
+
+    # --- execution -----------------------------------------------------------------------------
+
+    def claim_execution(
+        self, request_id: str, tool: str, args: Mapping[str, Any]
+    ) -> ApprovalRequest:
+        """Allow one execution of an approved call, bound to exactly these arguments.
+
+        Passes only when the stored status is approved, the execution window is open, the tool
+        is the one approved, the keyed hash of ``args`` equals the approved one (the original
+        arguments, or the reviewer's edit), and nothing ran under this approval yet. Records the
+        execution before returning, so a resumed or replayed run cannot run the tool twice.
+        """
+        refusal: ToolDenied | None = None
+        with self.store.transaction() as tx:
+            request = tx.get_request(request_id)
+            now = self.clock.now()
+            why = lifecycle.execution_refusal(request, tool, now)
+            if why is None and request is not None:
+                try:
+                    digest = self.store.keyed_hash(dict(args))
+                except (ValueError, TypeError, RecursionError):
+                    digest = ""
+                if digest != request.current_hash:
+                    why = "the arguments differ from the ones approved"
+            if why is None and request is not None:
+                if not tx.update_request(request_id, Status.APPROVED, executed_at=now):
+                    why = "the request is no longer approved"
+                else:
+                    tx.append_audit(
+                        Event.TOOL_EXECUTING,
+                        request_id=request_id,
+                        actor=request.principal,
+                        data={"tool": tool, "args_hmac": request.current_hash},
+                    )
+                    updated = tx.get_request(request_id)
+                    assert updated is not None
+                    return updated
+            refusal = ToolDenied(f"Denied: approval {request_id} does not allow this call: {why}.")
+            tx.append_audit(
+                Event.EXECUTION_REFUSED,
+                request_id=request_id if request else None,
+                actor=request.principal if request else None,
+                data={"tool": tool, "why": why},
+            )
+        raise refusal
+
+    def record_outcome(self, request_id: str, *, ok: bool, error: str | None = None) -> None:
+        """Audit how the approved tool call ended (error text must already be masked)."""
+        self.store.record_event(
+            Event.TOOL_EXECUTED if ok else Event.TOOL_FAILED,
+            request_id=request_id,
+            data={"error": error} if error else {},
+        )

@@ -1,0 +1,23 @@
+"""Names of audit events, in one place so writers and readers agree."""
+
+from __future__ import annotations
+
+__all__ = ["Event"]
+
+
+class Event:
+    CALL_EVALUATED = "call.evaluated"
+    REQUEST_CREATED = "request.created"
+    REQUEST_REFUSED = "request.refused"
+    REQUEST_EDITED = "request.edited"
+    VOTE_RECORDED = "vote.recorded"
+    VOTE_REFUSED = "vote.refused"
+    APPROVED = "request.approved"
+    DENIED = "request.denied"
+    EXPIRED = "request.expired"
+    CANCELLED = "request.cancelled"
+    EXECUTION_REFUSED = "execution.refused"
+    TOOL_EXECUTING = "tool.executing"
+    TOOL_EXECUTED = "tool.executed"
+    TOOL_FAILED = "tool.failed"
+    OUTPUT_MASKED = "output.masked"

@@ -1,0 +1,94 @@
+"""Versioned schema migrations, tracked in ``PRAGMA user_version``.
+
+Append new migrations; never edit a released one. Code refuses a database whose version is
+newer than the last migration it knows.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+_APPEND_ONLY = """
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+"""
+
+_V1 = (
+    """
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT UNIQUE,
+    run_id TEXT,
+    tool TEXT NOT NULL,
+    masked_args TEXT NOT NULL,
+    args_hash TEXT NOT NULL,
+    current_hash TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
+    edited_args TEXT,
+    rule_id TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    principal TEXT NOT NULL,
+    on_behalf_of TEXT,
+    requester_identities TEXT NOT NULL DEFAULT '[]',
+    approvers TEXT NOT NULL,
+    approver_sources TEXT NOT NULL DEFAULT '[]',
+    quorum INTEGER NOT NULL CHECK (quorum >= 1),
+    require_reason INTEGER NOT NULL DEFAULT 0,
+    allow_edit INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL
+        CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'cancelled')),
+    data_classes TEXT NOT NULL DEFAULT '[]',
+    environment TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    decided_at REAL,
+    decided_by TEXT,
+    decision_reason TEXT,
+    execute_by REAL,
+    executed_at REAL,
+    notify TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX requests_status ON requests (status, created_at);
+CREATE INDEX requests_run ON requests (run_id);
+CREATE INDEX requests_principal ON requests (principal, status);
+
+-- A decided request never changes its outcome (executed_at and notify may still be set).
+CREATE TRIGGER requests_terminal BEFORE UPDATE OF status ON requests
+WHEN OLD.status != 'pending' AND NEW.status != OLD.status
+BEGIN SELECT RAISE(ABORT, 'a decided request cannot change status'); END;
+CREATE TRIGGER requests_no_delete BEFORE DELETE ON requests
+BEGIN SELECT RAISE(ABORT, 'requests are kept for the audit trail'); END;
+
+CREATE TABLE votes (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    revision INTEGER NOT NULL,
+    person TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('approve', 'deny')),
+    reason TEXT,
+    edited_args TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX votes_request ON votes (request_id);
+
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    event TEXT NOT NULL,
+    request_id TEXT,
+    actor TEXT,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_request ON audit (request_id);
+"""
+    + _APPEND_ONLY.format(table="audit")
+    + _APPEND_ONLY.format(table="votes")
+)
+
+MIGRATIONS: tuple[str, ...] = (_V1,)

@@ -1,0 +1,86 @@
+"""The store interface the broker and CLI use. SQLite implements it today; a server database
+can implement it later without touching the broker.
+
+Writes happen in a unit of work (`Store.transaction`) that a backend runs as one serialised
+write transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT ... FOR UPDATE``), so a
+decision and its audit rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from guardrails_plugin.store.audit import Checkpoint
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
+
+__all__ = ["Store", "StoreTx"]
+
+
+class StoreTx(Protocol):
+    def get_request(self, request_id: str) -> ApprovalRequest | None: ...
+
+    def find_request(self, idempotency_key: str) -> ApprovalRequest | None: ...
+
+    def insert_request(self, request: ApprovalRequest) -> None: ...
+
+    def update_request(self, request_id: str, expect: Status, **changes: Any) -> bool:
+        """Apply ``changes`` only if the status is still ``expect``; True if a row changed."""
+        ...
+
+    def count_pending(self, principal: str) -> int: ...
+
+    def votes(self, request_id: str) -> list[Vote]: ...
+
+    def insert_vote(self, vote: Vote) -> None: ...
+
+    def append_audit(
+        self,
+        event: str,
+        *,
+        request_id: str | None = None,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditRecord: ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[StoreTx]: ...
+
+    def keyed_hash(self, value: Any) -> str:
+        """HMAC of a value under the store's key (kept outside the database)."""
+        ...
+
+    def get_request(self, request_id: str) -> ApprovalRequest | None: ...
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one request whose id starts with ``prefix``."""
+        ...
+
+    def list_requests(
+        self, status: Status | None = None, limit: int = 100
+    ) -> list[ApprovalRequest]: ...
+
+    def votes(self, request_id: str) -> list[Vote]: ...
+
+    def statuses(self, request_ids: list[str]) -> dict[str, Status]: ...
+
+    def change_token(self) -> int:
+        """Changes whenever another connection commits; cheap enough to poll every 10 ms."""
+        ...
+
+    def record_event(
+        self,
+        event: str,
+        *,
+        request_id: str | None = None,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditRecord: ...
+
+    def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]: ...
+
+    def audit_head(self) -> Checkpoint | None: ...
+
+    def close(self) -> None: ...

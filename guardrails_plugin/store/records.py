@@ -1,0 +1,100 @@
+"""What the store keeps: approval requests, votes and audit records, as plain frozen values."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TERMINAL", "ApprovalRequest", "AuditRecord", "Status", "Verdict", "Vote"]
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.APPROVED, Status.DENIED, Status.EXPIRED, Status.CANCELLED})
+
+
+class Verdict(enum.StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A tool call waiting for (or past) a human decision. Holds masked arguments only.
+
+    ``args_hash`` binds the request to the call's real arguments (keyed HMAC of their canonical
+    JSON); ``current_hash`` is what an approval binds to: the same, or the hash of a reviewer's
+    edit (``edited_args``, in the masked form the reviewer saw). ``revision`` grows with every
+    edit, so an approval of an older revision no longer counts.
+    """
+
+    id: str
+    tool: str
+    masked_args: Mapping[str, Any]
+    args_hash: str
+    principal: str
+    created_at: float
+    expires_at: float
+    approvers: Mapping[str, tuple[str, ...]]
+    quorum: int = 1
+    status: Status = Status.PENDING
+    idempotency_key: str | None = None
+    run_id: str | None = None
+    rule_id: str | None = None
+    reason: str = ""
+    on_behalf_of: str | None = None
+    requester_identities: tuple[str, ...] = ()
+    approver_sources: tuple[str, ...] = ()
+    require_reason: bool = False
+    allow_edit: bool = False
+    revision: int = 0
+    current_hash: str = ""
+    edited_args: Mapping[str, Any] | None = None
+    data_classes: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    decided_at: float | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    execute_by: float | None = None
+    executed_at: float | None = None
+    notify: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Vote:
+    request_id: str
+    revision: int
+    person: str
+    identity: str
+    channel: str
+    verdict: Verdict
+    created_at: float
+    reason: str | None = None
+    edited_args: Mapping[str, Any] | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One row of the hash-chained audit log. ``data`` never holds raw sensitive values."""
+
+    seq: int
+    ts: float
+    event: str
+    request_id: str | None
+    actor: str | None
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str

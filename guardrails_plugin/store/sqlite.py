@@ -1,0 +1,435 @@
+"""The SQLite store (via sqlite-utils): the only module that imports sqlite_utils.
+
+One file shared by every agent process and the Slack app on a host. Settings chosen for a
+decision record: WAL (readers never block the writer), ``synchronous=FULL`` (a commit survives
+power loss), a busy timeout, and write transactions that start ``IMMEDIATE`` so the busy timeout
+applies instead of failing on a lock upgrade. Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from guardrails_plugin.clock import Clock, SystemClock
+from guardrails_plugin.errors import SchemaVersionError, StoreError
+from guardrails_plugin.store.audit import GENESIS, Checkpoint, HashKey, row_hash
+from guardrails_plugin.store.migrations import MIGRATIONS
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
+
+__all__ = ["DB_ENV", "DEFAULT_DB", "SQLiteStore", "resolve_db_path"]
+
+log = logging.getLogger(__name__)
+
+DB_ENV = "GUARDRAILS_DB"
+DEFAULT_DB = "guardrails.db"
+
+_JSON_COLUMNS = {
+    "masked_args",
+    "edited_args",
+    "requester_identities",
+    "approvers",
+    "approver_sources",
+    "data_classes",
+    "environment",
+    "notify",
+}
+_BOOL_COLUMNS = {"require_reason", "allow_edit"}
+_TUPLE_COLUMNS = {"requester_identities", "approver_sources", "data_classes"}
+_REQUEST_FIELDS = {f.name for f in fields(ApprovalRequest)}
+
+
+def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """Explicit argument > ``GUARDRAILS_DB`` > ``./guardrails.db``."""
+    return Path(path or os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _request_row(request: ApprovalRequest) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in _REQUEST_FIELDS:
+        value = getattr(request, name)
+        if name == "approvers":
+            value = {p: list(ids) for p, ids in value.items()}
+        if name in _JSON_COLUMNS and value is not None:
+            value = _dumps(list(value) if name in _TUPLE_COLUMNS else value)
+        elif name in _BOOL_COLUMNS:
+            value = int(value)
+        elif name == "status":
+            value = str(value)
+        row[name] = value
+    return row
+
+
+def _to_request(row: Mapping[str, Any]) -> ApprovalRequest:
+    values: dict[str, Any] = {}
+    for name in _REQUEST_FIELDS:
+        value = row[name]
+        if name in _JSON_COLUMNS and value is not None:
+            value = json.loads(value)
+            if name in _TUPLE_COLUMNS:
+                value = tuple(value)
+            elif name == "approvers":
+                value = {p: tuple(ids) for p, ids in value.items()}
+        elif name in _BOOL_COLUMNS:
+            value = bool(value)
+        elif name == "status":
+            value = Status(value)
+        values[name] = value
+    return ApprovalRequest(**values)
+
+
+def _to_vote(row: Mapping[str, Any]) -> Vote:
+    return Vote(
+        id=row["id"],
+        request_id=row["request_id"],
+        revision=row["revision"],
+        person=row["person"],
+        identity=row["identity"],
+        channel=row["channel"],
+        verdict=Verdict(row["verdict"]),
+        reason=row["reason"],
+        edited_args=json.loads(row["edited_args"]) if row["edited_args"] else None,
+        created_at=row["created_at"],
+    )
+
+
+def _to_audit(row: Mapping[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        seq=row["seq"],
+        ts=row["ts"],
+        event=row["event"],
+        request_id=row["request_id"],
+        actor=row["actor"],
+        data=json.loads(row["data"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+class _Tx:
+    """One IMMEDIATE write transaction. Implements `StoreTx`."""
+
+    def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+        cursor = self.db.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+    def get_request(self, request_id: str) -> ApprovalRequest | None:
+        row = self._one("SELECT * FROM requests WHERE id = ?", (request_id,))
+        return _to_request(row) if row else None
+
+    def find_request(self, idempotency_key: str) -> ApprovalRequest | None:
+        row = self._one("SELECT * FROM requests WHERE idempotency_key = ?", (idempotency_key,))
+        return _to_request(row) if row else None
+
+    def insert_request(self, request: ApprovalRequest) -> None:
+        self.db.table("requests").insert(_request_row(request))
+
+    def update_request(self, request_id: str, expect: Status, **changes: Any) -> bool:
+        sets, params = [], []
+        for name, value in changes.items():
+            if name not in _REQUEST_FIELDS or name in ("id", "created_at"):
+                raise ValueError(f"cannot update request field {name!r}")
+            if name in _JSON_COLUMNS and value is not None:
+                value = _dumps(value)
+            elif name in _BOOL_COLUMNS:
+                value = int(value)
+            elif name == "status":
+                value = str(value)
+            sets.append(f"{name} = ?")
+            params.append(value)
+        cursor = self.db.execute(
+            f"UPDATE requests SET {', '.join(sets)} WHERE id = ? AND status = ?",
+            (*params, request_id, str(expect)),
+        )
+        return cursor.rowcount == 1
+
+    def count_pending(self, principal: str) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM requests WHERE principal = ? AND status = 'pending'",
+            (principal,),
+        )
+        return int(row["n"]) if row else 0
+
+    def votes(self, request_id: str) -> list[Vote]:
+        return _votes(self.db, request_id)
+
+    def insert_vote(self, vote: Vote) -> None:
+        self.db.table("votes").insert(
+            {
+                "request_id": vote.request_id,
+                "revision": vote.revision,
+                "person": vote.person,
+                "identity": vote.identity,
+                "channel": vote.channel,
+                "verdict": str(vote.verdict),
+                "reason": vote.reason,
+                "edited_args": _dumps(vote.edited_args) if vote.edited_args is not None else None,
+                "created_at": vote.created_at,
+            }
+        )
+
+    def append_audit(
+        self,
+        event: str,
+        *,
+        request_id: str | None = None,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        last = self._one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", ())
+        seq = (last["seq"] if last else 0) + 1
+        prev = last["hash"] if last else GENESIS
+        ts = self.clock.now()
+        body = dict(data or {})
+        digest = row_hash(prev, seq, ts, event, request_id, actor, body)
+        self.db.execute(
+            "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, event, request_id, actor, _dumps(body), prev, digest),
+        )
+        return AuditRecord(seq, ts, event, request_id, actor, body, prev, digest)
+
+
+def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
+    return [
+        _to_vote(r)
+        for r in db.query("SELECT * FROM votes WHERE request_id = ? ORDER BY id", (request_id,))
+    ]
+
+
+class SQLiteStore:
+    """The default `Store`. ``SQLiteStore()`` opens ``$GUARDRAILS_DB`` or ``./guardrails.db``.
+
+    The keyed-hash key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key``
+    (created 0600 beside the database, never inside it).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        key: bytes | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        busy_timeout: float = 5.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.path = resolve_db_path(path)
+        self.clock: Clock = clock or SystemClock()
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._local_commits = 0
+        key_path = Path(key_file) if key_file else Path(f"{self.path}.key")
+        self._key = HashKey.resolve(key, key_path)
+        with self._errors("open"):
+            self._migrate()
+
+    # --- connections ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            log.error("store %s failed on %s: %s", what, self.path, exc)
+            raise StoreError(f"approval store {self.path}: {what} failed: {exc}") from exc
+
+    def _db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        if not self.path.parent.exists():
+            raise StoreError(f"approval store folder {self.path.parent} does not exist")
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise StoreError(
+                f"{self.path}: SQLite refused WAL mode (got {mode!r}); put the database on a "
+                "local filesystem"
+            )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        self._local.db = db
+        with self._lock:
+            self._connections.append(conn)
+        return db
+
+    def _migrate(self) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise SchemaVersionError(
+                    f"{self.path} has schema version {version}, newer than this guardrails-plugin "
+                    f"understands ({len(MIGRATIONS)}); upgrade guardrails-plugin"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _split_sql(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.conn.rollback()
+            raise
+        # A real write probe: some filesystems report WAL and then fail on the first write.
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+        db.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        """A write transaction, started IMMEDIATE; commits on success, rolls back on error."""
+        with self._errors("write"):
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(db, self.clock)
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
+            with self._lock:
+                self._local_commits += 1
+
+    def keyed_hash(self, value: Any) -> str:
+        return self._key.digest(value)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get_request(self, request_id: str) -> ApprovalRequest | None:
+        with self._errors("read"):
+            rows = list(self._db().query("SELECT * FROM requests WHERE id = ?", (request_id,)))
+        return _to_request(rows[0]) if rows else None
+
+    def resolve_id(self, prefix: str) -> str:
+        if not prefix or any(c in prefix for c in "%_\\"):
+            raise KeyError(f"no request id starts with {prefix!r}")
+        with self._errors("read"):
+            rows = list(
+                self._db().query(
+                    "SELECT id FROM requests WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (prefix + "%",)
+                )
+            )
+        if not rows:
+            raise KeyError(f"no request id starts with {prefix!r}")
+        if len(rows) > 1:
+            raise KeyError(f"{prefix!r} matches several requests; give more characters")
+        return str(rows[0]["id"])
+
+    def list_requests(
+        self, status: Status | None = None, limit: int = 100
+    ) -> list[ApprovalRequest]:
+        with self._errors("read"):
+            if status is None:
+                rows = self._db().query(
+                    "SELECT * FROM requests ORDER BY created_at DESC LIMIT ?", (limit,)
+                )
+            else:
+                rows = self._db().query(
+                    "SELECT * FROM requests WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                    (str(status), limit),
+                )
+            return [_to_request(r) for r in rows]
+
+    def votes(self, request_id: str) -> list[Vote]:
+        with self._errors("read"):
+            return _votes(self._db(), request_id)
+
+    def statuses(self, request_ids: list[str]) -> dict[str, Status]:
+        if not request_ids:
+            return {}
+        with self._errors("read"):
+            marks = ",".join("?" * len(request_ids))
+            cursor = self._db().conn.execute(
+                f"SELECT id, status FROM requests WHERE id IN ({marks})", request_ids
+            )
+            return {row[0]: Status(row[1]) for row in cursor}
+
+    def change_token(self) -> int:
+        with self._errors("poll"):
+            version = self._db().conn.execute("PRAGMA data_version").fetchone()[0]
+        # data_version ignores this connection's own commits; count those ourselves.
+        return int(version) + (self._local_commits << 32)
+
+    def record_event(
+        self,
+        event: str,
+        *,
+        request_id: str | None = None,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        with self.transaction() as tx:
+            return tx.append_audit(event, request_id=request_id, actor=actor, data=data)
+
+    def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
+        with self._errors("read audit"):
+            cursor = self._db().conn.execute(
+                "SELECT seq, ts, event, request_id, actor, data, prev_hash, hash FROM audit "
+                "WHERE seq > ? ORDER BY seq",
+                (since_seq,),
+            )
+            names = [d[0] for d in cursor.description]
+            for row in cursor:
+                yield _to_audit(dict(zip(names, row, strict=True)))
+
+    def audit_head(self) -> Checkpoint | None:
+        with self._errors("read audit"):
+            row = (
+                self._db()
+                .conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                .fetchone()
+            )
+        return Checkpoint(row[0], row[1]) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script; triggers keep their inner semicolons."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
