@@ -54,6 +54,10 @@ class VoteResult:
         return self.request.terminal
 
 
+def _rule(request: ApprovalRequest) -> str:
+    return f"rule '{request.rule_id}'" if request.rule_id else "the policy's default"
+
+
 def _new_id() -> str:
     return "req_" + uuid.uuid4().hex
 
@@ -269,7 +273,7 @@ class ApprovalBroker:
                 request.id,
             )
         if request.require_reason and not reason:
-            raise ApprovalError(f"rule '{request.rule_id}' requires a reason", request.id)
+            raise ApprovalError(f"{_rule(request)} requires a reason", request.id)
         if edited_args is not None:
             if verdict is not Verdict.APPROVE:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)
@@ -344,7 +348,7 @@ class ApprovalBroker:
         now: float,
     ) -> ApprovalRequest:
         if not request.allow_edit:
-            raise ApprovalError(f"rule '{request.rule_id}' does not allow edits", request.id)
+            raise ApprovalError(f"{_rule(request)} does not allow edits", request.id)
         if self.policy is None:
             raise ApprovalError("edits need the policy to re-check them", request.id)
         if not isinstance(edited, Mapping):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from guardrails_plugin import __version__
+from guardrails_plugin.cli.approvals import approve, deny, pending, show
+from guardrails_plugin.cli.audit import audit
 from guardrails_plugin.cli.demo import demo
 from guardrails_plugin.cli.policy import policy
 
@@ -17,8 +19,8 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-cli.add_command(policy)
-cli.add_command(demo)
+for command in (policy, pending, show, approve, deny, audit, demo):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -233,8 +233,13 @@ class SQLiteStore:
         key_file: str | os.PathLike[str] | None = None,
         busy_timeout: float = 5.0,
         clock: Clock | None = None,
+        create: bool = True,
     ) -> None:
         self.path = resolve_db_path(path)
+        if not create and not self.path.is_file():
+            raise StoreError(
+                f"no approval store at {self.path}; pass --db or set {DB_ENV} to its path"
+            )
         self.clock: Clock = clock or SystemClock()
         self.busy_timeout = busy_timeout
         self._local = threading.local()
@@ -331,12 +336,13 @@ class SQLiteStore:
         return _to_request(rows[0]) if rows else None
 
     def resolve_id(self, prefix: str) -> str:
-        if not prefix or any(c in prefix for c in "%_\\"):
-            raise KeyError(f"no request id starts with {prefix!r}")
+        if not prefix:
+            raise KeyError("give a request id (or a unique prefix of one)")
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._errors("read"):
             rows = list(
                 self._db().query(
-                    "SELECT id FROM requests WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (prefix + "%",)
+                    "SELECT id FROM requests WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (pattern,)
                 )
             )
         if not rows:

@@ -1,0 +1,325 @@
+"""``pending``, ``show``, ``approve``, ``deny``: decide approval requests from a terminal.
+
+The CLI votes as ``cli:<OS user>``; there is no flag to claim another identity. The policy's
+``people`` must list that identity for the vote to count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import getpass
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from guardrails_plugin.cli import render
+from guardrails_plugin.errors import ApprovalError, GuardError, PolicyError
+from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict
+
+__all__ = [
+    "approve",
+    "cli_identity",
+    "db_options",
+    "deny",
+    "iso",
+    "open_store",
+    "pending",
+    "show",
+    "with_store_errors",
+]
+
+POLICY_ENV = "GUARDRAILS_POLICY"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_identity() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def db_options(func: F) -> F:
+    """``--db`` (default $GUARDRAILS_DB, then ./guardrails.db) on a command."""
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="The SQLite store (default: $GUARDRAILS_DB, then ./guardrails.db).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        func
+    )
+
+
+def open_store(db: Path | None) -> Any:
+    from guardrails_plugin.store.sqlite import SQLiteStore
+
+    try:
+        return SQLiteStore(db, create=False)
+    except GuardError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def with_store_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GuardError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _broker(db: Path | None, policy: Path | None) -> Any:
+    from guardrails_plugin.approvals import ApprovalBroker
+    from guardrails_plugin.policy import Policy
+
+    store = open_store(db)
+    loaded = None
+    path = policy or (Path(os.environ[POLICY_ENV]) if os.environ.get(POLICY_ENV) else None)
+    if path is not None:
+        try:
+            loaded = Policy.load(path)
+        except PolicyError as exc:
+            render.print_policy_error(render.stderr(), exc)
+            raise SystemExit(1) from None
+    return ApprovalBroker(store, loaded)
+
+
+def _resolve(store: Any, prefix: str) -> str:
+    try:
+        return str(store.resolve_id(prefix))
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="ID") from None
+
+
+def iso(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return (
+        dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+def request_json(r: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "status": r.status.value,
+        "tool": r.tool,
+        "args": dict(r.masked_args),
+        "edited_args": dict(r.edited_args) if r.edited_args is not None else None,
+        "revision": r.revision,
+        "rule_id": r.rule_id,
+        "reason": r.reason,
+        "principal": r.principal,
+        "on_behalf_of": r.on_behalf_of,
+        "run_id": r.run_id,
+        "approvers": sorted(r.approvers),
+        "quorum": r.quorum,
+        "require_reason": r.require_reason,
+        "allow_edit": r.allow_edit,
+        "data_classes": list(r.data_classes),
+        "environment": dict(r.environment),
+        "created_at": iso(r.created_at),
+        "expires_at": iso(r.expires_at),
+        "decided_at": iso(r.decided_at) or None,
+        "decided_by": r.decided_by,
+        "decision_reason": r.decision_reason,
+        "executed_at": iso(r.executed_at) or None,
+    }
+
+
+def _short_args(args: Any, limit: int = 60) -> str:
+    text = json.dumps(args, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@click.command()
+@db_options
+@click.option("--all", "show_all", is_flag=True, help="Include decided requests.")
+@click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@json_option
+@with_store_errors
+def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
+    """List approval requests waiting for a decision."""
+    store = open_store(db)
+    requests = store.list_requests(None if show_all else Status.PENDING, limit)
+    if as_json:
+        click.echo(render.dumps([request_json(r) for r in requests]))
+        return
+    if not requests:
+        render.stdout().print("No pending approval requests.")
+        return
+    table = Table()
+    for col in ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires"):
+        table.add_column(col, overflow="fold")
+    for r in requests:
+        table.add_row(
+            r.id,
+            r.status.value,
+            escape(r.tool),
+            escape(_short_args(r.masked_args)),
+            r.rule_id or "(default)",
+            escape(r.on_behalf_of or r.principal),
+            iso(r.expires_at),
+        )
+    render.stdout().print(table)
+
+
+@click.command()
+@click.argument("request_id", metavar="ID")
+@db_options
+@json_option
+@with_store_errors
+def show(request_id: str, db: Path | None, as_json: bool) -> None:
+    """Show one request (masked arguments, approvers, votes). ID may be a unique prefix."""
+    store = open_store(db)
+    request = store.get_request(_resolve(store, request_id))
+    votes = store.votes(request.id)
+    data = request_json(request)
+    data["votes"] = [
+        {
+            "person": v.person,
+            "identity": v.identity,
+            "channel": v.channel,
+            "verdict": v.verdict.value,
+            "reason": v.reason,
+            "revision": v.revision,
+            "at": iso(v.created_at),
+        }
+        for v in votes
+    ]
+    if as_json:
+        click.echo(render.dumps(data))
+        return
+    out = render.stdout()
+    for key in (
+        "id",
+        "status",
+        "tool",
+        "rule_id",
+        "reason",
+        "principal",
+        "on_behalf_of",
+        "run_id",
+        "created_at",
+        "expires_at",
+        "decided_at",
+        "decided_by",
+        "decision_reason",
+        "executed_at",
+    ):
+        if data[key] not in (None, ""):
+            out.print(f"[bold]{key:>16}[/] {escape(str(data[key]))}")
+    out.print(
+        f"[bold]{'approvers':>16}[/] {', '.join(data['approvers'])} (quorum {request.quorum})"
+    )
+    if request.data_classes:
+        out.print(f"[bold]{'data found':>16}[/] {', '.join(request.data_classes)}")
+    out.print(f"[bold]{'arguments':>16}[/] (masked, revision {request.revision})")
+    shown = request.edited_args if request.edited_args is not None else request.masked_args
+    out.print(escape(json.dumps(shown, indent=2, ensure_ascii=False)))
+    for v in data["votes"]:
+        reason = f": {v['reason']}" if v["reason"] else ""
+        out.print(
+            f"  {v['at']} {v['person']} ({v['identity']} via {v['channel']}) "
+            f"{v['verdict']}{escape(reason)}"
+        )
+
+
+def _vote(
+    request_id: str,
+    db: Path | None,
+    policy: Path | None,
+    verdict: Verdict,
+    reason: str | None,
+    revision: int | None,
+    as_json: bool,
+) -> None:
+    broker = _broker(db, policy)
+    full_id = _resolve(broker.store, request_id)
+    identity = cli_identity()
+    try:
+        result = broker.vote(
+            full_id, identity, verdict, reason=reason, channel="cli", revision=revision
+        )
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(
+            render.dumps(
+                {
+                    "request": request_json(result.request),
+                    "counted": result.counted,
+                    "message": result.message,
+                }
+            )
+        )
+    else:
+        render.stdout().print(
+            f"{full_id}: {escape(result.message)} (status {result.request.status.value})"
+        )
+
+
+_policy_option = click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Policy for current people and groups (default: $GUARDRAILS_POLICY; without it the "
+    "approvers recorded with the request are used).",
+)
+_revision_option = click.option(
+    "--revision",
+    type=int,
+    default=None,
+    help="Refuse if the request was edited since this revision (see `show`).",
+)
+
+
+@click.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--reason", default=None, help="Why you approve (required by some rules).")
+@_revision_option
+@_policy_option
+@db_options
+@json_option
+@with_store_errors
+def approve(
+    request_id: str,
+    reason: str | None,
+    revision: int | None,
+    policy: Path | None,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Approve request ID as cli:<your OS user>."""
+    _vote(request_id, db, policy, Verdict.APPROVE, reason, revision, as_json)
+
+
+@click.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--reason", required=True, help="Why you deny; the agent's model reads it.")
+@_revision_option
+@_policy_option
+@db_options
+@json_option
+@with_store_errors
+def deny(
+    request_id: str,
+    reason: str,
+    revision: int | None,
+    policy: Path | None,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Deny request ID as cli:<your OS user>."""
+    _vote(request_id, db, policy, Verdict.DENY, reason, revision, as_json)

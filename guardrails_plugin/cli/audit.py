@@ -1,0 +1,200 @@
+"""``audit tail|verify|checkpoint|export``: read and check the hash-chained audit log."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from guardrails_plugin.cli import render
+from guardrails_plugin.cli.approvals import db_options, iso, open_store, with_store_errors
+from guardrails_plugin.policy.schema import parse_duration
+from guardrails_plugin.store.audit import Checkpoint, verify_chain
+from guardrails_plugin.store.records import AuditRecord
+
+__all__ = ["audit"]
+
+
+def _row(r: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": r.seq,
+        "ts": iso(r.ts),
+        "event": r.event,
+        "request_id": r.request_id,
+        "actor": r.actor,
+        "data": dict(r.data),
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
+
+
+@click.group()
+def audit() -> None:
+    """Read, verify, checkpoint and export the audit log."""
+
+
+@audit.command("tail")
+@click.option("-n", "--lines", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@db_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_store_errors
+def tail(lines: int, db: Path | None, as_json: bool) -> None:
+    """Show the last audit events."""
+    store = open_store(db)
+    head = store.audit_head()
+    start = max(0, (head.seq if head else 0) - lines)
+    rows = list(store.audit_rows(since_seq=start))
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(_row(r), ensure_ascii=False))
+        return
+    table = Table()
+    for col in ("seq", "time", "event", "request", "actor", "details"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        details = json.dumps(dict(r.data), ensure_ascii=False)
+        table.add_row(
+            str(r.seq),
+            iso(r.ts),
+            r.event,
+            r.request_id or "",
+            escape(r.actor or ""),
+            escape(details if len(details) < 160 else details[:159] + "…"),
+        )
+    render.stdout().print(table)
+
+
+def _checkpoint(value: str) -> Checkpoint:
+    path = Path(value)
+    text = path.read_text(encoding="utf-8") if path.is_file() else value
+    try:
+        return Checkpoint.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc} (or a file holding it)", param_hint="--checkpoint"
+        ) from None
+
+
+@audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint",
+    default=None,
+    help="A checkpoint (JSON or a file) exported earlier: detects a truncated log.",
+)
+@db_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_store_errors
+def verify(checkpoint: str | None, db: Path | None, as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 and name the first broken row if it does not hold."""
+    store = open_store(db)
+    result = verify_chain(store.audit_rows(), _checkpoint(checkpoint) if checkpoint else None)
+    if as_json:
+        click.echo(
+            render.dumps(
+                {
+                    "ok": result.ok,
+                    "rows": result.checked,
+                    "first_bad_seq": result.first_bad_seq,
+                    "problem": result.problem,
+                    "head": {"seq": result.head.seq, "hash": result.head.hash}
+                    if result.head
+                    else None,
+                }
+            )
+        )
+    elif result.ok:
+        head = f"head {result.head.seq} {result.head.hash}" if result.head else "empty log"
+        render.stdout().print(f"[green]ok[/] {result.checked} rows verified; {head}")
+    else:
+        render.stderr().print(f"[red]BROKEN[/] at row {result.first_bad_seq}: {result.problem}")
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@audit.command("checkpoint")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also append the checkpoint to this file (keep it off this machine).",
+)
+@db_options
+@with_store_errors
+def checkpoint_cmd(output: Path | None, db: Path | None) -> None:
+    """Print the log's head (seq and hash) as JSON, to keep outside the database."""
+    store = open_store(db)
+    head = store.audit_head() or Checkpoint(0, "0" * 64)
+    text = head.to_json()
+    click.echo(text)
+    if output is not None:
+        with output.open("a", encoding="utf-8") as f:
+            f.write(text + "\n")
+
+
+def _since(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return dt.datetime.now(dt.UTC).timestamp() - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected an ISO time like 2026-11-28T09:00:00Z or a duration like 24h, got {value!r}",
+            param_hint="--since",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+@audit.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--since", default=None, help="Only events after this ISO time or duration ago.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to a file instead of stdout.",
+)
+@db_options
+@with_store_errors
+def export(fmt: str, since: str | None, output: Path | None, db: Path | None) -> None:
+    """Export audit events as JSON lines or CSV (hashes included, for offline verification)."""
+    store = open_store(db)
+    cutoff = _since(since)
+    rows = (_row(r) for r in store.audit_rows() if r.ts >= cutoff)
+    if output is None:
+        _write(rows, fmt, sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as f:
+            _write(rows, fmt, f)
+
+
+_COLUMNS = ["seq", "ts", "event", "request_id", "actor", "data", "prev_hash", "hash"]
+
+
+def _write(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    writer = csv.DictWriter(out, fieldnames=_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "data": json.dumps(row["data"], ensure_ascii=False)})
