@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.policy import Policy
+from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.testing import FrozenClock
+
+from .helpers import KEY, POLICY
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,3 +35,30 @@ def load(write: Callable[..., Path]) -> Callable[..., Policy]:
         return Policy.load(write(text, name))
 
     return _load
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy.from_string(POLICY)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "guardrails.db"
+
+
+@pytest.fixture
+def store(db_path: Path, clock: FrozenClock):
+    s = SQLiteStore(db_path, key=KEY, clock=clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def broker(store, policy, clock) -> ApprovalBroker:
+    return ApprovalBroker(store, policy, clock=clock)
