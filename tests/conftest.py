@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.policy import Policy
@@ -14,6 +16,10 @@ from guardrails_plugin.testing import FrozenClock
 from .helpers import KEY, POLICY
 
 REPO = Path(__file__).resolve().parent.parent
+
+# HYPOTHESIS_PROFILE=long runs the property tests and the state machine for much longer.
+hypothesis_settings.register_profile("long", max_examples=5000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
