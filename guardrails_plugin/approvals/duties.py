@@ -77,13 +77,14 @@ def resolve_voter(identity: str, request: ApprovalRequest, directory: Directory 
             "person (no self-approval)",
             request.id,
         )
+    who = ", ".join(sorted(request.approvers)) or "nobody"
     if person is None:
+        known = "in the policy's people" if directory is not None else "among the approvers"
         raise NotAnApprover(
-            f"{identity} is not a known person in the policy's people, so it cannot vote",
+            f"{identity} is not an approver of this request (not {known}); approvers: {who}",
             request.id,
         )
     if person not in eligible_people(request, directory):
-        who = ", ".join(sorted(request.approvers)) or "nobody"
         raise NotAnApprover(
             f"{identity} ({person}) is not an approver of this request; approvers: {who}",
             request.id,
