@@ -29,6 +29,7 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/bench_policy.py
+	$(PY) benchmarks/bench_resume.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
