@@ -20,6 +20,8 @@ from guardrails_plugin.approvals.duties import (
     requester_identities,
     resolve_voter,
 )
+from guardrails_plugin.approvals.edits import apply_edit, rule_name
+from guardrails_plugin.approvals.execution import claim_execution
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     AlreadyDecided,
@@ -27,7 +29,6 @@ from guardrails_plugin.errors import (
     ApprovalTimeout,
     GuardError,
     RequestChanged,
-    ToolDenied,
 )
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.events import Event
@@ -52,10 +53,6 @@ class VoteResult:
     @property
     def decided(self) -> bool:
         return self.request.terminal
-
-
-def _rule(request: ApprovalRequest) -> str:
-    return f"rule '{request.rule_id}'" if request.rule_id else "the policy's default"
 
 
 def _new_id() -> str:
@@ -273,11 +270,11 @@ class ApprovalBroker:
                 request.id,
             )
         if request.require_reason and not reason:
-            raise ApprovalError(f"{_rule(request)} requires a reason", request.id)
+            raise ApprovalError(f"{rule_name(request)} requires a reason", request.id)
         if edited_args is not None:
             if verdict is not Verdict.APPROVE:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)
-            request = self._apply_edit(tx, request, voter.identity, edited_args, now)
+            request = apply_edit(self, tx, request, voter.identity, edited_args, now)
         prior = [v for v in tx.votes(request.id) if v.revision == request.revision]
         if any(v.person == voter.person and v.verdict is verdict for v in prior):
             return VoteResult(request, False, f"{voter.person} already voted {verdict.value}")
@@ -338,61 +335,6 @@ class ApprovalBroker:
             },
         )
         return VoteResult(decided, True, f"approved by {', '.join(sorted(approvers))}")
-
-    def _apply_edit(
-        self,
-        tx: StoreTx,
-        request: ApprovalRequest,
-        identity: str,
-        edited: Mapping[str, Any],
-        now: float,
-    ) -> ApprovalRequest:
-        if not request.allow_edit:
-            raise ApprovalError(f"{_rule(request)} does not allow edits", request.id)
-        if self.policy is None:
-            raise ApprovalError("edits need the policy to re-check them", request.id)
-        if not isinstance(edited, Mapping):
-            raise ApprovalError("edited arguments must be a JSON object", request.id)
-        try:
-            new_hash = self.store.keyed_hash(dict(edited))
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise ApprovalError(f"edited arguments cannot be recorded: {exc}", request.id) from None
-        findings = list(self.scan(edited)) if self.scan else []
-        call = ToolCall(
-            request.tool,
-            edited,
-            principal=Principal(request.principal, request.on_behalf_of),
-            environment=request.environment,
-        )
-        decision = self.policy.evaluate(call, findings)
-        if decision.effect is Effect.DENY:
-            raise ApprovalError(
-                f"the edited arguments are denied by policy rule '{decision.rule_id}': "
-                f"{decision.reason}",
-                request.id,
-            )
-        changes = {
-            "edited_args": dict(edited),
-            "current_hash": new_hash,
-            "revision": request.revision + 1,
-        }
-        if not tx.update_request(request.id, Status.PENDING, **changes):
-            raise AlreadyDecided(f"request {request.id} is no longer pending", request.id)
-        tx.append_audit(
-            Event.REQUEST_EDITED,
-            request_id=request.id,
-            actor=identity,
-            data={
-                "revision": request.revision + 1,
-                "previous_hash": request.current_hash,
-                "edited_hash": new_hash,
-                "masked_args": dict(self.mask(edited)) if self.mask else None,
-                "re_evaluated": {"effect": decision.effect.value, "rule_id": decision.rule_id},
-            },
-        )
-        updated = tx.get_request(request.id)
-        assert updated is not None
-        return updated
 
     def cancel(self, request_id: str, actor: str, reason: str) -> ApprovalRequest:
         with self.store.transaction() as tx:
@@ -463,7 +405,7 @@ class ApprovalBroker:
             return request
         return await watcher_for(self.store, self.clock, self.poll_interval).wait(request, deadline)
 
-    # --- execution -----------------------------------------------------------------------------
+    # --- execution ---------------------------------------------------------------------------
 
     def claim_execution(
         self, request_id: str, tool: str, args: Mapping[str, Any]
@@ -475,39 +417,7 @@ class ApprovalBroker:
         arguments, or the reviewer's edit), and nothing ran under this approval yet. Records the
         execution before returning, so a resumed or replayed run cannot run the tool twice.
         """
-        refusal: ToolDenied | None = None
-        with self.store.transaction() as tx:
-            request = tx.get_request(request_id)
-            now = self.clock.now()
-            why = lifecycle.execution_refusal(request, tool, now)
-            if why is None and request is not None:
-                try:
-                    digest = self.store.keyed_hash(dict(args))
-                except (ValueError, TypeError, RecursionError):
-                    digest = ""
-                if digest != request.current_hash:
-                    why = "the arguments differ from the ones approved"
-            if why is None and request is not None:
-                if not tx.update_request(request_id, Status.APPROVED, executed_at=now):
-                    why = "the request is no longer approved"
-                else:
-                    tx.append_audit(
-                        Event.TOOL_EXECUTING,
-                        request_id=request_id,
-                        actor=request.principal,
-                        data={"tool": tool, "args_hmac": request.current_hash},
-                    )
-                    updated = tx.get_request(request_id)
-                    assert updated is not None
-                    return updated
-            refusal = ToolDenied(f"Denied: approval {request_id} does not allow this call: {why}.")
-            tx.append_audit(
-                Event.EXECUTION_REFUSED,
-                request_id=request_id if request else None,
-                actor=request.principal if request else None,
-                data={"tool": tool, "why": why},
-            )
-        raise refusal
+        return claim_execution(self.store, self.clock.now(), request_id, tool, args)
 
     def record_outcome(self, request_id: str, *, ok: bool, error: str | None = None) -> None:
         """Audit how the approved tool call ended (error text must already be masked)."""

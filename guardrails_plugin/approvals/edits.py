@@ -1,0 +1,81 @@
+"""Reviewer edits: re-check the edited arguments against the policy and rebind the request.
+
+An edit starts a new revision: approvals of the old arguments stop counting, and the approval
+binds to the keyed hash of the edited arguments (in the masked form the reviewer saw).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from guardrails_plugin.errors import AlreadyDecided, ApprovalError
+from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.protocol import StoreTx
+from guardrails_plugin.store.records import ApprovalRequest, Status
+from guardrails_plugin.types import Effect, Principal, ToolCall
+
+if TYPE_CHECKING:
+    from guardrails_plugin.approvals.broker import ApprovalBroker
+
+__all__ = ["apply_edit", "rule_name"]
+
+
+def rule_name(request: ApprovalRequest) -> str:
+    return f"rule '{request.rule_id}'" if request.rule_id else "the policy's default"
+
+
+def apply_edit(
+    broker: ApprovalBroker,
+    tx: StoreTx,
+    request: ApprovalRequest,
+    identity: str,
+    edited: Mapping[str, Any],
+    now: float,
+) -> ApprovalRequest:
+    if not request.allow_edit:
+        raise ApprovalError(f"{rule_name(request)} does not allow edits", request.id)
+    if broker.policy is None:
+        raise ApprovalError("edits need the policy to re-check them", request.id)
+    if not isinstance(edited, Mapping):
+        raise ApprovalError("edited arguments must be a JSON object", request.id)
+    try:
+        new_hash = broker.store.keyed_hash(dict(edited))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ApprovalError(f"edited arguments cannot be recorded: {exc}", request.id) from None
+    findings = list(broker.scan(edited)) if broker.scan else []
+    call = ToolCall(
+        request.tool,
+        edited,
+        principal=Principal(request.principal, request.on_behalf_of),
+        environment=request.environment,
+    )
+    decision = broker.policy.evaluate(call, findings)
+    if decision.effect is Effect.DENY:
+        raise ApprovalError(
+            f"the edited arguments are denied by policy rule '{decision.rule_id}': "
+            f"{decision.reason}",
+            request.id,
+        )
+    changes = {
+        "edited_args": dict(edited),
+        "current_hash": new_hash,
+        "revision": request.revision + 1,
+    }
+    if not tx.update_request(request.id, Status.PENDING, **changes):
+        raise AlreadyDecided(f"request {request.id} is no longer pending", request.id)
+    tx.append_audit(
+        Event.REQUEST_EDITED,
+        request_id=request.id,
+        actor=identity,
+        data={
+            "revision": request.revision + 1,
+            "previous_hash": request.current_hash,
+            "edited_hash": new_hash,
+            "masked_args": dict(broker.mask(edited)) if broker.mask else None,
+            "re_evaluated": {"effect": decision.effect.value, "rule_id": decision.rule_id},
+        },
+    )
+    updated = tx.get_request(request.id)
+    assert updated is not None
+    return updated
