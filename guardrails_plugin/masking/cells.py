@@ -1,0 +1,169 @@
+"""Find keyed values inside text: ``key=value``, ``Key: value`` lines, ``"key": "value"`` pairs,
+keyword arguments, CSV and psql columns, SQL ``INSERT`` columns.
+
+This is how key-name context reaches text that is not a parsed structure: a log line, an env
+file, HTTP headers, a CSV export. Parsing is shallow on purpose: each finder recognises its own
+shape and gives up quietly on anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from guardrails_plugin.masking.detectors.base import Cell
+
+__all__ = ["find_cells"]
+
+_KV = re.compile(
+    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,63})=(?P<q>[\"']?)(?P<value>(?(q)[^\"'\n]*|[^\s&;,\"'<>)]+))(?P=q)"
+)
+_HEADER_LINE = re.compile(
+    r"(?m)^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z][\w.-]{0,63})[ \t]*:[ \t]+(?P<value>[^\n]*?)[ \t]*$"
+)
+_QUOTED_PAIR = re.compile(
+    r"(?P<kq>[\"'])(?P<key>[\w.@ -]{1,64})(?P=kq)\s*:\s*(?:(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
+    r"|(?P<bare>-?\d[\d.eE+-]*|true|false|null|None|True|False))"
+)
+_KWARG = re.compile(
+    r"(?<![\w.])(?P<key>[A-Za-z_]\w{0,63})\s*[:=]\s*(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
+)
+_INSERT = re.compile(
+    r"(?is)\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<cols>[^)]*)\)\s*VALUES\s*(?P<rows>.*)"
+)
+
+
+def _split_fields(line: str, sep: str) -> list[tuple[int, int]]:
+    """Field (start, end) offsets in a line, honouring double quotes; quotes excluded."""
+    fields = []
+    i, n = 0, len(line)
+    while i <= n:
+        if i < n and line[i] == '"':
+            j = i + 1
+            while j < n and not (line[j] == '"' and (j + 1 >= n or line[j + 1] != '"')):
+                j += 2 if line[j] == '"' else 1
+            fields.append((i + 1, min(j, n)))
+            k = line.find(sep, j)
+            if k < 0:
+                break
+            i = k + 1
+            continue
+        k = line.find(sep, i)
+        if k < 0:
+            fields.append((i, n))
+            break
+        fields.append((i, k))
+        i = k + 1
+    return fields
+
+
+def _csv(text: str) -> Iterator[Cell]:
+    lines = text.split("\n")
+    if len(lines) < 2 or "," not in lines[0]:
+        return
+    header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], ",")]
+    if len(header) < 2 or not all(re.fullmatch(r"[A-Za-z_][\w .-]{0,40}", h) for h in header):
+        return
+    offset = len(lines[0]) + 1
+    for line in lines[1:]:
+        fields = _split_fields(line, ",") if line else []
+        if len(fields) == len(header):
+            for (s, e), key in zip(fields, header, strict=True):
+                s, e = _strip(line, s, e)
+                if e > s:
+                    yield Cell(offset + s, offset + e, key)
+        offset += len(line) + 1
+
+
+def _psql(text: str) -> Iterator[Cell]:
+    lines = text.split("\n")
+    sep_index = next(
+        (i for i, ln in enumerate(lines[:4]) if re.fullmatch(r"\s*-+(\+-+)+\s*", ln)), -1
+    )
+    if sep_index < 1:
+        return
+    header_line = lines[sep_index - 1]
+    header = [header_line[s:e].strip() for s, e in _split_fields(header_line, "|")]
+    offset = sum(len(ln) + 1 for ln in lines[: sep_index + 1])
+    for line in lines[sep_index + 1 :]:
+        fields = _split_fields(line, "|") if "|" in line else []
+        if len(fields) == len(header):
+            for (s, e), key in zip(fields, header, strict=True):
+                s, e = _strip(line, s, e)
+                if e > s:
+                    yield Cell(offset + s, offset + e, key)
+        offset += len(line) + 1
+
+
+def _insert(text: str) -> Iterator[Cell]:
+    m = _INSERT.search(text)
+    if not m:
+        return
+    columns = [c.strip().strip('"`[]') for c in m.group("cols").split(",")]
+    rows_start = m.start("rows")
+    body = m.group("rows")
+    for row in re.finditer(r"\((?P<vals>(?:'(?:''|[^'])*'|[^()'])*)\)", body):
+        values = _sql_values(row.group("vals"))
+        if len(values) != len(columns):
+            continue
+        base = rows_start + row.start("vals")
+        for (s, e), key in zip(values, columns, strict=True):
+            yield Cell(base + s, base + e, key)
+
+
+def _sql_values(vals: str) -> list[tuple[int, int]]:
+    out, i, n = [], 0, len(vals)
+    while i < n:
+        while i < n and vals[i] in " \t\n":
+            i += 1
+        if i < n and vals[i] == "'":
+            j = i + 1
+            while j < n and not (vals[j] == "'" and (j + 1 >= n or vals[j + 1] != "'")):
+                j += 2 if vals[j] == "'" else 1
+            out.append((i + 1, j))
+            i = vals.find(",", j)
+        else:
+            k = vals.find(",", i)
+            end = n if k < 0 else k
+            out.append(_strip(vals, i, end))
+            i = k
+        if i < 0:
+            break
+        i += 1
+    return out
+
+
+def _strip(line: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and line[s] in " \t\r":
+        s += 1
+    while e > s and line[e - 1] in " \t\r":
+        e -= 1
+    return s, e
+
+
+def find_cells(text: str) -> list[Cell]:
+    """Keyed values in ``text``, most specific shapes first (duplicates are harmless)."""
+    cells: list[Cell] = []
+    if "\n" in text:
+        cells.extend(_csv(text))
+        cells.extend(_psql(text))
+    if "INSERT" in text or "insert" in text:
+        cells.extend(_insert(text))
+    if "=" in text:
+        for m in _KV.finditer(text):
+            if m.end("value") > m.start("value"):
+                cells.append(Cell(m.start("value"), m.end("value"), m.group("key")))
+    if '"' in text or "'" in text:
+        for m in _QUOTED_PAIR.finditer(text):
+            group = "value" if m.group("value") is not None else "bare"
+            if m.end(group) > m.start(group):
+                cells.append(Cell(m.start(group), m.end(group), m.group("key")))
+        for m in _KWARG.finditer(text):
+            if m.end("value") > m.start("value"):
+                cells.append(Cell(m.start("value"), m.end("value"), m.group("key")))
+    if ":" in text:
+        for m in _HEADER_LINE.finditer(text):
+            value = m.group("value")
+            if value and not value.startswith(("//", "{", "[")):
+                cells.append(Cell(m.start("value"), m.end("value"), m.group("key")))
+    return cells

@@ -1,0 +1,185 @@
+"""Person names by spaCy NER, run only where a name can be, and only the NER component.
+
+Machine data (hex, ids, timestamps, base64) is skipped before the model sees it: only lines with
+a capitalised word that is not all upper case are sent, batched through ``nlp.pipe`` once per
+payload, and results are cached by line, because tool outputs repeat themselves. spaCy itself is
+imported only by `guardrails_plugin.masking.spacy_model`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.spans import Span
+
+__all__ = ["NerDetector"]
+
+_CANDIDATE = re.compile(
+    r"(?<![\w@./-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:[ \t-]+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+)*"
+)
+_MAX_LINE = 2000
+_CACHE_SIZE = 20_000
+# Capitalised words that start sentences or name things in machine text; not worth a model call.
+_COMMON = {
+    "The",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "There",
+    "Then",
+    "Thanks",
+    "Thank",
+    "Hi",
+    "Hello",
+    "Hey",
+    "Dear",
+    "Please",
+    "Yes",
+    "No",
+    "Ok",
+    "Okay",
+    "Sure",
+    "We",
+    "You",
+    "Your",
+    "Our",
+    "It",
+    "If",
+    "In",
+    "On",
+    "At",
+    "For",
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Re",
+    "Fwd",
+    "Host",
+    "Accept",
+    "Content",
+    "Type",
+    "Length",
+    "Authorization",
+    "Bearer",
+    "Basic",
+    "Cookie",
+    "Path",
+    "Secure",
+    "Mozilla",
+    "Linux",
+    "Macintosh",
+    "Windows",
+    "True",
+    "False",
+    "None",
+    "Null",
+    "Error",
+    "Info",
+    "Debug",
+    "Warning",
+    "Query",
+    "Decimal",
+    "Query result",
+    "Here",
+    "My",
+    "She",
+    "He",
+    "They",
+    "Ticket",
+    "Run",
+    "Deploy",
+    "Rollback",
+    "Shipping",
+    "Contact",
+    "Order",
+    "Invoice",
+    "Total",
+    "Server",
+    "Database",
+    "User",
+    "Id",
+    "Password",
+    "Set",
+    "Get",
+    "Post",
+    "Put",
+    "Delete",
+    "Let",
+}
+
+
+class NerDetector:
+    name = "ner"
+    batched = True
+
+    def __init__(self, model: str | None = None) -> None:
+        self.model_name = model
+        self._nlp: Any = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
+
+    def _model(self) -> Any:
+        if self._nlp is None:
+            with self._lock:
+                if self._nlp is None:
+                    from guardrails_plugin.masking.spacy_model import load_model
+
+                    self._nlp = load_model(self.model_name)
+        return self._nlp
+
+    def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
+        jobs: list[tuple[int, int, str]] = []  # (leaf index, line offset, line)
+        for index, leaf in enumerate(leaves):
+            offset = 0
+            for line in leaf.text.split("\n"):
+                if _worth_a_look(line):
+                    jobs.append((index, offset, line[:_MAX_LINE]))
+                offset += len(line) + 1
+        out: list[list[Span]] = [[] for _ in leaves]
+        if not jobs:
+            return out
+        todo = [line for _, _, line in jobs if line not in self._cache]
+        if todo:
+            unique = list(dict.fromkeys(todo))
+            nlp = self._model()
+            with self._lock:
+                docs = list(nlp.pipe(unique, batch_size=256))
+                for line, doc in zip(unique, docs, strict=True):
+                    self._cache[line] = tuple(
+                        (e.start_char, e.end_char) for e in doc.ents if e.label_ == "PERSON"
+                    )
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        for index, offset, line in jobs:
+            for start, end in self._cache.get(line, ()):
+                value = line[start:end]
+                if _plausible(value):
+                    out[index].append(Span(offset + start, offset + end, "PERSON", "ner", 0.75))
+        return out
+
+
+def _worth_a_look(line: str) -> bool:
+    if len(line) < 4:
+        return False
+    for m in _CANDIDATE.finditer(line):
+        word = m.group()
+        if word.split()[0] not in _COMMON or " " in word:
+            return True
+    return False
+
+
+def _plausible(value: str) -> bool:
+    """NER also fires on numbers, product names and log fields; keep what reads as a name."""
+    if any(c.isdigit() for c in value) or len(value) < 3 or "@" in value or "_" in value:
+        return False
+    words = value.split()
+    if not words or len(words) > 4:
+        return False
+    return all(w[:1].isupper() for w in words if w.isalpha() and len(w) > 3)

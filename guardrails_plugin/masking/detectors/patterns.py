@@ -1,0 +1,235 @@
+"""Validated patterns: emails, phones, payment cards, IBANs, national ids, IP addresses, dates
+of birth.
+
+Each candidate comes from a regular expression over the raw text and must then pass a
+validator (Luhn, mod-97, an address parser, a national id's own rules) or sit next to words that
+say what it is. Generated test data often fails real checksums (phone numbers with invalid area
+codes, INSEE numbers with wrong keys), so format plus context is accepted where a validator
+would be too strict, at a lower score.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Sequence
+
+from stdnum import iban as std_iban
+from stdnum import luhn
+from stdnum.es import dni as es_dni
+from stdnum.us import ssn as us_ssn
+
+from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.spans import Span
+
+__all__ = ["PatternDetector", "context_before"]
+
+_WORD_BOUNDARY = r"(?<![\w@.+-])"
+
+EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24}(?![\w-])"
+)
+# Role mailboxes are not about a person; masking them only costs the model context.
+_ROLE_MAILBOXES = {
+    "support",
+    "info",
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "do-not-reply",
+    "sales",
+    "admin",
+    "help",
+    "contact",
+    "billing",
+    "team",
+    "hello",
+    "office",
+    "postmaster",
+    "webmaster",
+    "security",
+    "abuse",
+    "privacy",
+    "notifications",
+    "alerts",
+    "ops",
+    "devops",
+    "root",
+}
+
+CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-]|\.\d)")
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35)")
+
+IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
+)
+
+IPV4 = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]|\.\d)"
+)
+IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?::[0-9A-Fa-f]{1,4}){0,6}(?![\w:])"
+    r"|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
+)
+
+PHONE = re.compile(
+    _WORD_BOUNDARY + r"(?:"
+    r"(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)\s?)?\(?\d{1,5}\)?(?:[\s.-]?\d{2,5}){1,4}"  # international
+    r"|\(\d{2,5}\)\s?\d{3,5}(?:[\s.-]?\d{2,5}){0,2}"  # (029) 2018 0370
+    r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 222-281-6559, 475.905.3028
+    r"|001-\d{3}-\d{3}-\d{4}"
+    r"|0\d{9,10}"  # 0173518494, 01144960496
+    r"|0\d{2,4}[\s/-]\d{5,8}"
+    r")"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
+    r"(?![\w-]|\.\d)"
+)
+_PHONE_WORDS = re.compile(
+    r"(?i)(?:phone|tel|mobile|cell|fax|call|number|contact|reach|ring|whatsapp|sms|"
+    r"telefon|téléphone|teléfono|móvil|portable|handy|nummer|numéro|número)"
+)
+_ID_WORDS = re.compile(
+    r"(?i)(?:sku|model|order|invoice|inv|po|ref|reference|tracking|ticket|case|part|item|"
+    r"serial|build|version|id|#|no\.)[\s:#-]*$"
+)
+
+SSN = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
+NINO = re.compile(
+    r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])"
+)
+INSEE = re.compile(
+    r"(?<![\w])[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w])"
+)
+DNI = re.compile(r"(?<![\w])(?:\d{8}|[XYZ]\d{7})-?[A-HJ-NP-TV-Z](?![\w])")
+DIGITS_ID = re.compile(r"(?<![\w-])\d{9,11}(?![\w-])")
+_ID_CONTEXT = re.compile(
+    r"(?i)(?:ssn|social security|national[ _-]?id|tax[ _-]?id|steuer|idnr|identifi|insee|nir\b|"
+    r"dni|nie\b|nino|national insurance|passport|personalausweis|\bid\b|id number|id no)"
+)
+
+_MONTHS = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+DATE = re.compile(
+    r"(?<![\w/.-])(?:"
+    r"(?:19|20)\d{2}-\d{2}-\d{2}(?![T\d:])"
+    r"|\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}"
+    rf"|{_MONTHS}\.? \d{{1,2}},? (?:19|20)\d{{2}}"
+    rf"|\d{{1,2}} {_MONTHS}\.?,? (?:19|20)\d{{2}}"
+    r")(?![\w/-])"
+)
+_BIRTH_WORDS = re.compile(
+    r"(?i)(?:\bdob\b|d\.o\.b|birth|born|birthday|geb\.|geboren|né\b|née\b|naissance|nacido|"
+    r"nacimiento|nata|nato)"
+)
+
+
+def context_before(text: str, start: int, width: int = 40) -> str:
+    return text[max(0, start - width) : start]
+
+
+def _email(text: str) -> Iterator[Span]:
+    for m in EMAIL.finditer(text):
+        local = m.group().split("@", 1)[0].lower()
+        if local in _ROLE_MAILBOXES:
+            continue
+        yield Span(m.start(), m.end(), "EMAIL", "email", 0.95)
+
+
+def _cards(text: str) -> Iterator[Span]:
+    for m in CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
+            continue
+        if luhn.is_valid(digits):
+            yield Span(m.start(), m.end(), "CREDIT_CARD", "card.luhn", 0.95)
+
+
+def _ibans(text: str) -> Iterator[Span]:
+    for m in IBAN.finditer(text):
+        compact = m.group().replace(" ", "")
+        if std_iban.is_valid(compact):
+            yield Span(m.start(), m.end(), "IBAN", "iban.mod97", 0.95)
+
+
+def _ips(text: str) -> Iterator[Span]:
+    for m in IPV4.finditer(text):
+        before = text[max(0, m.start() - 1) : m.start()]
+        if before in ("v", "V"):
+            continue  # v1.2.3.4 is a version
+        yield Span(m.start(), m.end(), "IP_ADDRESS", "ip", 0.9)
+    for m in IPV6.finditer(text):
+        candidate = m.group()
+        if candidate.count(":") < 2:
+            continue
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        # 12:30:45 is a time; a real IPv6 address has hex groups or a '::'.
+        if "::" not in candidate and candidate.count(":") < 5:
+            continue
+        yield Span(m.start(), m.end(), "IP_ADDRESS", "ip", 0.9)
+
+
+def _phones(text: str) -> Iterator[Span]:
+    for m in PHONE.finditer(text):
+        value = m.group()
+        digits = re.sub(r"\D", "", value.split("x")[0].split("ext")[0])
+        if not 7 <= len(digits) <= 15:
+            continue
+        before = context_before(text, m.start(), 30)
+        if _ID_WORDS.search(before):
+            continue
+        international = value.startswith(("+", "00"))
+        has_context = bool(_PHONE_WORDS.search(before))
+        if re.fullmatch(r"\d+", value) and not (has_context or value.startswith("0")):
+            continue
+        score = 0.85 if (has_context or international) else 0.7
+        yield Span(m.start(), m.end(), "PHONE", "phone", score)
+
+
+def _national_ids(text: str) -> Iterator[Span]:
+    for m in SSN.finditer(text):
+        context = bool(_ID_CONTEXT.search(context_before(text, m.start())))
+        if us_ssn.is_valid(m.group()) or context:
+            yield Span(m.start(), m.end(), "NATIONAL_ID", "id.us_ssn", 0.9 if context else 0.8)
+    for m in NINO.finditer(text):
+        yield Span(m.start(), m.end(), "NATIONAL_ID", "id.uk_nino", 0.85)
+    for m in INSEE.finditer(text):
+        if len(re.sub(r"\s", "", m.group())) == 15:
+            yield Span(m.start(), m.end(), "NATIONAL_ID", "id.fr_insee", 0.85)
+    for m in DNI.finditer(text):
+        value = m.group().replace("-", "")
+        if es_dni.is_valid(value) or _ID_CONTEXT.search(context_before(text, m.start())):
+            yield Span(m.start(), m.end(), "NATIONAL_ID", "id.es_dni", 0.9)
+    for m in DIGITS_ID.finditer(text):
+        if _ID_CONTEXT.search(context_before(text, m.start(), 30)):
+            yield Span(m.start(), m.end(), "NATIONAL_ID", "id.context", 0.85)
+
+
+def _dates_of_birth(text: str) -> Iterator[Span]:
+    for m in DATE.finditer(text):
+        if _BIRTH_WORDS.search(context_before(text, m.start(), 30)):
+            yield Span(m.start(), m.end(), "DATE_OF_BIRTH", "dob.context", 0.9)
+
+
+_FINDERS = (_email, _cards, _ibans, _ips, _phones, _national_ids, _dates_of_birth)
+
+
+class PatternDetector:
+    name = "patterns"
+    batched = False
+
+    def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
+        out = []
+        for leaf in leaves:
+            text = leaf.text
+            spans: list[Span] = []
+            if any(ch.isdigit() or ch == "@" for ch in text):
+                for finder in _FINDERS:
+                    spans.extend(finder(text))
+            out.append(spans)
+        return out

@@ -1,0 +1,212 @@
+"""The masker: find PII and secrets anywhere in a payload and replace them, schema-less.
+
+    masker = Masker()
+    result = masker.mask({"to": "ana@example.com", "body": "call +49 30 70053440"}, vault=vault)
+    result.value     # {"to": "<EMAIL_1>", "body": "call <PHONE_1>"}
+    result.findings  # Finding(data_class="EMAIL", path=("to",), start=0, end=15, ...), ...
+
+Pipeline per payload: walk to string leaves (JSON inside strings included), fold evasions,
+find keyed cells, run every registered detector over all leaves (NER batched once), spread
+person names found once to their other mentions, settle overlaps, apply each label's strategy.
+A detector that raises is not swallowed: `mask` and `scan` raise `MaskingError`, and the guard
+denies the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from guardrails_plugin import data_classes
+from guardrails_plugin.errors import InputTooLarge, MaskingError
+from guardrails_plugin.masking.cells import find_cells
+from guardrails_plugin.masking.detectors import builtin_detectors
+from guardrails_plugin.masking.detectors.base import Detector, Leaf, detectors
+from guardrails_plugin.masking.detectors.names import NOT_NAMES
+from guardrails_plugin.masking.detectors.ner import NerDetector
+from guardrails_plugin.masking.normalize import Folded, fold
+from guardrails_plugin.masking.spans import Span, resolve
+from guardrails_plugin.masking.strategies import replacement
+from guardrails_plugin.masking.vault import Vault
+from guardrails_plugin.masking.walk import Limits, collect, rebuild
+from guardrails_plugin.types import Finding, MaskingSettings
+
+__all__ = ["MaskResult", "Masker"]
+
+log = logging.getLogger(__name__)
+
+KEY_ENV = "GUARDRAILS_MASK_KEY"
+_SAFE = "SAFE"
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    """The masked payload, what was found, and the labels whose strategy is ``block``."""
+
+    value: Any
+    findings: tuple[Finding, ...]
+    blocked: tuple[str, ...] = ()
+
+
+class Masker:
+    """Thread-safe; build one and share it. ``detectors`` defaults to the registry's."""
+
+    def __init__(
+        self,
+        *,
+        detectors: Sequence[Detector] | None = None,
+        model: str | None = None,
+        ner: bool = True,
+        settings: MaskingSettings | None = None,
+        allow: Iterable[str] = (),
+        hash_key: bytes | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        chosen = list(detectors) if detectors is not None else _registered()
+        if not ner:
+            chosen = [d for d in chosen if d.name != "ner"]
+        elif model is not None:
+            chosen = [NerDetector(model) if d.name == "ner" else d for d in chosen]
+        self.detectors = chosen
+        self.settings = settings or MaskingSettings()
+        self.allow = {a.casefold() for a in allow}
+        env_key = os.environ.get(KEY_ENV)
+        self._key = hash_key or (env_key.encode() if env_key else secrets.token_bytes(32))
+        self.limits = limits or Limits()
+
+    # --- public API ----------------------------------------------------------------------------
+
+    def scan(self, value: Any) -> list[Finding]:
+        """What is sensitive in ``value``, without changing it."""
+        return self._analyze(value)[2]
+
+    def mask(
+        self, value: Any, *, vault: Vault | None = None, settings: MaskingSettings | None = None
+    ) -> MaskResult:
+        """``value`` with every finding replaced by its label's strategy (see `MaskingSettings`).
+
+        Pass the run's `Vault` so one value keeps one placeholder across calls of a run.
+        """
+        vault = vault if vault is not None else Vault()
+        settings = settings or self.settings
+        shadow, leaves, findings, per_leaf = self._analyze(value)
+        blocked: set[str] = set()
+        masked: dict[int, str] = {}
+        for index, spans in per_leaf.items():
+            text = leaves[index]
+            out, last = [], 0
+            for start, end, label in spans:
+                strategy = _strategy(settings, label)
+                if strategy == "block":
+                    blocked.add(label)
+                out.append(text[last:start])
+                out.append(replacement(label, text[start:end], strategy, vault, self._key))
+                last = end
+            out.append(text[last:])
+            masked[index] = "".join(out)
+        result = rebuild(shadow, value, masked.get)
+        return MaskResult(result, tuple(findings), tuple(sorted(blocked)))
+
+    # --- the pipeline --------------------------------------------------------------------------
+
+    def _analyze(
+        self, value: Any
+    ) -> tuple[Any, list[str], list[Finding], dict[int, list[tuple[int, int, str]]]]:
+        try:
+            shadow, refs = collect(value, self.limits)
+        except InputTooLarge:
+            raise
+        except RecursionError:
+            raise InputTooLarge("payload nested too deeply to walk") from None
+        folded = [fold(r.text) for r in refs]
+        leaves = [
+            Leaf(f.text, r.key, r.parents, find_cells(f.text))
+            for f, r in zip(folded, refs, strict=True)
+        ]
+        spans: list[list[Span]] = [[] for _ in leaves]
+        for detector in self.detectors:
+            try:
+                found = detector.detect(leaves)
+            except Exception as exc:
+                log.error("masking detector %r failed: %s", detector.name, exc)
+                raise MaskingError(f"masking detector {detector.name!r} failed: {exc}") from exc
+            if len(found) != len(leaves):
+                raise MaskingError(f"masking detector {detector.name!r} returned a wrong shape")
+            for index, leaf_spans in enumerate(found):
+                spans[index].extend(leaf_spans)
+        resolved = [resolve(s) for s in spans]
+        _spread_names(leaves, resolved)
+        findings: list[Finding] = []
+        per_leaf: dict[int, list[tuple[int, int, str]]] = {}
+        for index, (ref, fold_map, chosen) in enumerate(zip(refs, folded, resolved, strict=True)):
+            kept = self._finalize(ref.text, fold_map, chosen)
+            if kept:
+                per_leaf[index] = [(s, e, label) for s, e, label, _ in kept]
+                findings.extend(
+                    Finding(label, ref.path, s, e, span.detector, span.score)
+                    for s, e, label, span in kept
+                )
+        return shadow, [r.text for r in refs], findings, per_leaf
+
+    def _finalize(
+        self, text: str, folded: Folded, chosen: list[Span]
+    ) -> list[tuple[int, int, str, Span]]:
+        out = []
+        for span in chosen:
+            if span.label == _SAFE:
+                continue
+            start, end = folded.span(span.start, span.end)
+            if self.allow and text[start:end].casefold() in self.allow:
+                continue
+            out.append((start, end, span.label, span))
+        return out
+
+
+def _registered() -> list[Detector]:
+    builtin_detectors()
+    return detectors()
+
+
+def _strategy(settings: MaskingSettings, label: str) -> str:
+    node = data_classes.get(label)
+    while node is not None:
+        if node.name in settings.classes:
+            return settings.classes[node.name]
+        node = data_classes.get(node.parent) if node.parent else None
+    return settings.strategy
+
+
+_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]{2,}")
+
+
+def _spread_names(leaves: list[Leaf], resolved: list[list[Span]]) -> None:
+    """A name found once is masked wherever else it appears in the payload ('Janett Albers' in
+    From:, 'Janett' in the sign-off), whole words only, case as written."""
+    names: set[str] = set()
+    for leaf, spans in zip(leaves, resolved, strict=True):
+        for span in spans:
+            if span.label == "PERSON":
+                value = leaf.text[span.start : span.end]
+                names.add(value)
+                names.update(
+                    w for w in _WORD.findall(value) if w.lower() not in NOT_NAMES and len(w) >= 3
+                )
+    if not names:
+        return
+    pattern = re.compile(
+        r"(?<![\w@.])(?:"
+        + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        + r")(?![\w@])"
+    )
+    for index, leaf in enumerate(leaves):
+        extra = [
+            Span(m.start(), m.end(), "PERSON", "names.spread", 0.7)
+            for m in pattern.finditer(leaf.text)
+        ]
+        if extra:
+            resolved[index] = resolve(resolved[index] + extra)

@@ -1,0 +1,62 @@
+"""Reversible placeholders for one agent run.
+
+The model sees ``<EMAIL_1>``; the vault remembers which real value that stands for, so the guard
+can put the real address back into the arguments of a tool the policy allows (``send_email``)
+without the model ever seeing it. One vault per run: never shared across runs, never written
+anywhere, and its repr shows no values.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["PLACEHOLDER", "Vault"]
+
+PLACEHOLDER = re.compile(r"<(?P<label>[A-Z][A-Z0-9_]*?)_(?P<n>\d+)>")
+
+
+class Vault:
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id
+        self._lock = threading.Lock()
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._by_placeholder: dict[str, str] = {}
+        self._counters: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"Vault(run_id={self.run_id!r}, placeholders={len(self._by_placeholder)})"
+
+    def __len__(self) -> int:
+        return len(self._by_placeholder)
+
+    def placeholder(self, label: str, value: str) -> str:
+        """The placeholder for ``value``: the same value always gets the same one in this run."""
+        with self._lock:
+            key = (label, value)
+            found = self._by_value.get(key)
+            if found is None:
+                n = self._counters.get(label, 0) + 1
+                self._counters[label] = n
+                found = f"<{label}_{n}>"
+                self._by_value[key] = found
+                self._by_placeholder[found] = value
+            return found
+
+    def lookup(self, placeholder: str) -> str | None:
+        with self._lock:
+            return self._by_placeholder.get(placeholder)
+
+    def restore(self, value: Any) -> Any:
+        """``value`` with every known placeholder in its strings replaced by the real value."""
+        if isinstance(value, str):
+            return PLACEHOLDER.sub(lambda m: self.lookup(m.group()) or m.group(), value)
+        if isinstance(value, Mapping):
+            return {k: self.restore(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.restore(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.restore(v) for v in value)
+        return value

@@ -1,0 +1,157 @@
+"""Walk any payload to its string leaves and rebuild it with masked leaves, types and key order
+intact. JSON found inside strings is parsed, walked and re-serialised, recursively.
+
+Hostile payloads are refused before anything is scanned: too deep, too many leaves, too much
+text, or cyclic (`InputTooLarge`, which the guard turns into a denial).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardrails_plugin.errors import InputTooLarge
+
+__all__ = ["JSON_MARK", "LeafRef", "Limits", "collect", "rebuild"]
+
+JSON_MARK = "$json"  # path segment: the string at this point held JSON
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 64
+    max_leaves: int = 100_000
+    max_chars: int = 5_000_000
+    max_json_nesting: int = 4
+
+
+@dataclass
+class LeafRef:
+    """A string leaf: where it is, what key sits above it, and its text."""
+
+    path: tuple[str | int, ...]
+    text: str
+    key: str | None
+    parents: tuple[str, ...]
+
+
+@dataclass
+class _Walk:
+    limits: Limits
+    leaves: list[LeafRef] = field(default_factory=list)
+    chars: int = 0
+    active: set[int] = field(default_factory=set)
+
+
+def _as_json(text: str) -> Any | None:
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[0] not in "{[" or stripped[-1] not in "}]":
+        return None
+    try:
+        parsed = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
+def collect(value: Any, limits: Limits) -> tuple[Any, list[LeafRef]]:
+    """A shadow tree of the payload (JSON strings parsed) and its string leaves in order."""
+    walk = _Walk(limits)
+    shadow = _visit(walk, value, (), None, (), 0, 0)
+    return shadow, walk.leaves
+
+
+def _visit(
+    walk: _Walk,
+    value: Any,
+    path: tuple[str | int, ...],
+    key: str | None,
+    parents: tuple[str, ...],
+    depth: int,
+    json_nesting: int,
+) -> Any:
+    if depth > walk.limits.max_depth:
+        raise InputTooLarge(f"payload nested deeper than {walk.limits.max_depth} levels")
+    if isinstance(value, str):
+        parsed = _as_json(value) if json_nesting < walk.limits.max_json_nesting else None
+        if parsed is not None:
+            inner = _visit(
+                walk, parsed, (*path, JSON_MARK), key, parents, depth + 1, json_nesting + 1
+            )
+            return _JsonString(inner, value)
+        walk.chars += len(value)
+        if walk.chars > walk.limits.max_chars:
+            raise InputTooLarge(f"payload holds more than {walk.limits.max_chars:,} characters")
+        walk.leaves.append(LeafRef(path, value, key, parents))
+        if len(walk.leaves) > walk.limits.max_leaves:
+            raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
+        return _Leaf(len(walk.leaves) - 1)
+    if isinstance(value, Mapping | list | tuple):
+        marker = id(value)
+        if marker in walk.active:
+            raise InputTooLarge("payload is cyclic (it contains itself)")
+        walk.active.add(marker)
+        try:
+            if isinstance(value, Mapping):
+                scope = (*parents, key) if key is not None else parents
+                return {
+                    k: _visit(walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting)
+                    for k, v in value.items()
+                }
+            items = [
+                _visit(walk, v, (*path, i), key, parents, depth + 1, json_nesting)
+                for i, v in enumerate(value)
+            ]
+            return tuple(items) if isinstance(value, tuple) else items
+        finally:
+            walk.active.discard(marker)
+    if isinstance(value, bytes | bytearray):
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return value  # opaque binary: nothing readable to leak through a model
+        return _visit(walk, text, path, key, parents, depth, json_nesting)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6:
+        # Card and phone numbers arrive as integers too.
+        return _visit(walk, str(value), path, key, parents, depth, json_nesting)
+    return _Keep(value)
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    index: int
+
+
+@dataclass(frozen=True)
+class _JsonString:
+    inner: Any
+    original: str
+
+
+@dataclass(frozen=True)
+class _Keep:
+    value: Any
+
+
+def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) -> Any:
+    """The payload with leaf ``i`` replaced by ``leaf_text(i)`` (None: unchanged)."""
+    if isinstance(shadow, _Leaf):
+        new = leaf_text(shadow.index)
+        return original if new is None else new
+    if isinstance(shadow, _JsonString):
+        parsed = json.loads(shadow.original)
+        rebuilt = rebuild(shadow.inner, parsed, leaf_text)
+        if rebuilt == parsed:
+            return shadow.original
+        return json.dumps(rebuilt, ensure_ascii=False)
+    if isinstance(shadow, _Keep):
+        return original
+    if isinstance(shadow, dict):
+        source = original if isinstance(original, Mapping) else {}
+        return {k: rebuild(v, source.get(k), leaf_text) for k, v in shadow.items()}
+    if isinstance(shadow, list | tuple):
+        items = [rebuild(s, o, leaf_text) for s, o in zip(shadow, original, strict=True)]
+        return tuple(items) if isinstance(shadow, tuple) else items
+    return original
