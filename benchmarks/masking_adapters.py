@@ -78,7 +78,8 @@ class Ours:
 
     @staticmethod
     def analyze(text: str) -> list[Span]:
-        return [(f.start, f.end, f.data_class) for f in _masker().scan(text)]
+        # Offsets into the record's own text, also when it is JSON (see Masker.locate).
+        return _masker().locate(text)
 
 
 ADAPTERS: dict[str, type[Presidio] | type[Ours]] = {"presidio": Presidio, "ours": Ours}

@@ -16,7 +16,8 @@ from guardrails_plugin.masking.detectors.base import Cell
 __all__ = ["find_cells"]
 
 _KV = re.compile(
-    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,63})=(?P<q>[\"']?)(?P<value>(?(q)[^\"'\n]*|[^\s&;,\"'<>)]+))(?P=q)"
+    r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,63})=(?P<q>[\"'])?"
+    r"(?P<value>(?(q)[^\"'\n]*|[^\s&;,\"'<>)]+))(?(q)(?P=q))"
 )
 _HEADER_LINE = re.compile(
     r"(?m)^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z][\w.-]{0,63})[ \t]*:[ \t]+(?P<value>[^\n]*?)[ \t]*$"

@@ -292,6 +292,7 @@ def classify_key(key: str) -> KeyMeaning | None:
     if last in _SAFE_WORDS or (len(words) > 1 and last in ("id", "ids", "at", "uuid")):
         return KeyMeaning(SAFE, False)
     for word in reversed(words):
+        word = word if word in _LABEL_WORDS else word.removesuffix("s")
         if word in _LABEL_WORDS:
             label, strong = _LABEL_WORDS[word]
             if label == "ADDRESS" and any(w in _NOT_ADDRESS for w in words):

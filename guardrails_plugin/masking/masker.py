@@ -14,6 +14,7 @@ denies the call.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -33,7 +34,7 @@ from guardrails_plugin.masking.normalize import Folded, fold
 from guardrails_plugin.masking.spans import Span, resolve
 from guardrails_plugin.masking.strategies import replacement
 from guardrails_plugin.masking.vault import Vault
-from guardrails_plugin.masking.walk import Limits, collect, rebuild
+from guardrails_plugin.masking.walk import JSON_MARK, Limits, collect, rebuild
 from guardrails_plugin.types import Finding, MaskingSettings
 
 __all__ = ["MaskResult", "Masker"]
@@ -84,6 +85,26 @@ class Masker:
     def scan(self, value: Any) -> list[Finding]:
         """What is sensitive in ``value``, without changing it."""
         return self._analyze(value)[2]
+
+    def locate(self, text: str) -> list[tuple[int, int, str]]:
+        """Findings in ``text`` as ``(start, end, label)`` offsets into ``text`` itself, also when
+        the text is JSON (whose findings live in its parsed string leaves)."""
+        _, leaves, _, per_leaf = self._analyze(text)
+        refs = collect(text, self.limits)[1]
+        out: set[tuple[int, int, str]] = set()
+        for index, spans in per_leaf.items():
+            depth = refs[index].path.count(JSON_MARK)
+            for start, end, label in spans:
+                if depth == 0:
+                    out.add((start, end, label))
+                    continue
+                value = leaves[index][start:end]
+                for form in _escaped_forms(value, depth):
+                    at = text.find(form)
+                    while at >= 0:
+                        out.add((at, at + len(form), label))
+                        at = text.find(form, at + 1)
+        return sorted(out)
 
     def mask(
         self, value: Any, *, vault: Vault | None = None, settings: MaskingSettings | None = None
@@ -165,6 +186,16 @@ class Masker:
                 continue
             out.append((start, end, span.label, span))
         return out
+
+
+def _escaped_forms(value: str, depth: int) -> set[str]:
+    forms = set()
+    for ascii_only in (False, True):
+        escaped = value
+        for _ in range(depth):
+            escaped = json.dumps(escaped, ensure_ascii=ascii_only)[1:-1]
+        forms.add(escaped)
+    return {f for f in forms if f}
 
 
 def _registered() -> list[Detector]:

@@ -15,6 +15,7 @@ from guardrails_plugin.masking.detectors.base import (
 )
 from guardrails_plugin.masking.detectors.encoded import EncodedDetector
 from guardrails_plugin.masking.detectors.keyctx import KeyContextDetector
+from guardrails_plugin.masking.detectors.lexicon import LexiconNameDetector
 from guardrails_plugin.masking.detectors.names import NameShapeDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
@@ -51,6 +52,7 @@ def builtin_detectors() -> None:
             PatternDetector(),
             KeyContextDetector(),
             NameShapeDetector(),
+            LexiconNameDetector(),
             AddressDetector(),
             EncodedDetector(_decoded_scan),
             NerDetector(),

@@ -12,7 +12,7 @@ from guardrails_plugin.masking.spans import Span
 __all__ = ["AddressDetector"]
 
 _W = r"[^\W\d_][\w'’.-]*"  # a word starting with a letter
-_TAIL = r"(?:,[ \t]*[^\n,;\"|<>()]{2,40}){0,3}"  # ", Town", ", Postcode", ", State ZIP"
+_TAIL = r"(?:,[ \t]*[^\n,;:.@\"|<>()]{2,40}){0,3}"  # ", Town", ", Postcode", ", State ZIP"
 _EN_TYPES = (
     r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Court|Ct|Close|Way|Place|Pl|Square|Sq|"
     r"Crescent|Boulevard|Blvd|Terrace|Gardens|Grove|Hill|Park|Parkway|Row|Walk|Mews|Summit|"
@@ -40,14 +40,14 @@ _PATTERNS = [
     re.compile(
         r"(?<![\w-])[^\W\d_][\w'’.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
         r"ufer|chaussee|pfad|steig|markt)[ \t]+\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)?"
-        r"(?:,?[ \t]*\d{5}[ \t]+[^\n,;\"|<>()]{2,40})?",
+        r"(?:,?[ \t]*\d{5}[ \t]+[^\n,;:.@\"|<>()]{2,40})?",
         re.IGNORECASE,
     ),
     # 86, avenue de Chevallier, 97128 Maillardnec
     re.compile(
         r"(?<![\w-])\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|av\.|boulevard|bd|place|"
         r"chemin|allée|impasse|quai|route|cours|passage|square)[ \t]+[^\n,;\"|<>()]{2,50}"
-        r"(?:,[ \t]*\d{5}[ \t]+[^\n,;\"|<>()]{2,40})?",
+        r"(?:,[ \t]*\d{5}[ \t]+[^\n,;:.@\"|<>()]{2,40})?",
         re.IGNORECASE,
     ),
     # Avenida Chucho Hoyos 36, Cuenca, 14502 / Calle de Gastón Osorio 20 Piso 2 , Segovia, 26749
@@ -56,7 +56,7 @@ _PATTERNS = [
         r"Urbanización|Travesía|Glorieta|Rambla|Vía|Via|Viale|Piazza|Corso|Vicolo|Largo|Strada|"
         r"Contrada|Borgo)[ \t]+[^\n,;\"|<>()\d]{2,50}?[ \t]*\d{1,4}[a-zA-Z]?"
         r"(?:[ \t]+(?:Piso|Puerta|Esc\.?|Bajo|Interno|Scala)[ \t]*\w+)*[ \t]*"
-        r"(?:,[ \t]*[^\n,;\"|<>()]{2,40}){0,2}"
+        r"(?:,[ \t]*[^\n,;:.@\"|<>()]{2,40}){0,2}"
     ),
 ]
 

@@ -163,7 +163,7 @@ class KeyContextDetector:
         if label == "PERSON":
             parents = set(leaf.parents[-2:]) if cell.key == leaf.key else set()
             if parents & _THING_PARENTS:
-                return None
+                return span(0.8, SAFE)  # items[].name is a product: keep NER off it
             person_parent = bool(parents & _PERSON_PARENTS)
             if (strong or person_parent) and looks_like_name(stripped, capitalized=False):
                 return span(0.9)

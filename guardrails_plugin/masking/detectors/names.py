@@ -37,6 +37,11 @@ _CHAT_SPEAKER = re.compile(
     r"(?m)^[ \t]*(?:\[[^\]\n]{5,40}\]|\(?\d{1,2}:\d{2}(?::\d{2})?\)?|<)[ \t]*<?"
     r"(?P<n>[A-Za-z][\w.-]{1,30})>?[ \t]*:[ \t]"
 )
+# A message that ends with a line holding only a name: the writer's signature.
+_SIGNATURE = re.compile(
+    rf"(?:[.!?,:][ \t]*\n|\n[ \t]*\n)[ \t]*(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{1,2}})[ \t]*"
+    rf"(?:\n[ \t]*(?:--.*)?)*$"
+)
 # Words a pattern above can catch that are not names.
 NOT_NAMES = {
     "all",
@@ -130,10 +135,12 @@ def _find(text: str) -> Iterator[Span]:
             span = _name_span(text, base + m.start("n"), base + m.end("n"))
             if span:
                 yield span
-    for pattern in (_GREETING, _SIGN_OFF, _WROTE):
+    for pattern in (_GREETING, _SIGN_OFF, _WROTE, _SIGNATURE):
         for m in pattern.finditer(text):
             candidate = m.group("n")
-            if pattern is _GREETING and not candidate[:1].isupper():
+            if pattern in (_GREETING, _SIGNATURE) and not all(
+                w[:1].isupper() for w in candidate.split()
+            ):
                 continue
             span = _name_span(text, m.start("n"), m.end("n"))
             if span:

@@ -22,6 +22,10 @@ __all__ = ["NerDetector"]
 _CANDIDATE = re.compile(
     r"(?<![\w@./-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:[ \t-]+[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+)*"
 )
+_QUOTED_NAME = re.compile(
+    r"(?P<q>['\"])(?P<n>[A-ZÀ-ÖØ-Þ][^\W\d_]+(?:[ -][A-ZÀ-ÖØ-Þ][^\W\d_]+){1,3})(?P=q)"
+)
+_LOWERCASE_PROSE = re.compile(r"^(?=[^A-Z]*$)(?=(?:.*?[a-z]{2,}[ ,;.]){6})")
 _MAX_LINE = 2000
 _CACHE_SIZE = 20_000
 # Capitalised words that start sentences or name things in machine text; not worth a model call.
@@ -135,17 +139,23 @@ class NerDetector:
         return self._nlp
 
     def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
-        jobs: list[tuple[int, int, str]] = []  # (leaf index, line offset, line)
+        jobs: list[tuple[int, int, str, float]] = []  # (leaf, offset, text, score)
         for index, leaf in enumerate(leaves):
             offset = 0
             for line in leaf.text.split("\n"):
                 if _worth_a_look(line):
-                    jobs.append((index, offset, line[:_MAX_LINE]))
+                    jobs.append((index, offset, line[:_MAX_LINE], 0.75))
+                    # A quoted name inside code or a row reads better to NER on its own.
+                    for m in _QUOTED_NAME.finditer(line):
+                        jobs.append((index, offset + m.start("n"), m.group("n"), 0.75))
+                elif _LOWERCASE_PROSE.match(line):
+                    # All lower case: NER needs capitals to see names, so give it a titled copy.
+                    jobs.append((index, offset, line[:_MAX_LINE].title(), 0.65))
                 offset += len(line) + 1
         out: list[list[Span]] = [[] for _ in leaves]
         if not jobs:
             return out
-        todo = [line for _, _, line in jobs if line not in self._cache]
+        todo = [line for _, _, line, _ in jobs if line not in self._cache]
         if todo:
             unique = list(dict.fromkeys(todo))
             nlp = self._model()
@@ -157,11 +167,12 @@ class NerDetector:
                     )
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
-        for index, offset, line in jobs:
+        for index, offset, line, score in jobs:
             for start, end in self._cache.get(line, ()):
-                value = line[start:end]
+                value = line[start:end].rstrip("'\"")
                 if _plausible(value):
-                    out[index].append(Span(offset + start, offset + end, "PERSON", "ner", 0.75))
+                    end = start + len(value)
+                    out[index].append(Span(offset + start, offset + end, "PERSON", "ner", score))
         return out
 
 

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Sequence
 
+import phonenumbers
 from stdnum import iban as std_iban
 from stdnum import luhn
 from stdnum.es import dni as es_dni
@@ -80,6 +81,9 @@ PHONE = re.compile(
     r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 222-281-6559, 475.905.3028
     r"|001-\d{3}-\d{3}-\d{4}"
     r"|0\d{9,10}"  # 0173518494, 01144960496
+    r"|[1-9]\d{9}"  # 6167569714: only with a phone word before it (checked below)
+    r"|0\d(?:[ .]\d{2}){4}"  # 01 73 95 00 38
+    r"|0\d{2,4}[ ]\d{3,4}[ ]\d{3,4}"  # 0115 496 0374
     r"|0\d{2,4}[\s/-]\d{5,8}"
     r")"
     r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
@@ -121,8 +125,8 @@ DATE = re.compile(
     r")(?![\w/-])"
 )
 _BIRTH_WORDS = re.compile(
-    r"(?i)(?:\bdob\b|d\.o\.b|birth|born|birthday|geb\.|geboren|né\b|née\b|naissance|nacido|"
-    r"nacimiento|nata|nato)"
+    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|geboren|\bnée?\b|naissance|"
+    r"\bnacid[oa]\b|nacimiento|\bnat[oa]\b)"
 )
 
 
@@ -138,8 +142,13 @@ def _email(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "EMAIL", "email", 0.95)
 
 
+_NOT_CARD = re.compile(r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|order)[\s:#-]*$")
+
+
 def _cards(text: str) -> Iterator[Span]:
     for m in CARD.finditer(text):
+        if _NOT_CARD.search(context_before(text, m.start(), 20)):
+            continue
         digits = re.sub(r"\D", "", m.group())
         if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
             continue
@@ -184,11 +193,23 @@ def _phones(text: str) -> Iterator[Span]:
         if _ID_WORDS.search(before):
             continue
         international = value.startswith(("+", "00"))
+        if international and not _possible_international(value):
+            international = False
         has_context = bool(_PHONE_WORDS.search(before))
         if re.fullmatch(r"\d+", value) and not (has_context or value.startswith("0")):
             continue
         score = 0.85 if (has_context or international) else 0.7
         yield Span(m.start(), m.end(), "PHONE", "phone", score)
+
+
+def _possible_international(value: str) -> bool:
+    """phonenumbers knows each country's number lengths; generated numbers often have invalid
+    area codes, so this checks possibility, not validity."""
+    number = "+" + value[2:] if value.startswith("00") else value
+    try:
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(number, None)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _national_ids(text: str) -> Iterator[Span]:

@@ -87,12 +87,15 @@ CATALOGUE: list[tuple[str, str, re.Pattern[str]]] = [
     ]
 ]
 
-_URL_AUTHORITY = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,20}://(?P<auth>[^\s/?#\"'<>]+)")
+_URL_START = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,20}://")
+_URL_END = re.compile(r"[\s\"'<>]")
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?(?:[/?#]|$)")
 _SECRET_WORD = re.compile(
     r"(?i)(?:password|passwd|pwd|passphrase|secret|token|api[ _-]?key|apikey|access[ _-]?key|"
     r"private[ _-]?key|credential|client[ _-]?secret|pin\b|otp\b)"
 )
-_TOKEN_CANDIDATE = re.compile(r"(?<![\w/+=.-])[A-Za-z0-9_\-+/=!@#$%^&*~.]{8,200}(?![\w/+=-])")
+_TOKEN_CANDIDATE = re.compile(r"(?<![\w/+.-])[A-Za-z0-9_\-+/=!@#$%^&*~.]{8,200}(?![\w/+=-])")
+_VERSION = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+][\w.]+)?$|^\d{4}-\d{2}-\d{2}")
 
 
 def entropy(value: str) -> float:
@@ -113,7 +116,7 @@ def looks_like_token(value: str, *, min_length: int = 12) -> bool:
     identifier shape we keep (UUIDs, hex digests, versions, dates)."""
     if len(value) < min_length or " " in value:
         return False
-    if _UUID.match(value) or _HEX.match(value):
+    if _UUID.match(value) or _HEX.match(value) or _VERSION.match(value):
         return False
     classes = sum(
         (
@@ -135,23 +138,29 @@ def _catalogue(text: str) -> Iterator[Span]:
 
 
 def _url_passwords(text: str) -> Iterator[Span]:
-    for m in _URL_AUTHORITY.finditer(text):
-        auth = m.group("auth")
-        at = auth.rfind("@")
-        if at <= 0:
+    """``scheme://user:pass@host``: the password may hold ``#``, ``?``, ``/`` or ``@``, so the
+    userinfo ends at the last ``@`` that is followed by a host name."""
+    for m in _URL_START.finditer(text):
+        rest_start = m.end()
+        stop = _URL_END.search(text, rest_start)
+        rest = text[rest_start : stop.start() if stop else len(text)]
+        best = -1
+        for at in (i for i, ch in enumerate(rest) if ch == "@"):
+            if _HOST.match(rest, at + 1):
+                best = at
+        if best <= 0:
             continue
-        userinfo = auth[:at]
-        colon = userinfo.find(":")
-        if colon < 0 or colon == len(userinfo) - 1:
+        colon = rest.find(":", 0, best)
+        if colon < 0 or colon == best - 1:
             continue
-        start = m.start("auth") + colon + 1
-        yield Span(start, m.start("auth") + at, "PASSWORD", "secret.url_password", 0.97)
+        yield Span(rest_start + colon + 1, rest_start + best, "PASSWORD", "secret.url_password", 0.97)
 
 
 def _secret_in_context(text: str) -> Iterator[Span]:
     """'my password is Nimbus2717!YAz', 'token for now: x9…' — a token right after the word."""
     for word in _SECRET_WORD.finditer(text):
-        window_end = min(len(text), word.end() + 40)
+        newline = text.find("\n", word.end())
+        window_end = min(len(text), word.end() + 40, newline if newline >= 0 else len(text))
         for m in _TOKEN_CANDIDATE.finditer(text, word.end(), window_end):
             value = m.group().rstrip(".,;:!")
             if looks_like_token(value, min_length=8):
