@@ -150,7 +150,11 @@ class Masker:
             for f, r in zip(folded, refs, strict=True)
         ]
         spans: list[list[Span]] = [[] for _ in leaves]
-        for detector in self.detectors:
+        # Cheap detectors first; batched ones (NER) then see what is already found and skip it.
+        for detector in sorted(self.detectors, key=lambda d: d.batched):
+            if detector.batched:
+                for leaf, found in zip(leaves, spans, strict=True):
+                    leaf.found = found
             try:
                 found = detector.detect(leaves)
             except Exception as exc:

@@ -27,13 +27,15 @@ class Leaf:
 
     ``key`` is the nearest mapping key (``email`` for ``{"email": ...}``), ``parents`` the keys
     above it; ``cells`` are keyed values found inside the text itself. Detectors read ``text``
-    (already folded against evasion) and return spans in its coordinates.
+    (already folded against evasion) and return spans in its coordinates. ``found`` holds what
+    the cheap detectors already found, so batched (expensive) ones can skip those parts.
     """
 
     text: str
     key: str | None = None
     parents: tuple[str, ...] = ()
     cells: list[Cell] = field(default_factory=list)
+    found: list[Span] = field(default_factory=list)
 
 
 @runtime_checkable

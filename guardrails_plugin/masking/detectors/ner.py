@@ -144,7 +144,11 @@ class NerDetector:
             offset = 0
             for line in leaf.text.split("\n"):
                 if _worth_a_look(line):
-                    jobs.append((index, offset, line[:_MAX_LINE], 0.75))
+                    covered = [
+                        (sp.start - offset, sp.end - offset) for sp in leaf.found if sp.score >= 0.75
+                    ]
+                    for start, end in _windows(line, covered):
+                        jobs.append((index, offset + start, line[start:end], 0.75))
                     # A quoted name inside code or a row reads better to NER on its own.
                     for m in _QUOTED_NAME.finditer(line):
                         jobs.append((index, offset + m.start("n"), m.group("n"), 0.75))
@@ -174,6 +178,32 @@ class NerDetector:
                     end = start + len(value)
                     out[index].append(Span(offset + start, offset + end, "PERSON", "ner", score))
         return out
+
+
+_TOKEN = re.compile(r"\S+")
+_CONTEXT_WORDS = 4
+
+
+def _windows(line: str, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Stretches of the line around capitalised words, a few words either side: NER needs the
+    context, not the hashes and ids elsewhere on the line (it costs per token)."""
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line[:_MAX_LINE])]
+    marks = [
+        i
+        for i, (s, e) in enumerate(tokens)
+        if _CANDIDATE.match(line, s)
+        and line[s:e].strip(",.;:!?()'\"") not in _COMMON
+        and not any(cs <= s and e <= ce for cs, ce in covered)
+    ]
+    windows: list[tuple[int, int]] = []
+    for i in marks:
+        lo, hi = max(0, i - _CONTEXT_WORDS), min(len(tokens) - 1, i + _CONTEXT_WORDS)
+        start, end = tokens[lo][0], tokens[hi][1]
+        if windows and start <= windows[-1][1] + 1:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
 
 
 def _worth_a_look(line: str) -> bool:
