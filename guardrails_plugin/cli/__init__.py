@@ -8,6 +8,7 @@ from guardrails_plugin import __version__
 from guardrails_plugin.cli.approvals import approve, deny, pending, show
 from guardrails_plugin.cli.audit import audit
 from guardrails_plugin.cli.demo import demo
+from guardrails_plugin.cli.mask import mask
 from guardrails_plugin.cli.policy import policy
 
 __all__ = ["cli", "main"]
@@ -19,7 +20,7 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-for command in (policy, pending, show, approve, deny, audit, demo):
+for command in (policy, mask, pending, show, approve, deny, audit, demo):
     cli.add_command(command)
 
 

@@ -155,7 +155,8 @@ class KeyContextDetector:
             return Span(start, end, name, f"key.{cell.key}", score)
 
         if label == SAFE:
-            return span(0.8)
+            # Outranks guesses and context patterns (phone 0.85, IP 0.9), not validated ones.
+            return span(0.92)
         if label == "SECRET":
             if strong or looks_like_token(stripped, min_length=12):
                 return span(0.9 if strong else 0.8)

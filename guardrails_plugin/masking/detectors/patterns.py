@@ -69,11 +69,9 @@ IBAN = re.compile(
 IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]|\.\d)"
 )
-IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?::[0-9A-Fa-f]{1,4}){0,6}(?![\w:])"
-    r"|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
-)
-
+# Candidates only; ipaddress validates. Times (12:30:45) fail validation or the group count.
+IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_VERSION_WORDS = re.compile(r"(?i)(?:version|release|build|ver\.?|v)[\s:=]*$")
 PHONE = re.compile(
     _WORD_BOUNDARY + r"(?:"
     r"(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)\s?)?\(?\d{1,5}\)?(?:[\s.-]?\d{2,5}){1,4}"  # international
@@ -165,9 +163,8 @@ def _ibans(text: str) -> Iterator[Span]:
 
 def _ips(text: str) -> Iterator[Span]:
     for m in IPV4.finditer(text):
-        before = text[max(0, m.start() - 1) : m.start()]
-        if before in ("v", "V"):
-            continue  # v1.2.3.4 is a version
+        if _VERSION_WORDS.search(context_before(text, m.start(), 12)):
+            continue  # v1.2.3.4, "version 10.0.0.1"
         yield Span(m.start(), m.end(), "IP_ADDRESS", "ip", 0.9)
     for m in IPV6.finditer(text):
         candidate = m.group()
