@@ -165,3 +165,28 @@ def test_console_script_is_installed():
         check=False,
     )
     assert result.returncode == 0 and "guardrails-plugin, version" in result.stdout
+
+
+def test_mask_text_from_stdin():
+    result = CliRunner().invoke(cli, ["mask", "--no-ner"], input="mail ana@example.org\n")
+    assert result.exit_code == 0 and result.output == "mail <EMAIL_1>\n"
+
+
+def test_mask_json_file_with_findings(tmp_path):
+    source = tmp_path / "payload.json"
+    source.write_text(json.dumps({"user": {"email": "ana@example.org", "id": 7}}))
+    result = run("mask", str(source), "--findings", "--strategy", "partial", "--no-ner")
+    data = json.loads(result.output)
+    assert data["masked"] == {"user": {"email": "a***@example.org", "id": 7}}
+    assert data["findings"][0]["label"] == "EMAIL"
+    assert data["findings"][0]["path"] == ["user", "email"]
+    assert "ana@example.org" not in result.output
+
+
+def test_mask_bad_input(tmp_path):
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    result = CliRunner().invoke(cli, ["mask", str(binary)])
+    assert result.exit_code == 2 and "is not UTF-8 text" in result.output
+    result = CliRunner().invoke(cli, ["mask", str(tmp_path / "missing.txt")])
+    assert result.exit_code == 2 and "cannot read" in result.output

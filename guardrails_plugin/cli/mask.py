@@ -19,14 +19,24 @@ _STRATEGIES = ["placeholder", "partial", "hash", "redact"]
 
 @click.command()
 @click.argument("source", default="-", metavar="[FILE|-]")
-@click.option("--strategy", type=click.Choice(_STRATEGIES), default="placeholder",
-              show_default=True, help="How found values are replaced.")
-@click.option("--findings", "show_findings", is_flag=True,
-              help='Print JSON {"masked": ..., "findings": [...]} instead of the masked text.')
+@click.option(
+    "--strategy",
+    type=click.Choice(_STRATEGIES),
+    default="placeholder",
+    show_default=True,
+    help="How found values are replaced.",
+)
+@click.option(
+    "--findings",
+    "show_findings",
+    is_flag=True,
+    help='Print JSON {"masked": ..., "findings": [...]} instead of the masked text.',
+)
 @click.option("--no-ner", is_flag=True, help="Skip spaCy NER (faster; fewer names found).")
 @click.option("--allow", multiple=True, help="A value never to mask; repeatable.")
-def mask(source: str, strategy: str, show_findings: bool, no_ner: bool,
-         allow: tuple[str, ...]) -> None:
+def mask(
+    source: str, strategy: str, show_findings: bool, no_ner: bool, allow: tuple[str, ...]
+) -> None:
     """Mask PII and secrets in FILE (or stdin): text, logs, CSV, or JSON nested any depth.
 
     JSON input stays valid JSON; other text keeps its shape with values replaced.
@@ -48,14 +58,24 @@ def mask(source: str, strategy: str, show_findings: bool, no_ner: bool,
     except MaskingError as exc:
         raise click.ClickException(str(exc)) from None
     if show_findings:
-        click.echo(render.dumps({
-            "masked": result.value,
-            "findings": [
-                {"label": f.data_class, "detector": f.detector, "score": f.score,
-                 "path": list(f.path), "start": f.start, "end": f.end}
-                for f in result.findings
-            ],
-        }))
+        click.echo(
+            render.dumps(
+                {
+                    "masked": result.value,
+                    "findings": [
+                        {
+                            "label": f.data_class,
+                            "detector": f.detector,
+                            "score": f.score,
+                            "path": list(f.path),
+                            "start": f.start,
+                            "end": f.end,
+                        }
+                        for f in result.findings
+                    ],
+                }
+            )
+        )
     elif is_json:
         click.echo(json.dumps(result.value, ensure_ascii=False, indent=2))
     else:
@@ -66,7 +86,9 @@ def _read(source: str) -> str:
     try:
         raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {source!r}: {exc.strerror}", param_hint="FILE") from None
+        raise click.BadParameter(
+            f"cannot read {source!r}: {exc.strerror}", param_hint="FILE"
+        ) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -23,7 +23,8 @@ _HEADER_LINE = re.compile(
     r"(?m)^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z][\w.-]{0,63})[ \t]*:[ \t]+(?P<value>[^\n]*?)[ \t]*$"
 )
 _QUOTED_PAIR = re.compile(
-    r"(?P<kq>[\"'])(?P<key>[\w.@ -]{1,64})(?P=kq)\s*:\s*(?:(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
+    r"(?P<kq>[\"'])(?P<key>[\w.@ -]{1,64})(?P=kq)\s*:\s*"
+    r"(?:(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
     r"|(?P<bare>-?\d[\d.eE+-]*|true|false|null|None|True|False))"
 )
 _KWARG = re.compile(

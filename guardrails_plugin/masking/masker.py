@@ -153,8 +153,8 @@ class Masker:
         # Cheap detectors first; batched ones (NER) then see what is already found and skip it.
         for detector in sorted(self.detectors, key=lambda d: d.batched):
             if detector.batched:
-                for leaf, found in zip(leaves, spans, strict=True):
-                    leaf.found = found
+                for leaf, so_far in zip(leaves, spans, strict=True):
+                    leaf.found = so_far
             try:
                 found = detector.detect(leaves)
             except Exception as exc:

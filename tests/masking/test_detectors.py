@@ -55,7 +55,7 @@ def test_validated_patterns(fast, text, label, value):
         "IBAN GB82 WEST 1234 5698 7654 33 has a bad checksum",
         "at 12:30:45 the job restarted",
         "created_at 2024-09-15T08:00:00Z, total 4722.99 EUR",
-        "ETag: \"ab7ab3f3c46889dc39696259cb352010\"",
+        'ETag: "ab7ab3f3c46889dc39696259cb352010"',
         "X-Request-ID: req_evjdh2zSik0yai",
         "write to support@example.com or noreply@shop.example",
         "version 10.0.0.1 of the plugin",
@@ -67,20 +67,29 @@ def test_hard_negatives_survive(fast, text):
 
 SECRETS = [
     ("AKIAIOSFODNN7EXAMPLE", "key AKIAIOSFODNN7EXAMPLE"),
-    ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    (
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ),
     ("ghp_16C7e42F292c6912E7710c838347Ae178B4a", "token ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
     ("glpat-xY8zW3vQ9aBc7dEf1GhI", "GITLAB=glpat-xY8zW3vQ9aBc7dEf1GhI"),
     ("xoxb-2048-4096-a1B2c3D4e5F6g7H8", "slack xoxb-2048-4096-a1B2c3D4e5F6g7H8"),
     ("sk_live_51Habc123DEF456ghi789JKL", "stripe.api_key = 'sk_live_51Habc123DEF456ghi789JKL'"),
-    ("sk-proj-Abc123Def456Ghi789Jkl012Mno345", "OPENAI_API_KEY=sk-proj-Abc123Def456Ghi789Jkl012Mno345"),
+    (
+        "sk-proj-Abc123Def456Ghi789Jkl012Mno345",
+        "OPENAI_API_KEY=sk-proj-Abc123Def456Ghi789Jkl012Mno345",
+    ),
     ("sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx", "key: sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx"),
     ("AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "maps key AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"),
-    ("SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
-     "SENDGRID SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"),
+    (
+        "SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
+        "SENDGRID SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
+    ),
     ("SKa1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6", "twilio SKa1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"),
-    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-     "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ),
     ("s3cr3t-P@ss", "postgres://app:s3cr3t-P@ss@db.internal:5432/app"),
     ("Tr1cky#Pass?word", "redis://:Tr1cky#Pass?word@cache:6379/0"),
     ("x9Lq2PzR7vKm", "Server=db;Database=shop;User Id=sa;Password=x9Lq2PzR7vKm;"),
@@ -95,8 +104,11 @@ SECRETS = [
 def test_secrets_catalogue(fast, secret, text):
     masked = fast.mask(text).value
     assert secret not in masked, masked
-    assert any(f.data_class in ("API_KEY", "TOKEN", "PASSWORD", "PRIVATE_KEY", "SECRET",
-                                "CONNECTION_STRING") for f in fast.scan(text))
+    assert any(
+        f.data_class
+        in ("API_KEY", "TOKEN", "PASSWORD", "PRIVATE_KEY", "SECRET", "CONNECTION_STRING")
+        for f in fast.scan(text)
+    )
 
 
 def test_pem_private_key_body(fast):

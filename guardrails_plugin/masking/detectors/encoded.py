@@ -19,7 +19,7 @@ from guardrails_plugin.masking.spans import Span
 __all__ = ["EncodedDetector"]
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{16,4096}={0,2}(?![A-Za-z0-9+/_=-])")
-_PCT = re.compile(r"(?:[^\s%\"'<>]*%[0-9A-Fa-f]{2}){3,}[^\s%\"'<>]*")
+_PCT = re.compile(r"(?:[^\s%\"'<>]*%[0-9A-Fa-f]{2})+[^\s%\"'<>]*")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,1024}(?![0-9A-Fa-f])")
 _MAX_DEPTH = 2
 
@@ -73,8 +73,8 @@ class EncodedDetector:
                 candidates.append((m.start(), m.end(), _b64(token.rstrip("="))))
         if "%" in text:
             for m in _PCT.finditer(text):
-                decoded = urllib.parse.unquote(m.group())
-                candidates.append((m.start(), m.end(), decoded if decoded != m.group() else None))
+                unquoted = urllib.parse.unquote(m.group())
+                candidates.append((m.start(), m.end(), unquoted if unquoted != m.group() else None))
         for m in _HEX.finditer(text):
             candidates.append((m.start(), m.end(), _hex(m.group())))
         for start, end, decoded in candidates:

@@ -26,25 +26,24 @@ _BIGRAM = re.compile(
     rf"[{_UPPER}][{_LOWER}'’]+(?:-[{_UPPER}][{_LOWER}]+)?){{1,2}})(?![\w@-])"
 )
 # First names that are also common English words or sentence starters.
-_COMMON = set(
-    """
-    the a an and or but if in on at to of for by with from as is it be are was were will may
-    can mark grant bill rose joy hope faith summer april june august autumn dawn eve ivy lily
-    page long young king guy art bob chase cliff dale dean drew earl frank gene gay glen hunter
-    jack jean jay lane lee major miles neil pat ray rich rob ross sky sonny star sterling tanner
+_COMMON_WORDS = """
+    the a an and or but if in on at to of for by with from as is it be are was were will may can
+    mark grant bill rose joy hope faith summer april june august autumn dawn eve ivy lily page
+    long young king guy art bob chase cliff dale dean drew earl frank gene gay glen hunter jack
+    jean jay lane lee major miles neil pat ray rich rob ross sky sonny star sterling tanner
     victor wade ward warren wayne will win wren young dell anker hall house park street field
     china india jordan georgia virginia carolina paris sydney austin dallas houston phoenix
     denver orlando miami tampa chester florence lincoln washington clay stone river forest brook
     rain storm sunny happy harmony honey ruby pearl amber crystal diamond jade jewel gold silver
-    black brown green white grey gray red blue violet olive hazel ginger pepper sage basil
-    don van von de la le del der das des da di du max sam pat tim tom ben dan ken ron kim ann
-    new north south east west great little big old new good best last first main general
-    christian justice liberty unity trinity angel baby bunny candy cookie duke prince princess
-    queen lord lady sir madam miss mister doctor nurse chef judge pastor bishop major captain
-    sergeant bay beach cape hill lake mount port sea shore vale wood york lancaster cambridge
-    oxford devon kent essex surrey sherwood windsor
-    """.split()
-)
+    black brown green white grey gray red blue violet olive hazel ginger pepper sage basil don
+    van von de la le del der das des da di du max sam pat tim tom ben dan ken ron kim ann new
+    north south east west great little big old new good best last first main general christian
+    justice liberty unity trinity angel baby bunny candy cookie duke prince princess queen lord
+    lady sir madam miss mister doctor nurse chef judge pastor bishop major captain sergeant bay
+    beach cape hill lake mount port sea shore vale wood york lancaster cambridge oxford devon
+    kent essex surrey sherwood windsor
+"""
+_COMMON = frozenset(_COMMON_WORDS.split())
 
 
 @functools.lru_cache(maxsize=1)

@@ -156,7 +156,7 @@ class NameShapeDetector:
     batched = False
 
     def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
-        out = []
+        out: list[list[Span]] = []
         for leaf in leaves:
             text = leaf.text
             if len(text) < 6 or not any(c.isalpha() for c in text):

@@ -145,7 +145,9 @@ class NerDetector:
             for line in leaf.text.split("\n"):
                 if _worth_a_look(line):
                     covered = [
-                        (sp.start - offset, sp.end - offset) for sp in leaf.found if sp.score >= 0.75
+                        (sp.start - offset, sp.end - offset)
+                        for sp in leaf.found
+                        if sp.score >= 0.75
                     ]
                     for start, end in _windows(line, covered):
                         jobs.append((index, offset + start, line[start:end], 0.75))

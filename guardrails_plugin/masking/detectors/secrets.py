@@ -60,7 +60,8 @@ CATALOGUE: list[tuple[str, str, re.Pattern[str]]] = [
         (
             "pem.private_key",
             "PRIVATE_KEY",
-            r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----[ \t]*\r?\n(?P<s>[A-Za-z0-9+/=\s:,-]+?)"
+            r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----[ \t]*\r?\n"
+            r"(?P<s>[A-Za-z0-9+/=\s:,-]+?)"
             r"\s*(?:-----END (?P=kind)PRIVATE KEY-----|$)",
         ),
         ("auth.bearer", "TOKEN", r"(?i:\bbearer)\s+(?P<s>[A-Za-z0-9._~+/=-]{8,})"),
@@ -153,7 +154,9 @@ def _url_passwords(text: str) -> Iterator[Span]:
         colon = rest.find(":", 0, best)
         if colon < 0 or colon == best - 1:
             continue
-        yield Span(rest_start + colon + 1, rest_start + best, "PASSWORD", "secret.url_password", 0.97)
+        yield Span(
+            rest_start + colon + 1, rest_start + best, "PASSWORD", "secret.url_password", 0.97
+        )
 
 
 def _secret_in_context(text: str) -> Iterator[Span]:
