@@ -61,20 +61,37 @@ def _split_fields(line: str, sep: str) -> list[tuple[int, int]]:
 
 def _csv(text: str) -> Iterator[Cell]:
     lines = text.split("\n")
-    if len(lines) < 2 or "," not in lines[0]:
+    if len(lines) < 2:
         return
-    header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], ",")]
+    delimiter = _delimiter(lines)
+    if delimiter is None:
+        return
+    header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], delimiter)]
     if len(header) < 2 or not all(re.fullmatch(r"[A-Za-z_][\w .-]{0,40}", h) for h in header):
         return
     offset = len(lines[0]) + 1
     for line in lines[1:]:
-        fields = _split_fields(line, ",") if line else []
+        fields = _split_fields(line, delimiter) if line else []
         if len(fields) == len(header):
             for (s, e), key in zip(fields, header, strict=True):
                 s, e = _strip(line, s, e)
                 if e > s:
                     yield Cell(offset + s, offset + e, key)
         offset += len(line) + 1
+
+
+def _delimiter(lines: list[str]) -> str | None:
+    """The delimiter that splits most rows into as many fields as the header."""
+    best, best_rows = None, 0
+    rows = [ln for ln in lines[1:] if ln.strip()]
+    for d in (",", ";", "\t"):
+        if d not in lines[0]:
+            continue
+        width = len(_split_fields(lines[0], d))
+        matching = sum(len(_split_fields(ln, d)) == width for ln in rows)
+        if matching * 2 >= len(rows) and matching > best_rows:
+            best, best_rows = d, matching
+    return best
 
 
 def _psql(text: str) -> Iterator[Cell]:

@@ -170,8 +170,12 @@ class KeyContextDetector:
                 return span(0.9)
             if looks_like_name(stripped) and " " in stripped:
                 return span(0.75)
-            if cell.key.lower() in ("username", "user", "login", "handle") and re.fullmatch(
-                r"[A-Za-z][\w.-]{1,30}", stripped
+            # A handle ('bethg', 'jdoe42') names a person; an all-caps id ('U04QX7ZK2') is a
+            # system's key for one and stays usable.
+            if (
+                cell.key.lower() in ("username", "user", "login", "handle")
+                and re.fullmatch(r"[A-Za-z][\w.-]{1,30}", stripped)
+                and any(c.islower() for c in stripped)
             ):
                 return span(0.7)
             return None
