@@ -28,8 +28,11 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_policy.py
 	$(PY) benchmarks/bench_resume.py
+	$(PY) benchmarks/bench_masking.py
+	$(PY) benchmarks/bench_masking.py --split benchmarks/fixtures/masking.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
