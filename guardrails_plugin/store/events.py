@@ -7,6 +7,7 @@ __all__ = ["Event"]
 
 class Event:
     CALL_EVALUATED = "call.evaluated"
+    GUARD_ERROR = "guard.error"
     REQUEST_CREATED = "request.created"
     REQUEST_REFUSED = "request.refused"
     REQUEST_EDITED = "request.edited"

@@ -46,7 +46,7 @@ class StoreTx(Protocol):
 
 
 class Store(Protocol):
-    def transaction(self) -> AbstractContextManager[StoreTx]: ...
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[StoreTx]: ...
 
     def keyed_hash(self, value: Any) -> str:
         """HMAC of a value under the store's key (kept outside the database)."""
@@ -77,7 +77,11 @@ class Store(Protocol):
         request_id: str | None = None,
         actor: str | None = None,
         data: Mapping[str, Any] | None = None,
-    ) -> AuditRecord: ...
+        durable: bool = True,
+    ) -> AuditRecord:
+        """Append one audit row in its own transaction. ``durable=False`` may skip the fsync
+        (the row survives a crash of the process, not of the machine)."""
+        ...
 
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]: ...
 

@@ -310,18 +310,28 @@ class SQLiteStore:
         db.execute("ROLLBACK")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_Tx]:
-        """A write transaction, started IMMEDIATE; commits on success, rolls back on error."""
+    def transaction(self, *, durable: bool = True) -> Iterator[_Tx]:
+        """A write transaction, started IMMEDIATE; commits on success, rolls back on error.
+
+        ``durable=False`` commits without fsync (``synchronous=NORMAL`` in WAL): the rows survive
+        a crash of the process but not a power cut. Decisions always use the default.
+        """
         with self._errors("write"):
             db = self._db()
-            db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                db.conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield _Tx(db, self.clock)
-            except BaseException:
-                if db.conn.in_transaction:
-                    db.conn.execute("ROLLBACK")
-                raise
-            db.conn.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Tx(db, self.clock)
+                except BaseException:
+                    if db.conn.in_transaction:
+                        db.conn.execute("ROLLBACK")
+                    raise
+                db.conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    db.conn.execute("PRAGMA synchronous = FULL")
             with self._lock:
                 self._local_commits += 1
 
@@ -393,8 +403,9 @@ class SQLiteStore:
         request_id: str | None = None,
         actor: str | None = None,
         data: Mapping[str, Any] | None = None,
+        durable: bool = True,
     ) -> AuditRecord:
-        with self.transaction() as tx:
+        with self.transaction(durable=durable) as tx:
             return tx.append_audit(event, request_id=request_id, actor=actor, data=data)
 
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:

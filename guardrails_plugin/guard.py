@@ -1,0 +1,432 @@
+"""The Guard: the one path every tool call takes. Adapters only call this.
+
+    guard = Guard.from_policy("policies/default.yaml", store="guardrails.db",
+                              principal="agent:support-bot", on_behalf_of="slack:U024BE7LH")
+    outcome = guard.call("send_email", {"to": "<EMAIL_1>", "body": "hi"}, send_email)
+
+The path is written once, as a generator (`Guard.flow`) that yields the two things it cannot do
+itself: wait for a decision (`Wait`) and run the tool (`Execute`). Thin drivers run it: `call`
+(sync), `acall` (async), and the LangChain/LlamaIndex adapters (which may suspend a LangGraph run
+instead of waiting). Any error before the tool runs denies the call with one sentence the model
+can read, and the cause goes to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guardrails_plugin.approvals import ApprovalBroker
+from guardrails_plugin.clock import Clock, SystemClock
+from guardrails_plugin.errors import ApprovalTimeout, GuardError, ToolDenied
+from guardrails_plugin.masking import Masker, Vault
+from guardrails_plugin.policy import Policy
+from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.protocol import Store
+from guardrails_plugin.store.records import ApprovalRequest, Status
+from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
+
+__all__ = ["Execute", "Guard", "Outcome", "RunContext", "Wait"]
+
+log = logging.getLogger(__name__)
+
+_MAX_RUNS = 1024
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One agent run: who acts, for whom, where, and the run's placeholder vault."""
+
+    run_id: str
+    principal: Principal
+    environment: Mapping[str, str] = field(default_factory=dict)
+    vault: Vault = field(default_factory=Vault)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The flow needs a decision on ``request`` before it can go on."""
+
+    request: ApprovalRequest
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Execute:
+    """The flow allows the call: run the tool with ``args``."""
+
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a guarded call ended. ``output`` is masked; ``message`` is for the model."""
+
+    allowed: bool
+    output: Any = None
+    message: str = ""
+    decision: Decision | None = None
+    request_id: str | None = None
+    failed: bool = False  # the tool itself raised; ``message`` holds its masked error
+    findings: tuple[Finding, ...] = ()
+
+
+def _denied(
+    message: str, decision: Decision | None = None, request_id: str | None = None
+) -> Outcome:
+    return Outcome(False, None, message, decision, request_id)
+
+
+class Guard:
+    """Policy + masker + approvals + audit around tool calls. Thread-safe; one per agent app."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        store: Store,
+        *,
+        principal: str,
+        on_behalf_of: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        masker: Masker | None = None,
+        broker: ApprovalBroker | None = None,
+        clock: Clock | None = None,
+        wait_timeout: float | None = None,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.masker = masker or Masker()
+        self.broker = broker or ApprovalBroker(
+            store, policy, clock=self.clock, scan=self.masker.scan, mask=self._mask_plain
+        )
+        self.principal = Principal(principal, on_behalf_of)
+        self.environment = dict(environment or {})
+        self.wait_timeout = wait_timeout
+        self._runs: OrderedDict[str, RunContext] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_policy(
+        cls,
+        policy: str | Path | Policy,
+        *,
+        store: str | Path | Store | None = None,
+        principal: str,
+        on_behalf_of: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Guard:
+        """A guard from a policy file and a SQLite path (default ``$GUARDRAILS_DB`` or
+        ``./guardrails.db``), in one line."""
+        from guardrails_plugin.store.sqlite import SQLiteStore
+
+        loaded = policy if isinstance(policy, Policy) else Policy.load(policy)
+        if store is None or isinstance(store, str | Path):
+            opened: Store = SQLiteStore(store, clock=kwargs.get("clock"))
+        else:
+            opened = store
+        return cls(
+            loaded,
+            opened,
+            principal=principal,
+            on_behalf_of=on_behalf_of,
+            environment=environment,
+            **kwargs,
+        )
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        run_id: str | None = None,
+        *,
+        principal: str | None = None,
+        on_behalf_of: str | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> RunContext:
+        """The context of one agent run; the same ``run_id`` gives the same vault back."""
+        run_id = run_id or f"run_{uuid.uuid4().hex}"
+        with self._lock:
+            found = self._runs.get(run_id)
+            if found is not None and principal is None and on_behalf_of is None and not environment:
+                self._runs.move_to_end(run_id)
+                return found
+            who = Principal(
+                principal or self.principal.agent,
+                on_behalf_of if on_behalf_of is not None else self.principal.on_behalf_of,
+            )
+            env = {**self.environment, **(environment or {})}
+            context = RunContext(run_id, who, env, found.vault if found else Vault(run_id))
+            self._runs[run_id] = context
+            while len(self._runs) > _MAX_RUNS:
+                self._runs.popitem(last=False)
+            return context
+
+    # --- the one decision path -----------------------------------------------------------------
+
+    def flow(
+        self, tool: str, args: Mapping[str, Any], *, call_id: str | None, run: RunContext
+    ) -> Generator[Wait | Execute, Any, Outcome]:
+        """The decision path. Send the decided `ApprovalRequest` after a `Wait`, and the tool's
+        raw result (or the exception it raised) after an `Execute`."""
+        call = ToolCall(tool, dict(args), call_id, run.run_id, run.principal, run.environment)
+        try:
+            findings = self.masker.scan(call.args)
+            decision = self.policy.evaluate(call, findings)
+            masked = self.masker.mask(call.args, vault=run.vault, settings=decision.masking)
+        except Exception as exc:  # noqa: BLE001 - fail closed: deny and record why
+            return self._fail(call, "could not check the call", exc)
+        try:
+            # Not fsynced: it survives a crash of this process (WAL); decisions are fully synced.
+            self._audit(
+                Event.CALL_EVALUATED,
+                call,
+                durable=False,
+                data={
+                    "tool": tool,
+                    "call_id": call_id,
+                    "effect": decision.effect.value,
+                    "rule_id": decision.rule_id,
+                    "masked_args": masked.value,
+                    "data_classes": sorted({f.data_class for f in findings}),
+                    "on_behalf_of": run.principal.on_behalf_of,
+                },
+            )
+        except Exception as exc:  # noqa: BLE001 - no audit row, no call
+            return self._fail(call, "could not record the call", exc, decision)
+        if masked.blocked:
+            return _denied(
+                f"Denied: the arguments contain {', '.join(masked.blocked)} data, which the policy "
+                "blocks.",
+                decision,
+            )
+        if decision.effect is Effect.DENY:
+            return _denied(_rule_sentence(decision), decision)
+        request_id = None
+        exec_args = call.args
+        if decision.effect is Effect.REQUIRE_APPROVAL:
+            try:
+                request = self.broker.request(
+                    call,
+                    decision,
+                    masked_args=masked.value,
+                    findings=findings,
+                    idempotency_key=call_id,
+                )
+            except Exception as exc:  # noqa: BLE001
+                return self._fail(call, "could not create the approval request", exc, decision)
+            request_id = request.id
+            deadline = None if self.wait_timeout is None else self.clock.now() + self.wait_timeout
+            decided = yield Wait(request, deadline)
+            if isinstance(decided, BaseException):
+                return self._fail(call, "could not get a decision", decided, decision, request_id)
+            refusal = _decision_sentence(decided)
+            if refusal is not None:
+                return _denied(refusal, decision, request_id)
+            bound = dict(decided.edited_args) if decided.edited_args is not None else call.args
+            try:
+                self.broker.claim_execution(request_id, tool, bound)
+            except ToolDenied as exc:
+                return _denied(str(exc), decision, request_id)
+            except Exception as exc:  # noqa: BLE001
+                return self._fail(call, "could not check the approval", exc, decision, request_id)
+            exec_args = bound
+        if decision.masking.restore_placeholders:
+            exec_args = run.vault.restore(exec_args)
+        started = time.perf_counter()
+        result = yield Execute(dict(exec_args))
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        return self._finish(call, decision, run, result, request_id, elapsed_ms)
+
+    def _finish(
+        self,
+        call: ToolCall,
+        decision: Decision,
+        run: RunContext,
+        result: Any,
+        request_id: str | None,
+        elapsed_ms: float,
+    ) -> Outcome:
+        failed = isinstance(result, BaseException)
+        try:
+            payload = f"{type(result).__name__}: {result}" if failed else result
+            masked = self.masker.mask(payload, vault=run.vault, settings=decision.masking)
+        except Exception as exc:  # noqa: BLE001 - nothing unmasked may reach the model
+            self._audit_quietly(
+                Event.TOOL_FAILED if failed else Event.TOOL_EXECUTED,
+                call,
+                request_id=request_id,
+                data={"tool": call.tool, "masking_error": str(exc)},
+            )
+            return _denied(
+                "Denied: the tool's output could not be masked, so it is withheld.",
+                decision,
+                request_id,
+            )
+        classes = sorted({f.data_class for f in masked.findings})
+        self._audit_quietly(
+            Event.TOOL_FAILED if failed else Event.TOOL_EXECUTED,
+            call,
+            request_id=request_id,
+            durable=False,
+            data={
+                "tool": call.tool,
+                "elapsed_ms": elapsed_ms,
+                "output_classes": classes,
+                **({"error": masked.value} if failed else {}),
+            },
+        )
+        if masked.blocked:
+            return _denied(
+                f"Denied: the tool's output contained {', '.join(masked.blocked)} data, which the "
+                "policy blocks.",
+                decision,
+                request_id,
+            )
+        if failed:
+            return Outcome(False, None, str(masked.value), decision, request_id, failed=True)
+        return Outcome(True, masked.value, "", decision, request_id, findings=masked.findings)
+
+    def _fail(
+        self,
+        call: ToolCall,
+        what: str,
+        exc: BaseException,
+        decision: Decision | None = None,
+        request_id: str | None = None,
+    ) -> Outcome:
+        if isinstance(exc, ApprovalTimeout):
+            return _denied(
+                f"Denied: no decision on approval request {exc.request_id} in time.",
+                decision,
+                request_id,
+            )
+        log.error("guard %s for tool %r: %s", what, call.tool, exc, exc_info=exc)
+        self._audit_quietly(
+            Event.GUARD_ERROR,
+            call,
+            request_id=request_id,
+            data={"tool": call.tool, "what": what, "error": f"{type(exc).__name__}: {exc}"[:500]},
+        )
+        kind = type(exc).__name__ if isinstance(exc, GuardError) else "internal error"
+        return _denied(
+            f"Denied: the guard {what} ({kind}), so the call was not made.", decision, request_id
+        )
+
+    def _audit(
+        self,
+        event: str,
+        call: ToolCall,
+        *,
+        data: Mapping[str, Any],
+        actor: str | None = None,
+        request_id: str | None = None,
+        durable: bool = True,
+    ) -> None:
+        """Write one audit row. Raises `StoreError`; callers decide whether that denies."""
+        who = actor or (call.principal.agent if call.principal else None)
+        self.store.record_event(
+            event,
+            request_id=request_id,
+            actor=who,
+            data={**data, "run_id": call.run_id},
+            durable=durable,
+        )
+
+    def _audit_quietly(self, event: str, call: ToolCall, **kwargs: Any) -> None:
+        """For rows written after the decision is made (the call is denied or already ran)."""
+        try:
+            self._audit(event, call, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - logged; the outcome stands
+            log.error("audit write failed for %s on %r: %s", event, call.tool, exc)
+
+    def _mask_plain(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        value = self.masker.mask(dict(args)).value
+        return value if isinstance(value, Mapping) else {"value": value}
+
+    # --- drivers -------------------------------------------------------------------------------
+
+    def call(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        fn: Callable[[dict[str, Any]], Any],
+        *,
+        call_id: str | None = None,
+        run: RunContext | None = None,
+    ) -> Outcome:
+        """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it."""
+        flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
+        reply: Any = None
+        try:
+            while True:
+                step = flow.send(reply)
+                if isinstance(step, Wait):
+                    try:
+                        reply = self.broker.wait(step.request.id, step.deadline)
+                    except Exception as exc:  # noqa: BLE001 - handed to the flow: it denies
+                        reply = exc
+                else:
+                    try:
+                        reply = fn(step.args)
+                    except Exception as exc:  # noqa: BLE001 - the flow masks and reports it
+                        reply = exc
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+
+    async def acall(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        fn: Callable[[dict[str, Any]], Awaitable[Any]],
+        *,
+        call_id: str | None = None,
+        run: RunContext | None = None,
+    ) -> Outcome:
+        """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks."""
+        flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
+        reply: Any = None
+        try:
+            while True:
+                step = flow.send(reply)
+                if isinstance(step, Wait):
+                    try:
+                        reply = await self.broker.wait_async(step.request.id, step.deadline)
+                    except Exception as exc:  # noqa: BLE001
+                        reply = exc
+                else:
+                    try:
+                        reply = await fn(step.args)
+                    except Exception as exc:  # noqa: BLE001
+                        reply = exc
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+
+
+def _rule_sentence(decision: Decision) -> str:
+    if decision.rule_id:
+        return f"Denied by policy rule '{decision.rule_id}': {decision.reason}"
+    return f"Denied by the policy's default: {decision.reason}"
+
+
+def _decision_sentence(request: ApprovalRequest) -> str | None:
+    if request.status is Status.APPROVED:
+        return None
+    if request.status is Status.DENIED:
+        why = f": {request.decision_reason}" if request.decision_reason else ""
+        return f"Denied: approval request {request.id} was denied by {request.decided_by}{why}."
+    if request.status is Status.EXPIRED:
+        return f"Denied: approval request {request.id} expired before anyone decided."
+    if request.status is Status.CANCELLED:
+        return f"Denied: approval request {request.id} was cancelled."
+    return f"Denied: approval request {request.id} is still pending."
