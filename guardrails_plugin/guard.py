@@ -63,6 +63,8 @@ class Execute:
     """The flow allows the call: run the tool with ``args``."""
 
     args: dict[str, Any]
+    decision: Decision | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ class Guard:
         if decision.masking.restore_placeholders:
             exec_args = run.vault.restore(exec_args)
         started = time.perf_counter()
-        result = yield Execute(dict(exec_args))
+        result = yield Execute(dict(exec_args), decision, request_id)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return self._finish(call, decision, run, result, request_id, elapsed_ms)
 
@@ -348,6 +350,24 @@ class Guard:
         except Exception as exc:  # noqa: BLE001 - logged; the outcome stands
             log.error("audit write failed for %s on %r: %s", event, call.tool, exc)
 
+    def audit(
+        self,
+        event: str,
+        *,
+        run: RunContext,
+        data: Mapping[str, Any],
+        request_id: str | None = None,
+        durable: bool = True,
+    ) -> None:
+        """Write an audit row for an adapter (values in ``data`` must already be masked)."""
+        self.store.record_event(
+            event,
+            request_id=request_id,
+            actor=run.principal.agent,
+            data={**data, "run_id": run.run_id},
+            durable=durable,
+        )
+
     def _mask_plain(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
         value = self.masker.mask(dict(args)).value
         return value if isinstance(value, Mapping) else {"value": value}
@@ -362,8 +382,13 @@ class Guard:
         *,
         call_id: str | None = None,
         run: RunContext | None = None,
+        passthrough: tuple[type[BaseException], ...] = (),
     ) -> Outcome:
-        """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it."""
+        """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it.
+
+        Exceptions of the ``passthrough`` types raised by ``fn`` propagate untouched (a
+        framework's control flow, such as LangGraph's interrupt); others are reported masked.
+        """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
         reply: Any = None
         try:
@@ -377,8 +402,37 @@ class Guard:
                 else:
                     try:
                         reply = fn(step.args)
+                    except passthrough:
+                        flow.close()
+                        raise
                     except Exception as exc:  # noqa: BLE001 - the flow masks and reports it
                         reply = exc
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+
+    def authorize(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        call_id: str | None = None,
+        run: RunContext | None = None,
+    ) -> Outcome:
+        """Decide (waiting for approval if needed) without running the tool, for adapters that
+        cannot run it themselves (callbacks). An allowed outcome has no output."""
+        flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
+        reply: Any = None
+        try:
+            while True:
+                step = flow.send(reply)
+                if isinstance(step, Execute):
+                    flow.close()
+                    return Outcome(True, None, "", step.decision, step.request_id)
+                try:
+                    reply = self.broker.wait(step.request.id, step.deadline)
+                except Exception as exc:  # noqa: BLE001 - the flow denies
+                    reply = exc
         except StopIteration as stop:
             outcome: Outcome = stop.value
             return outcome
@@ -391,6 +445,7 @@ class Guard:
         *,
         call_id: str | None = None,
         run: RunContext | None = None,
+        passthrough: tuple[type[BaseException], ...] = (),
     ) -> Outcome:
         """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks."""
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
@@ -406,6 +461,9 @@ class Guard:
                 else:
                     try:
                         reply = await fn(step.args)
+                    except passthrough:
+                        flow.close()
+                        raise
                     except Exception as exc:  # noqa: BLE001
                         reply = exc
         except StopIteration as stop:

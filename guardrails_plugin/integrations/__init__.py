@@ -1,0 +1,1 @@
+"""Framework adapters. The only place LangChain / LlamaIndex are imported; each is optional."""

@@ -1,0 +1,23 @@
+"""Which agent run a LangChain call belongs to: the thread id when the caller gave one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from guardrails_plugin.guard import Guard, RunContext
+
+__all__ = ["run_for"]
+
+
+def run_for(guard: Guard, config: Mapping[str, Any] | None) -> RunContext:
+    """The guard's run for this config: ``configurable.thread_id`` (LangGraph's conversation
+    id), so placeholders stay stable across the run's tool calls; else the guard's default run.
+    ``configurable`` may also carry ``guard_on_behalf_of`` and ``guard_environment``."""
+    configurable = dict((config or {}).get("configurable") or {})
+    thread = configurable.get("thread_id")
+    return guard.run(
+        f"thread:{thread}" if thread is not None else "default",
+        on_behalf_of=configurable.get("guard_on_behalf_of"),
+        environment=configurable.get("guard_environment"),
+    )

@@ -1,0 +1,199 @@
+"""``create_agent`` middleware: the guard around every tool call of the agent.
+
+``mode="blocking"`` waits for approvals in place (sync wait, or ``await`` that shares one
+watcher). ``mode="interrupt"`` suspends the LangGraph run with ``interrupt()`` instead, for
+approvals that may take hours: the run needs a checkpointer, the request is created once per
+tool-call id (LangGraph re-runs this wrapper from the top on resume), and after resuming the
+decision is read from the store, never from the resume value, which carries no approver identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, Literal
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import ToolMessage
+from langgraph.config import get_config
+from langgraph.errors import GraphBubbleUp
+from langgraph.types import Command, interrupt
+
+from guardrails_plugin.guard import Execute, Guard, Outcome, Wait
+from guardrails_plugin.integrations.langchain.context import run_for
+from guardrails_plugin.store.records import ApprovalRequest
+
+__all__ = ["INTERRUPT_TYPE", "GuardMiddleware", "resume_decided"]
+
+INTERRUPT_TYPE = "guardrails_approval"
+
+Handler = Callable[[Any], ToolMessage | Command[Any]]
+AsyncHandler = Callable[[Any], Awaitable[ToolMessage | Command[Any]]]
+
+
+class GuardMiddleware(AgentMiddleware):
+    """Mask, check, gate and audit every tool call of a ``create_agent`` agent."""
+
+    def __init__(
+        self, guard: Guard, *, mode: Literal["blocking", "interrupt"] = "blocking"
+    ) -> None:
+        super().__init__()
+        if mode not in ("blocking", "interrupt"):
+            raise ValueError(f"mode must be 'blocking' or 'interrupt', got {mode!r}")
+        self.guard = guard
+        self.mode = mode
+
+    def _start(
+        self, request: Any
+    ) -> tuple[dict[str, Any], Generator[Wait | Execute, Any, Outcome]]:
+        call = request.tool_call
+        run = run_for(self.guard, _config())
+        flow = self.guard.flow(
+            call["name"], call.get("args") or {}, call_id=call.get("id"), run=run
+        )
+        return call, flow
+
+    def wrap_tool_call(self, request: Any, handler: Handler) -> ToolMessage | Command[Any]:
+        call, flow = self._start(request)
+        reply: Any = None
+        try:
+            while True:
+                step = flow.send(reply)
+                if isinstance(step, Wait):
+                    reply = self._decide(step)
+                else:
+                    reply = _tool_result(handler, request, call, step.args)
+        except StopIteration as stop:
+            return _message(call, stop.value)
+
+    async def awrap_tool_call(
+        self, request: Any, handler: AsyncHandler
+    ) -> ToolMessage | Command[Any]:
+        call, flow = self._start(request)
+        reply: Any = None
+        try:
+            while True:
+                step = flow.send(reply)
+                if isinstance(step, Wait):
+                    if self.mode == "interrupt":
+                        reply = self._decide(step)
+                    else:
+                        try:
+                            reply = await self.guard.broker.wait_async(
+                                step.request.id, step.deadline
+                            )
+                        except Exception as exc:  # noqa: BLE001 - the flow denies
+                            reply = exc
+                else:
+                    try:
+                        message = await handler(_override(request, call, step.args))
+                        reply = _content(message)
+                    except GraphBubbleUp:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - masked and reported by the flow
+                        reply = exc
+        except StopIteration as stop:
+            return _message(call, stop.value)
+
+    def _decide(self, step: Wait) -> Any:
+        try:
+            if self.mode == "blocking":
+                return self.guard.broker.wait(step.request.id, step.deadline)
+            return self._interrupt_until_decided(step.request)
+        except GraphBubbleUp:
+            raise  # interrupt(): LangGraph suspends the run here
+        except Exception as exc:  # noqa: BLE001 - the flow denies
+            return exc
+
+    def _interrupt_until_decided(self, request: ApprovalRequest) -> ApprovalRequest:
+        broker = self.guard.broker
+        while True:
+            current = broker.get(request.id)
+            if current.terminal:
+                return current
+            if broker.clock.now() >= current.expires_at:
+                return broker.wait(request.id)  # records the expiry
+            # Suspends the run; returns (with a value we ignore) when the thread is resumed.
+            interrupt(_interrupt_value(current))
+
+
+def _interrupt_value(request: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "type": INTERRUPT_TYPE,
+        "request_id": request.id,
+        "tool": request.tool,
+        "args": dict(request.masked_args),
+        "rule_id": request.rule_id,
+        "reason": request.reason,
+        "approvers": sorted(request.approvers),
+        "expires_at": request.expires_at,
+    }
+
+
+def _config() -> dict[str, Any] | None:
+    try:
+        return dict(get_config())
+    except RuntimeError:
+        return None
+
+
+def _override(request: Any, call: dict[str, Any], args: dict[str, Any]) -> Any:
+    return request.override(tool_call={**call, "args": args})
+
+
+def _tool_result(handler: Handler, request: Any, call: dict[str, Any], args: dict[str, Any]) -> Any:
+    try:
+        return _content(handler(_override(request, call, args)))
+    except GraphBubbleUp:
+        raise
+    except Exception as exc:  # noqa: BLE001 - masked and reported by the flow
+        return exc
+
+
+class _ToolError(Exception):
+    """The tool answered with an error ToolMessage."""
+
+
+def _content(message: ToolMessage | Command[Any]) -> Any:
+    if isinstance(message, Command):
+        return message  # a tool that steers the graph; passed through as it is
+    if message.status == "error":
+        return _ToolError(str(message.content))
+    return message.content if message.artifact is None else (message.content, message.artifact)
+
+
+def _message(call: dict[str, Any], outcome: Outcome) -> ToolMessage | Command[Any]:
+    name, call_id = call.get("name"), call.get("id") or ""
+    if not outcome.allowed:
+        text = outcome.message
+        if outcome.failed:
+            text = text.removeprefix("_ToolError: ")
+        return ToolMessage(content=text, status="error", name=name, tool_call_id=call_id)
+    output = outcome.output
+    if isinstance(output, Command):
+        return output
+    if isinstance(output, tuple) and len(output) == 2:
+        return ToolMessage(content=output[0], artifact=output[1], name=name, tool_call_id=call_id)
+    return ToolMessage(content=output, name=name, tool_call_id=call_id)
+
+
+def resume_decided(agent: Any, thread_id: str, guard: Guard, **config: Any) -> Any | None:
+    """Resume a suspended thread once every guard request it waits on is decided.
+
+    Returns the agent's result, or None while any request is still pending (call again later,
+    e.g. from a scheduler or after a Slack vote). Decisions are read from the store; the resume
+    value only tells the graph which interrupts to continue.
+    """
+    cfg = {**config, "configurable": {**config.get("configurable", {}), "thread_id": thread_id}}
+    state = agent.get_state(cfg)
+    pending = [
+        i
+        for task in state.tasks
+        for i in task.interrupts
+        if isinstance(i.value, dict) and i.value.get("type") == INTERRUPT_TYPE
+    ]
+    if not pending:
+        return None
+    if not all(guard.broker.get(i.value["request_id"]).terminal for i in pending):
+        return None
+    resume = {i.id: {"request_id": i.value["request_id"]} for i in pending}
+    return agent.invoke(Command(resume=resume), cfg)

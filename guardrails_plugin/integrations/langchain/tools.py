@@ -1,0 +1,131 @@
+"""Guarded LangChain tools: same name, description and argument schema as the tool they wrap,
+so the model sees an identical tool; every call goes through the `Guard`."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterable
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, ToolException
+from langgraph.errors import GraphBubbleUp
+from pydantic import ConfigDict, SkipValidation
+
+from guardrails_plugin.guard import Guard, Outcome
+from guardrails_plugin.integrations.langchain.context import run_for
+
+__all__ = ["GuardedTool", "guard_tool", "guard_tools"]
+
+_call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("guard_call_id", default=None)
+
+
+class GuardedTool(BaseTool):
+    """A tool whose calls the guard checks, gates, masks and audits."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    inner: SkipValidation[BaseTool]
+    guard: SkipValidation[Guard]
+    handle_tool_error: bool = True
+
+    # LangChain does not pass the tool-call id to _run; remember it on the way in.
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        token = _call_id.set(_tool_call_id(input))
+        try:
+            return super().invoke(input, config, **kwargs)
+        finally:
+            _call_id.reset(token)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        token = _call_id.set(_tool_call_id(input))
+        try:
+            return await super().ainvoke(input, config, **kwargs)
+        finally:
+            _call_id.reset(token)
+
+    def _run(self, *args: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        call_id = _call_id.get()
+        outcome = self.guard.call(
+            self.name,
+            _arguments(args, kwargs),
+            lambda a: _unpack(self.inner.invoke(_as_call(self.inner, a, call_id), config=config)),
+            call_id=call_id,
+            run=run_for(self.guard, config),
+            passthrough=(GraphBubbleUp,),
+        )
+        return _result(outcome, self.response_format == "content_and_artifact")
+
+    async def _arun(self, *args: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        call_id = _call_id.get()
+
+        async def run_inner(a: dict[str, Any]) -> Any:
+            return _unpack(
+                await self.inner.ainvoke(_as_call(self.inner, a, call_id), config=config)
+            )
+
+        outcome = await self.guard.acall(
+            self.name,
+            _arguments(args, kwargs),
+            run_inner,
+            call_id=call_id,
+            run=run_for(self.guard, config),
+            passthrough=(GraphBubbleUp,),
+        )
+        return _result(outcome, self.response_format == "content_and_artifact")
+
+
+def guard_tool(tool: BaseTool, guard: Guard) -> GuardedTool:
+    """Wrap one tool. The wrapper's tool-call schema is identical to the tool's."""
+    return GuardedTool(
+        name=tool.name,
+        description=tool.description,
+        args_schema=tool.args_schema,
+        return_direct=tool.return_direct,
+        response_format=tool.response_format,
+        tags=tool.tags,
+        metadata=tool.metadata,
+        handle_validation_error=tool.handle_validation_error,
+        inner=tool,
+        guard=guard,
+    )
+
+
+def guard_tools(tools: Iterable[BaseTool], guard: Guard) -> list[GuardedTool]:
+    return [guard_tool(t, guard) for t in tools]
+
+
+def _tool_call_id(value: Any) -> str | None:
+    if isinstance(value, dict) and value.get("type") == "tool_call":
+        return value.get("id")
+    return None
+
+
+def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    if args and not kwargs and len(args) == 1:
+        return {"input": args[0]}
+    return dict(kwargs)
+
+
+def _as_call(tool: BaseTool, args: dict[str, Any], call_id: str | None) -> dict[str, Any]:
+    # A ToolCall input keeps the artifact of content_and_artifact tools (a dict input drops it).
+    return {"name": tool.name, "args": args, "id": call_id or "guarded-call", "type": "tool_call"}
+
+
+def _unpack(message: Any) -> Any:
+    if not isinstance(message, ToolMessage):
+        return message
+    if message.status == "error":
+        raise ToolException(str(message.content))
+    if message.artifact is not None:
+        return (message.content, message.artifact)
+    return message.content
+
+
+def _result(outcome: Outcome, pair: bool) -> Any:
+    if not outcome.allowed:
+        raise ToolException(outcome.message)
+    if pair and not isinstance(outcome.output, tuple):
+        return (outcome.output, None)
+    return outcome.output
