@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -125,16 +126,16 @@ def test_schema_to_file(tmp_path):
     assert "regex" in json.dumps(schema)
 
 
-def test_demo_runs_from_the_repository(monkeypatch):
+def test_policy_demo_runs_from_the_repository(monkeypatch):
     monkeypatch.chdir(REPO)
-    result = run("demo")
+    result = run("demo", "--policies-only")
     assert result.exit_code == 0, result.output
     assert "no-destructive-sql" in result.output and "bad-example.yaml:6:13" in result.output
 
 
 def test_demo_without_policies_folder_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["demo"])
+    result = CliRunner().invoke(cli, ["demo", "--policies-only"])
     assert result.exit_code == 2 and "pass --policies DIR" in result.output
 
 
@@ -190,3 +191,35 @@ def test_mask_bad_input(tmp_path):
     assert result.exit_code == 2 and "is not UTF-8 text" in result.output
     result = CliRunner().invoke(cli, ["mask", str(tmp_path / "missing.txt")])
     assert result.exit_code == 2 and "cannot read" in result.output
+
+
+@pytest.mark.parametrize("answer", ["--approve", "--deny"])
+def test_agent_demo_in_a_subprocess(tmp_path, answer):
+    db = tmp_path / "demo.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "guardrails_plugin", "demo", answer, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    out = done.stdout
+    assert done.returncode == 0, done.stderr + out
+    assert "<EMAIL_1>" in out and "<PERSON_1>" in out
+    assert "ana.lopez@example.org" in out  # only in the send_email tool's own line...
+    model_lines = [ln for ln in out.splitlines() if "seen by the model" in ln]
+    assert model_lines and all("ana.lopez@example.org" not in ln for ln in model_lines)
+    assert "Denied by policy rule 'no-public-buckets'" in out
+    verdict = "Exported prod-eu.customers" if answer == "--approve" else "was denied by operator"
+    assert verdict in out
+    assert "audit chain verified" in out
+    check = subprocess.run(
+        [sys.executable, "-m", "guardrails_plugin", "audit", "verify", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0 and "rows verified" in check.stdout

@@ -1,8 +1,5 @@
-"""``guardrails-plugin demo``: a walk through the example policies, no network needed.
-
-Until the agent integrations land, the demo evaluates scripted tool calls an agent might make
-against each example policy and shows what the guard would do and why.
-"""
+"""``guardrails-plugin demo``: a guarded LangChain agent (default), or ``--policies-only``, a
+walk through the example policies with scripted tool calls. No network, no API key."""
 
 from __future__ import annotations
 
@@ -91,15 +88,49 @@ rules:
 
 @click.command()
 @click.option(
+    "--approve",
+    "answer",
+    flag_value="approve",
+    default=None,
+    help="Approve the export without asking.",
+)
+@click.option("--deny", "answer", flag_value="deny", help="Deny the export without asking.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("guardrails-demo.db"),
+    show_default=True,
+    help="SQLite file for the demo (recreated on each run).",
+)
+@click.option(
+    "--policies-only",
+    is_flag=True,
+    help="Only walk scripted calls through the example policies (no LangChain).",
+)
+@click.option(
     "--policies",
     "policies_dir",
     default="policies",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder holding the example policies.",
+    help="Folder holding the example policies (with --policies-only).",
 )
-def demo(policies_dir: Path) -> None:
-    """Walk through the example policies with scripted agent tool calls."""
+def demo(answer: str | None, db: Path, policies_only: bool, policies_dir: Path) -> None:
+    """Run a guarded LangChain agent: masking, a denial, an approval, the audit trail.
+
+    The agent's model is scripted, so no API key or network is needed. The export it attempts
+    waits for you (a DBA) to approve or deny at the terminal, or use --approve / --deny.
+    """
+    if not policies_only:
+        try:
+            from guardrails_plugin.integrations.langchain.demo import run_agent_demo
+        except ImportError as exc:
+            raise click.ClickException(
+                f"the agent demo needs the langchain extra ({exc.name} is missing): pip install "
+                "'guardrails-plugin[langchain]'; or run `guardrails-plugin demo --policies-only`"
+            ) from None
+        run_agent_demo(db, answer)
+        return
     out = render.stdout()
     if not policies_dir.is_dir():
         raise click.BadParameter(

@@ -52,7 +52,7 @@ _PATTERNS = [
     ),
     # Avenida Chucho Hoyos 36, Cuenca, 14502 / Calle de Gastón Osorio 20 Piso 2 , Segovia, 26749
     re.compile(
-        r"(?<![\w-])(?:Calle|C/|Avenida|Avda\.?|Plaza|Paseo|Camino|Ronda|Carrer|Callejón|Pasaje|"
+        r"(?<![\w-])(?:Calle|C/|Vial|Avenida|Avda\.?|Plaza|Paseo|Camino|Ronda|Carrer|Callejón|Pasaje|"
         r"Urbanización|Travesía|Glorieta|Rambla|Vía|Via|Viale|Piazza|Corso|Vicolo|Largo|Strada|"
         r"Contrada|Borgo)[ \t]+[^\n,;\"|<>()\d]{2,50}?[ \t]*\d{1,4}[a-zA-Z]?"
         r"(?:[ \t]+(?:Piso|Puerta|Esc\.?|Bajo|Interno|Scala)[ \t]*\w+)*[ \t]*"

@@ -223,6 +223,8 @@ def _plausible(value: str) -> bool:
     if any(c.isdigit() for c in value) or len(value) < 3 or "@" in value or "_" in value:
         return False
     words = value.split()
-    if not words or len(words) > 4:
+    # One capitalised word alone is too often a sentence start or a product ("Email", "Run");
+    # single names come from greetings, sign-offs and name spreading instead.
+    if len(words) < 2 or len(words) > 4:
         return False
     return all(w[:1].isupper() for w in words if w.isalpha() and len(w) > 3)
