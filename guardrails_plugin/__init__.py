@@ -8,6 +8,8 @@ from guardrails_plugin.errors import (
     StoreError,
     ToolDenied,
 )
+from guardrails_plugin.guard import Guard, Outcome, RunContext
+from guardrails_plugin.masking import Masker, MaskResult, Vault
 from guardrails_plugin.policy import Explanation, Policy
 from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
 
@@ -20,12 +22,18 @@ __all__ = [
     "Effect",
     "Explanation",
     "Finding",
+    "Guard",
     "GuardError",
+    "MaskResult",
+    "Masker",
+    "Outcome",
     "Policy",
     "PolicyError",
     "Principal",
+    "RunContext",
     "StoreError",
     "ToolCall",
     "ToolDenied",
+    "Vault",
     "__version__",
 ]

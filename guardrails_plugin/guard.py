@@ -101,6 +101,7 @@ class Guard:
         broker: ApprovalBroker | None = None,
         clock: Clock | None = None,
         wait_timeout: float | None = None,
+        record_intent: bool = True,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -112,6 +113,8 @@ class Guard:
         self.principal = Principal(principal, on_behalf_of)
         self.environment = dict(environment or {})
         self.wait_timeout = wait_timeout
+        # True: write call.evaluated before an allowed tool runs (one more commit per call).
+        self.record_intent = record_intent
         self._runs: OrderedDict[str, RunContext] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -181,29 +184,30 @@ class Guard:
         raw result (or the exception it raised) after an `Execute`."""
         call = ToolCall(tool, dict(args), call_id, run.run_id, run.principal, run.environment)
         try:
-            findings = self.masker.scan(call.args)
+            analysis = self.masker.analyze(call.args)
+            findings = list(analysis.findings)
             decision = self.policy.evaluate(call, findings)
-            masked = self.masker.mask(call.args, vault=run.vault, settings=decision.masking)
+            masked = analysis.apply(vault=run.vault, settings=decision.masking)
         except Exception as exc:  # noqa: BLE001 - fail closed: deny and record why
             return self._fail(call, "could not check the call", exc)
-        try:
-            # Not fsynced: it survives a crash of this process (WAL); decisions are fully synced.
-            self._audit(
-                Event.CALL_EVALUATED,
-                call,
-                durable=False,
-                data={
-                    "tool": tool,
-                    "call_id": call_id,
-                    "effect": decision.effect.value,
-                    "rule_id": decision.rule_id,
-                    "masked_args": masked.value,
-                    "data_classes": sorted({f.data_class for f in findings}),
-                    "on_behalf_of": run.principal.on_behalf_of,
-                },
-            )
-        except Exception as exc:  # noqa: BLE001 - no audit row, no call
-            return self._fail(call, "could not record the call", exc, decision)
+        evaluated = {
+            "tool": tool,
+            "call_id": call_id,
+            "effect": decision.effect.value,
+            "rule_id": decision.rule_id,
+            "masked_args": masked.value,
+            "data_classes": sorted({f.data_class for f in findings}),
+            "on_behalf_of": run.principal.on_behalf_of,
+        }
+        # An allowed call's evaluation is written with its result, in one commit, unless
+        # record_intent asks for a row before the tool runs. Rows on this path are not fsynced:
+        # they survive a crash of the process (WAL); decisions are fully synced.
+        defer = decision.effect is Effect.ALLOW and not masked.blocked and not self.record_intent
+        if not defer:
+            try:
+                self._audit(Event.CALL_EVALUATED, call, durable=False, data=evaluated)
+            except Exception as exc:  # noqa: BLE001 - no audit row, no call
+                return self._fail(call, "could not record the call", exc, decision)
         if masked.blocked:
             return _denied(
                 f"Denied: the arguments contain {', '.join(masked.blocked)} data, which the policy "
@@ -246,7 +250,9 @@ class Guard:
         started = time.perf_counter()
         result = yield Execute(dict(exec_args), decision, request_id)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        return self._finish(call, decision, run, result, request_id, elapsed_ms)
+        return self._finish(
+            call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
+        )
 
     def _finish(
         self,
@@ -256,46 +262,66 @@ class Guard:
         result: Any,
         request_id: str | None,
         elapsed_ms: float,
+        evaluated: dict[str, Any] | None = None,
     ) -> Outcome:
         failed = isinstance(result, BaseException)
+        event = Event.TOOL_FAILED if failed else Event.TOOL_EXECUTED
+        outcome: Outcome
         try:
             payload = f"{type(result).__name__}: {result}" if failed else result
             masked = self.masker.mask(payload, vault=run.vault, settings=decision.masking)
         except Exception as exc:  # noqa: BLE001 - nothing unmasked may reach the model
-            self._audit_quietly(
-                Event.TOOL_FAILED if failed else Event.TOOL_EXECUTED,
-                call,
-                request_id=request_id,
-                data={"tool": call.tool, "masking_error": str(exc)},
-            )
-            return _denied(
+            data: dict[str, Any] = {"tool": call.tool, "masking_error": str(exc)}
+            outcome = _denied(
                 "Denied: the tool's output could not be masked, so it is withheld.",
                 decision,
                 request_id,
             )
-        classes = sorted({f.data_class for f in masked.findings})
-        self._audit_quietly(
-            Event.TOOL_FAILED if failed else Event.TOOL_EXECUTED,
-            call,
-            request_id=request_id,
-            durable=False,
-            data={
+        else:
+            data = {
                 "tool": call.tool,
                 "elapsed_ms": elapsed_ms,
-                "output_classes": classes,
+                "output_classes": sorted({f.data_class for f in masked.findings}),
                 **({"error": masked.value} if failed else {}),
-            },
-        )
-        if masked.blocked:
-            return _denied(
-                f"Denied: the tool's output contained {', '.join(masked.blocked)} data, which the "
-                "policy blocks.",
-                decision,
+            }
+            if masked.blocked:
+                outcome = _denied(
+                    f"Denied: the tool's output contained {', '.join(masked.blocked)} data, "
+                    "which the policy blocks.",
+                    decision,
+                    request_id,
+                )
+            elif failed:
+                outcome = Outcome(False, None, str(masked.value), decision, request_id, failed=True)
+            else:
+                outcome = Outcome(
+                    True, masked.value, "", decision, request_id, findings=masked.findings
+                )
+        rows = [
+            (
+                event,
                 request_id,
+                call.principal.agent if call.principal else None,
+                {**data, "run_id": call.run_id},
             )
-        if failed:
-            return Outcome(False, None, str(masked.value), decision, request_id, failed=True)
-        return Outcome(True, masked.value, "", decision, request_id, findings=masked.findings)
+        ]
+        if evaluated is not None:
+            rows.insert(
+                0, (Event.CALL_EVALUATED, None, rows[0][2], {**evaluated, "run_id": call.run_id})
+            )
+        try:
+            self.store.record_events(rows, durable=False)
+        except Exception as exc:  # noqa: BLE001
+            log.error("audit write failed after %r ran: %s", call.tool, exc)
+            if evaluated is not None:
+                # Nothing recorded this call at all: keep its result from the model.
+                return _denied(
+                    "Denied: the call could not be recorded in the audit log, so its "
+                    "result is withheld.",
+                    decision,
+                    request_id,
+                )
+        return outcome
 
     def _fail(
         self,

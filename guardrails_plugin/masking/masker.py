@@ -19,6 +19,8 @@ import logging
 import os
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,11 +39,12 @@ from guardrails_plugin.masking.vault import Vault
 from guardrails_plugin.masking.walk import JSON_MARK, Limits, collect, rebuild
 from guardrails_plugin.types import Finding, MaskingSettings
 
-__all__ = ["MaskResult", "Masker"]
+__all__ = ["Analysis", "MaskResult", "Masker"]
 
 log = logging.getLogger(__name__)
 
 KEY_ENV = "GUARDRAILS_MASK_KEY"
+_CACHE_SIZE = 4096
 _SAFE = "SAFE"
 
 
@@ -52,6 +55,40 @@ class MaskResult:
     value: Any
     findings: tuple[Finding, ...]
     blocked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What `Masker.analyze` found in a payload, ready to be masked with any settings."""
+
+    value: Any
+    shadow: Any
+    leaves: list[str]
+    findings: tuple[Finding, ...]
+    per_leaf: dict[int, list[tuple[int, int, str]]]
+    key: bytes
+
+    def apply(
+        self, *, vault: Vault | None = None, settings: MaskingSettings | None = None
+    ) -> MaskResult:
+        vault = vault if vault is not None else Vault()
+        settings = settings or MaskingSettings()
+        blocked: set[str] = set()
+        masked: dict[int, str] = {}
+        for index, spans in self.per_leaf.items():
+            text = self.leaves[index]
+            out, last = [], 0
+            for start, end, label in spans:
+                strategy = _strategy(settings, label)
+                if strategy == "block":
+                    blocked.add(label)
+                out.append(text[last:start])
+                out.append(replacement(label, text[start:end], strategy, vault, self.key))
+                last = end
+            out.append(text[last:])
+            masked[index] = "".join(out)
+        result = rebuild(self.shadow, self.value, masked.get)
+        return MaskResult(result, self.findings, tuple(sorted(blocked)))
 
 
 class Masker:
@@ -79,12 +116,18 @@ class Masker:
         env_key = os.environ.get(KEY_ENV)
         self._key = hash_key or (env_key.encode() if env_key else secrets.token_bytes(32))
         self.limits = limits or Limits()
+        # Detection results of short, recently seen leaves: tool payloads repeat themselves.
+        # Held in memory only, like the vault; bounded.
+        self._cache: OrderedDict[tuple[str, str | None, tuple[str, ...]], tuple[Span, ...]] = (
+            OrderedDict()
+        )
+        self._cache_lock = threading.Lock()
 
     # --- public API ----------------------------------------------------------------------------
 
     def scan(self, value: Any) -> list[Finding]:
         """What is sensitive in ``value``, without changing it."""
-        return self._analyze(value)[2]
+        return list(self._analyze(value)[2])
 
     def locate(self, text: str) -> list[tuple[int, int, str]]:
         """Findings in ``text`` as ``(start, end, label)`` offsets into ``text`` itself, also when
@@ -113,25 +156,13 @@ class Masker:
 
         Pass the run's `Vault` so one value keeps one placeholder across calls of a run.
         """
-        vault = vault if vault is not None else Vault()
-        settings = settings or self.settings
+        return self.analyze(value).apply(vault=vault, settings=settings or self.settings)
+
+    def analyze(self, value: Any) -> Analysis:
+        """Find once, mask later: `Analysis.findings` now, `Analysis.apply` when the settings
+        are known (the guard needs the findings to pick the policy rule that picks them)."""
         shadow, leaves, findings, per_leaf = self._analyze(value)
-        blocked: set[str] = set()
-        masked: dict[int, str] = {}
-        for index, spans in per_leaf.items():
-            text = leaves[index]
-            out, last = [], 0
-            for start, end, label in spans:
-                strategy = _strategy(settings, label)
-                if strategy == "block":
-                    blocked.add(label)
-                out.append(text[last:start])
-                out.append(replacement(label, text[start:end], strategy, vault, self._key))
-                last = end
-            out.append(text[last:])
-            masked[index] = "".join(out)
-        result = rebuild(shadow, value, masked.get)
-        return MaskResult(result, tuple(findings), tuple(sorted(blocked)))
+        return Analysis(value, shadow, leaves, tuple(findings), per_leaf, self._key)
 
     # --- the pipeline --------------------------------------------------------------------------
 
@@ -149,6 +180,47 @@ class Masker:
             Leaf(f.text, r.key, r.parents, find_cells(f.text))
             for f, r in zip(folded, refs, strict=True)
         ]
+        spans = self._detect(leaves)
+        resolved = [resolve(s) for s in spans]
+        _spread_names(leaves, resolved)
+        findings: list[Finding] = []
+        per_leaf: dict[int, list[tuple[int, int, str]]] = {}
+        for index, (ref, fold_map, chosen) in enumerate(zip(refs, folded, resolved, strict=True)):
+            kept = self._finalize(ref.text, fold_map, chosen)
+            if kept:
+                per_leaf[index] = [(s, e, label) for s, e, label, _ in kept]
+                findings.extend(
+                    Finding(label, ref.path, s, e, span.detector, span.score)
+                    for s, e, label, span in kept
+                )
+        return shadow, [r.text for r in refs], findings, per_leaf
+
+    def _detect(self, leaves: list[Leaf]) -> list[list[Span]]:
+        """Every detector's spans per leaf; short leaves seen recently come from the cache."""
+        spans: list[list[Span] | None] = [None] * len(leaves)
+        keys: list[tuple[str, str | None, tuple[str, ...]] | None] = []
+        with self._cache_lock:
+            for index, leaf in enumerate(leaves):
+                key = (leaf.text, leaf.key, leaf.parents[-2:]) if len(leaf.text) <= 512 else None
+                keys.append(key)
+                cached = self._cache.get(key) if key is not None else None
+                if cached is not None:
+                    self._cache.move_to_end(key)  # type: ignore[arg-type]
+                    spans[index] = list(cached)
+        todo = [i for i, found in enumerate(spans) if found is None]
+        if todo:
+            fresh = self._run_detectors([leaves[i] for i in todo])
+            with self._cache_lock:
+                for i, found in zip(todo, fresh, strict=True):
+                    spans[i] = found
+                    key = keys[i]
+                    if key is not None:
+                        self._cache[key] = tuple(found)
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return [s if s is not None else [] for s in spans]
+
+    def _run_detectors(self, leaves: list[Leaf]) -> list[list[Span]]:
         spans: list[list[Span]] = [[] for _ in leaves]
         # Cheap detectors first; batched ones (NER) then see what is already found and skip it.
         for detector in sorted(self.detectors, key=lambda d: d.batched):
@@ -164,19 +236,7 @@ class Masker:
                 raise MaskingError(f"masking detector {detector.name!r} returned a wrong shape")
             for index, leaf_spans in enumerate(found):
                 spans[index].extend(leaf_spans)
-        resolved = [resolve(s) for s in spans]
-        _spread_names(leaves, resolved)
-        findings: list[Finding] = []
-        per_leaf: dict[int, list[tuple[int, int, str]]] = {}
-        for index, (ref, fold_map, chosen) in enumerate(zip(refs, folded, resolved, strict=True)):
-            kept = self._finalize(ref.text, fold_map, chosen)
-            if kept:
-                per_leaf[index] = [(s, e, label) for s, e, label, _ in kept]
-                findings.extend(
-                    Finding(label, ref.path, s, e, span.detector, span.score)
-                    for s, e, label, span in kept
-                )
-        return shadow, [r.text for r in refs], findings, per_leaf
+        return spans
 
     def _finalize(
         self, text: str, folded: Folded, chosen: list[Span]

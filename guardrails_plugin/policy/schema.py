@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 EffectName = Literal["allow", "deny", "require_approval"]
-StrategyName = Literal["placeholder", "partial", "hash", "redact"]
+StrategyName = Literal["placeholder", "partial", "hash", "redact", "block"]
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600

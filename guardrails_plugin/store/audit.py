@@ -65,14 +65,23 @@ def _normalize(value: Any, depth: int = 0) -> Any:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8 (lone surrogates escaped), no NaN: one value, one form."""
-    text = json.dumps(
-        _normalize(value),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
+    """Sorted keys, no whitespace, UTF-8 (lone surrogates escaped), no NaN: one value, one form.
+
+    Plain JSON values take json's C encoder directly; anything else (bytes, sets, NaN, custom
+    objects) is normalised first. A given value always takes the same path.
+    """
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError):
+        text = json.dumps(
+            _normalize(value),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
     return text.encode("utf-8", "backslashreplace")
 
 

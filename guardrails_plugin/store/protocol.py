@@ -8,7 +8,7 @@ decision and its audit rows commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -81,6 +81,15 @@ class Store(Protocol):
     ) -> AuditRecord:
         """Append one audit row in its own transaction. ``durable=False`` may skip the fsync
         (the row survives a crash of the process, not of the machine)."""
+        ...
+
+    def record_events(
+        self,
+        events: Sequence[tuple[str, str | None, str | None, Mapping[str, Any]]],
+        *,
+        durable: bool = True,
+    ) -> list[AuditRecord]:
+        """Append several ``(event, request_id, actor, data)`` rows in one transaction."""
         ...
 
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]: ...

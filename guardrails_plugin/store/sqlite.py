@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -197,13 +197,14 @@ class _Tx:
         actor: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> AuditRecord:
-        last = self._one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", ())
-        seq = (last["seq"] if last else 0) + 1
-        prev = last["hash"] if last else GENESIS
+        conn = self.db.conn
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq = (last[0] if last else 0) + 1
+        prev = last[1] if last else GENESIS
         ts = self.clock.now()
         body = dict(data or {})
         digest = row_hash(prev, seq, ts, event, request_id, actor, body)
-        self.db.execute(
+        conn.execute(
             "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, event, request_id, actor, _dumps(body), prev, digest),
@@ -261,8 +262,11 @@ class SQLiteStore:
             log.error("store %s failed on %s: %s", what, self.path, exc)
             raise StoreError(f"approval store {self.path}: {what} failed: {exc}") from exc
 
-    def _db(self) -> sqlite_utils.Database:
-        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+    def _db(self, *, durable: bool = True) -> sqlite_utils.Database:
+        """This thread's connection. Non-durable writes get their own connection with
+        ``synchronous=NORMAL``, so switching costs nothing per transaction."""
+        name = "db" if durable else "fast_db"
+        db: sqlite_utils.Database | None = getattr(self._local, name, None)
         if db is not None:
             return db
         if not self.path.parent.exists():
@@ -278,10 +282,10 @@ class SQLiteStore:
                 f"{self.path}: SQLite refused WAL mode (got {mode!r}); put the database on a "
                 "local filesystem"
             )
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
-        self._local.db = db
+        setattr(self._local, name, db)
         with self._lock:
             self._connections.append(conn)
         return db
@@ -317,21 +321,15 @@ class SQLiteStore:
         a crash of the process but not a power cut. Decisions always use the default.
         """
         with self._errors("write"):
-            db = self._db()
-            if not durable:
-                db.conn.execute("PRAGMA synchronous = NORMAL")
+            db = self._db(durable=durable)
+            db.conn.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield _Tx(db, self.clock)
-                except BaseException:
-                    if db.conn.in_transaction:
-                        db.conn.execute("ROLLBACK")
-                    raise
-                db.conn.execute("COMMIT")
-            finally:
-                if not durable:
-                    db.conn.execute("PRAGMA synchronous = FULL")
+                yield _Tx(db, self.clock)
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
             with self._lock:
                 self._local_commits += 1
 
@@ -407,6 +405,19 @@ class SQLiteStore:
     ) -> AuditRecord:
         with self.transaction(durable=durable) as tx:
             return tx.append_audit(event, request_id=request_id, actor=actor, data=data)
+
+    def record_events(
+        self,
+        events: Sequence[tuple[str, str | None, str | None, Mapping[str, Any]]],
+        *,
+        durable: bool = True,
+    ) -> list[AuditRecord]:
+        """Append several ``(event, request_id, actor, data)`` rows in one transaction."""
+        with self.transaction(durable=durable) as tx:
+            return [
+                tx.append_audit(event, request_id=request_id, actor=actor, data=data)
+                for event, request_id, actor, data in events
+            ]
 
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
         with self._errors("read audit"):

@@ -4,10 +4,11 @@ so the model sees an identical tool; every call goes through the `Guard`."""
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable
+import functools
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.errors import GraphBubbleUp
@@ -45,25 +46,28 @@ class GuardedTool(BaseTool):
         finally:
             _call_id.reset(token)
 
-    def _run(self, *args: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+    def _run(
+        self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
+    ) -> Any:
         call_id = _call_id.get()
         outcome = self.guard.call(
             self.name,
             _arguments(args, kwargs),
-            lambda a: _unpack(self.inner.invoke(_as_call(self.inner, a, call_id), config=config)),
+            lambda a: self.inner._run(**_inner_kwargs(self.inner._run, a, config, run_manager)),
             call_id=call_id,
             run=run_for(self.guard, config),
             passthrough=(GraphBubbleUp,),
         )
         return _result(outcome, self.response_format == "content_and_artifact")
 
-    async def _arun(self, *args: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+    async def _arun(
+        self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
+    ) -> Any:
         call_id = _call_id.get()
 
         async def run_inner(a: dict[str, Any]) -> Any:
-            return _unpack(
-                await self.inner.ainvoke(_as_call(self.inner, a, call_id), config=config)
-            )
+            inner_kwargs = _inner_kwargs(self.inner._arun, a, config, run_manager)
+            return await self.inner._arun(**inner_kwargs)
 
         outcome = await self.guard.acall(
             self.name,
@@ -108,19 +112,28 @@ def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     return dict(kwargs)
 
 
-def _as_call(tool: BaseTool, args: dict[str, Any], call_id: str | None) -> dict[str, Any]:
-    # A ToolCall input keeps the artifact of content_and_artifact tools (a dict input drops it).
-    return {"name": tool.name, "args": args, "id": call_id or "guarded-call", "type": "tool_call"}
+@functools.lru_cache(maxsize=1024)
+def _accepts(func: Callable[..., Any]) -> tuple[bool, str | None]:
+    """Whether ``func`` takes ``run_manager``, and the name of its RunnableConfig parameter."""
+    params = inspect.signature(func).parameters
+    config_param = next(
+        (n for n, p in params.items() if p.annotation in (RunnableConfig, "RunnableConfig")), None
+    )
+    return "run_manager" in params, config_param
 
 
-def _unpack(message: Any) -> Any:
-    if not isinstance(message, ToolMessage):
-        return message
-    if message.status == "error":
-        raise ToolException(str(message.content))
-    if message.artifact is not None:
-        return (message.content, message.artifact)
-    return message.content
+def _inner_kwargs(
+    func: Callable[..., Any], args: dict[str, Any], config: RunnableConfig, run_manager: Any
+) -> dict[str, Any]:
+    """Call the inner tool's own ``_run`` with the arguments the wrapper already validated
+    against the same schema: a second ``invoke`` would repeat LangChain's whole tool run."""
+    takes_manager, config_param = _accepts(func)
+    kwargs = dict(args)
+    if takes_manager:
+        kwargs["run_manager"] = run_manager
+    if config_param:
+        kwargs[config_param] = config
+    return kwargs
 
 
 def _result(outcome: Outcome, pair: bool) -> Any:
