@@ -72,7 +72,9 @@ class LexiconNameDetector:
                     rest = m.group("rest").split()
                     if rest[-1].lower() in _COMMON or _product_follows(leaf.text, m.end()):
                         continue
-                    spans.append(Span(m.start(), m.end(), "PERSON", "names.lexicon", 0.78))
+                    # A closing quote is not part of the name: 'Ana Lopez' in a repr.
+                    end = m.start() + len(m.group().rstrip("'’"))
+                    spans.append(Span(m.start(), end, "PERSON", "names.lexicon", 0.78))
             out.append(spans)
         return out
 

@@ -1,0 +1,202 @@
+"""Guarded LlamaIndex tools: same metadata (name, description, fn_schema, return_direct), so
+the model sees an identical tool; every call goes through the `Guard`.
+
+A `FunctionTool` stays a `FunctionTool` (`GuardedFunctionTool`): agents inject the workflow
+``Context`` only into ``FunctionTool``s whose ``requires_context`` is set, so a tool that takes
+``ctx`` keeps working. With ``events=True`` every guarded tool asks for the context (the model
+never sees it) to stream `ApprovalRequiredEvent` / `ApprovalDecidedEvent` while it waits.
+Other ``BaseTool``s become `GuardedTool` (an ``AsyncBaseTool``).
+
+A denial is ``ToolOutput(is_error=True)`` with one sentence the model reads; outputs are masked
+before the model sees them; async waits ``await`` the store's shared watcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from llama_index.core.tools import AsyncBaseTool, BaseTool, FunctionTool, ToolMetadata, ToolOutput
+from llama_index.core.tools.types import adapt_to_async_tool
+from workflows.plugins.basic import get_current_run_id
+
+from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
+from guardrails_plugin.integrations.llamaindex.events import (
+    ApprovalDecidedEvent,
+    ApprovalRequiredEvent,
+)
+
+__all__ = ["GuardedFunctionTool", "GuardedTool", "guard_tool", "guard_tools"]
+
+_CTX = "guard_ctx"  # the context parameter a guarded tool adds for events
+
+
+class _ToolError(Exception):
+    """The wrapped tool answered with ``is_error=True``."""
+
+
+def _run(guard: Guard) -> RunContext:
+    """All calls of one workflow run share a guard run (and so placeholders, one Slack thread)."""
+    run_id = get_current_run_id()
+    return guard.run(f"llamaindex:{run_id}" if run_id else "default")
+
+
+def _payload(output: ToolOutput) -> dict[str, Any]:
+    if output.is_error:
+        raise _ToolError(str(output.content))
+    return {"content": str(output.content), "raw_output": output.raw_output}
+
+
+def _tool_output(
+    guard: Guard, name: str, args: dict[str, Any], run: RunContext, outcome: Outcome
+) -> ToolOutput:
+    shown = guard.masker.mask(args, vault=run.vault).value
+    raw_input = {"args": (), "kwargs": shown}
+    if not outcome.allowed:
+        message = outcome.message.removeprefix("_ToolError: ")
+        return ToolOutput(tool_name=name, content=message, raw_input=raw_input, is_error=True)
+    output = outcome.output or {}
+    return ToolOutput(
+        tool_name=name,
+        content=str(output.get("content", "")),
+        raw_input=raw_input,
+        raw_output=output.get("raw_output"),
+    )
+
+
+async def _drive_async(
+    guard: Guard,
+    name: str,
+    args: dict[str, Any],
+    run: RunContext,
+    execute: Callable[[dict[str, Any]], Awaitable[ToolOutput]],
+    ctx: Any | None,
+) -> Outcome:
+    """`Guard.acall`, plus events on the workflow stream while a decision is awaited."""
+    flow = guard.flow(name, args, call_id=None, run=run)
+    reply: Any = None
+    try:
+        while True:
+            step = flow.send(reply)
+            if isinstance(step, Wait):
+                _emit(ctx, ApprovalRequiredEvent.of(step.request))
+                try:
+                    reply = await guard.broker.wait_async(step.request.id, step.deadline)
+                except Exception as exc:  # noqa: BLE001 - the flow denies
+                    reply = exc
+                else:
+                    _emit(
+                        ctx,
+                        ApprovalDecidedEvent(
+                            request_id=reply.id,
+                            status=reply.status.value,
+                            decided_by=reply.decided_by,
+                            reason=reply.decision_reason,
+                        ),
+                    )
+            else:
+                try:
+                    reply = _payload(await execute(step.args))
+                except Exception as exc:  # noqa: BLE001 - masked and reported by the flow
+                    reply = exc
+    except StopIteration as stop:
+        outcome: Outcome = stop.value
+        return outcome
+
+
+def _emit(ctx: Any | None, event: Any) -> None:
+    if ctx is not None:
+        ctx.write_event_to_stream(event)
+
+
+class GuardedFunctionTool(FunctionTool):
+    """A `FunctionTool` whose calls the guard checks, gates, masks and audits."""
+
+    def __init__(self, inner: FunctionTool, guard: Guard, *, events: bool = False) -> None:
+        super().__init__(
+            fn=inner._real_fn, metadata=inner.metadata, partial_params=inner.partial_params
+        )
+        self._fn, self._async_fn = inner._fn, inner._async_fn
+        self._callback, self._async_callback = inner._callback, inner._async_callback
+        self._inner = inner
+        self._guard = guard
+        self._inner_ctx = inner.ctx_param_name if inner.requires_context else None
+        if events and not inner.requires_context:
+            # Ask the agent for the workflow context too; the model's schema is unchanged.
+            self.requires_context, self.ctx_param_name = True, _CTX
+
+    def _split(self, kwargs: dict[str, Any]) -> tuple[Any | None, dict[str, Any], dict[str, Any]]:
+        """(the context, the model's arguments, what the inner tool gets besides them)."""
+        args = dict(kwargs)
+        ctx = args.pop(self.ctx_param_name, None) if self.ctx_param_name else None
+        extra = {self._inner_ctx: ctx} if self._inner_ctx else {}
+        return ctx, args, extra
+
+    def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        _, model_args, extra = self._split(kwargs)
+        run = _run(self._guard)
+        outcome = self._guard.call(
+            self.metadata.get_name(),
+            model_args,
+            lambda a: _payload(self._inner.call(*args, **a, **extra)),
+            run=run,
+        )
+        return _tool_output(self._guard, self.metadata.get_name(), model_args, run, outcome)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        ctx, model_args, extra = self._split(kwargs)
+        run = _run(self._guard)
+
+        async def execute(a: dict[str, Any]) -> ToolOutput:
+            return await self._inner.acall(*args, **a, **extra)
+
+        outcome = await _drive_async(
+            self._guard, self.metadata.get_name(), model_args, run, execute, ctx
+        )
+        return _tool_output(self._guard, self.metadata.get_name(), model_args, run, outcome)
+
+
+class GuardedTool(AsyncBaseTool):
+    """Any other `BaseTool` behind the guard."""
+
+    def __init__(self, inner: BaseTool, guard: Guard) -> None:
+        self._inner = adapt_to_async_tool(inner)
+        self._guard = guard
+
+    @property
+    def metadata(self) -> ToolMetadata:
+        return self._inner.metadata
+
+    def call(self, input: Any = None, **kwargs: Any) -> ToolOutput:
+        model_args = dict(kwargs) if input is None else {"input": input, **kwargs}
+        run = _run(self._guard)
+        outcome = self._guard.call(
+            self.metadata.get_name(),
+            model_args,
+            lambda a: _payload(self._inner.call(**a)),
+            run=run,
+        )
+        return _tool_output(self._guard, self.metadata.get_name(), model_args, run, outcome)
+
+    async def acall(self, input: Any = None, **kwargs: Any) -> ToolOutput:
+        model_args = dict(kwargs) if input is None else {"input": input, **kwargs}
+        run = _run(self._guard)
+
+        async def execute(a: dict[str, Any]) -> ToolOutput:
+            return await self._inner.acall(**a)
+
+        outcome = await _drive_async(
+            self._guard, self.metadata.get_name(), model_args, run, execute, None
+        )
+        return _tool_output(self._guard, self.metadata.get_name(), model_args, run, outcome)
+
+
+def guard_tool(tool: BaseTool, guard: Guard, *, events: bool = False) -> BaseTool:
+    """Wrap one tool; a `FunctionTool` stays a `FunctionTool` (context injection keeps working)."""
+    if isinstance(tool, FunctionTool):
+        return GuardedFunctionTool(tool, guard, events=events)
+    return GuardedTool(tool, guard)
+
+
+def guard_tools(tools: Iterable[BaseTool], guard: Guard, *, events: bool = False) -> list[BaseTool]:
+    return [guard_tool(t, guard, events=events) for t in tools]
