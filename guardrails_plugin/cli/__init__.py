@@ -10,6 +10,7 @@ from guardrails_plugin.cli.audit import audit
 from guardrails_plugin.cli.demo import demo
 from guardrails_plugin.cli.mask import mask
 from guardrails_plugin.cli.policy import policy
+from guardrails_plugin.cli.slack import slack
 
 __all__ = ["cli", "main"]
 
@@ -20,7 +21,7 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-for command in (policy, mask, pending, show, approve, deny, audit, demo):
+for command in (policy, mask, pending, show, approve, deny, audit, slack, demo):
     cli.add_command(command)
 
 

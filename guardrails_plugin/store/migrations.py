@@ -91,4 +91,22 @@ CREATE INDEX audit_request ON audit (request_id);
     + _APPEND_ONLY.format(table="votes")
 )
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: notification channels (Slack): one thread per agent run, and deliveries already seen.
+_V2 = """
+CREATE TABLE notify_threads (
+    channel_kind TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    channel TEXT,
+    ts TEXT,
+    state TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (channel_kind, run_id)
+);
+CREATE TABLE notify_seen (
+    key TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
+CREATE INDEX notify_seen_at ON notify_seen (seen_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)

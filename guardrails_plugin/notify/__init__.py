@@ -1,0 +1,1 @@
+"""Channels that deliver approval requests to people: `notify.slack` (a Bolt app)."""

@@ -1,0 +1,133 @@
+"""Serve the Slack app: HTTP (``POST /slack/events``) or Socket Mode, plus the outbox loop.
+
+The HTTP front refuses what Bolt should never see: bodies over 1 MiB (413), bodies that are not
+UTF-8 or that make Bolt raise (400, never a 500 and never an accepted vote).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+
+from guardrails_plugin.notify.slack.outbox import SlackOutbox
+
+__all__ = ["EVENTS_PATH", "SlackServer"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024
+
+
+class SlackServer:
+    """The app over HTTP on ``host:port`` (port 0 picks a free one) and the outbox thread."""
+
+    def __init__(
+        self,
+        app: App,
+        outbox: SlackOutbox,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        sync_interval: float = 0.5,
+    ) -> None:
+        self.app = app
+        self.outbox = outbox
+        self.sync_interval = sync_interval
+        self._stop = threading.Event()
+        self.httpd = ThreadingHTTPServer((host, port), _handler(app))
+        self.httpd.daemon_threads = True
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.outbox.sync_once()
+            except Exception as exc:  # noqa: BLE001 - keep serving; the next pass retries
+                log.error("Slack outbox pass failed: %s", exc)
+            self._stop.wait(self.sync_interval)
+
+    def start(self) -> SlackServer:
+        for target in (self.httpd.serve_forever, self._sync_loop):
+            thread = threading.Thread(target=target, daemon=True, name=f"slack-{target.__name__}")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def serve_forever(self) -> None:
+        self.start()
+        try:
+            self._stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(app: App) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("slack http: " + format, *args)
+
+        def _send(self, status: int, body: str = "", headers: dict[str, Any] | None = None) -> None:
+            data = body.encode()
+            self.send_response(status)
+            for name, values in (headers or {}).items():
+                for value in values if isinstance(values, list | tuple) else [values]:
+                    if name.lower() != "content-length":
+                        self.send_header(name, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._send(
+                200 if self.path == "/health" else 404,
+                "ok" if self.path == "/health" else "not found",
+            )
+
+        def do_POST(self) -> None:
+            if self.path.split("?")[0] != EVENTS_PATH:
+                self._send(404, "not found")
+                return
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+            except ValueError:
+                self._send(400, "bad content length")
+                return
+            if length < 0 or length > MAX_BODY:
+                self._send(413, "request too large")
+                return
+            raw = self.rfile.read(length)
+            try:
+                body = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self._send(400, "body is not UTF-8")
+                return
+            headers: dict[str, str | Sequence[str]] = {
+                k.lower(): [v] for k, v in self.headers.items()
+            }
+            try:
+                response = app.dispatch(BoltRequest(body=body, headers=headers))
+            except Exception as exc:  # noqa: BLE001 - a malformed request is the sender's fault
+                log.warning("rejected a malformed Slack request: %s", exc)
+                self._send(400, "malformed request")
+                return
+            status = response.status if response.status < 500 else 400
+            self._send(status, response.body, dict(response.headers))
+
+    return Handler
