@@ -451,6 +451,23 @@ class SQLiteStore:
                 (f"$.{kind}", json.dumps(dict(data)), request_id),
             )
 
+    def release_notification(self, request_id: str, kind: str, owner: str) -> None:
+        """Give up a claim (the post failed), so the next pass tries again at once."""
+        with self._errors("notify"), self.transaction() as tx:
+            tx.db.conn.execute(
+                "UPDATE requests SET notify = json_remove(notify, ?) WHERE id = ? AND "
+                "json_extract(notify, ?) = 'posting' AND json_extract(notify, ?) = ?",
+                (f"$.{kind}", request_id, f"$.{kind}.state", f"$.{kind}.owner", owner),
+            )
+
+    def release_thread(self, kind: str, run_id: str) -> None:
+        with self._errors("notify"), self.transaction() as tx:
+            tx.db.conn.execute(
+                "DELETE FROM notify_threads WHERE channel_kind = ? AND run_id = ? "
+                "AND state = 'posting'",
+                (kind, run_id),
+            )
+
     def claim_thread(self, kind: str, run_id: str, now: float, stale_after: float = 60.0) -> bool:
         """Claim opening the thread of ``run_id``: True for exactly one claimant."""
         with self._errors("claim"), self.transaction() as tx:

@@ -58,7 +58,11 @@ class SlackOutbox:
         if not self.store.claim_thread(KIND, run, now):
             return None  # another instance is opening it; try again on the next pass
         text, blocks = thread_parent(run, request)
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        try:
+            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except Exception:
+            self.store.release_thread(KIND, run)
+            raise
         self.store.set_thread(KIND, run, response["channel"], response["ts"])
         return str(response["ts"])
 
@@ -73,9 +77,13 @@ class SlackOutbox:
                 return
             votes = self._votes(request)
             text, blocks = request_message(request, votes)
-            response = self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
-            )
+            try:
+                response = self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+                )
+            except Exception:
+                self.store.release_notification(request.id, KIND, self.owner)
+                raise
             self.store.set_notification(
                 request.id,
                 KIND,

@@ -34,7 +34,7 @@ class SlackServer:
         *,
         host: str = "127.0.0.1",
         port: int = 3000,
-        sync_interval: float = 0.5,
+        sync_interval: float | None = 0.5,
     ) -> None:
         self.app = app
         self.outbox = outbox
@@ -54,10 +54,14 @@ class SlackServer:
                 self.outbox.sync_once()
             except Exception as exc:  # noqa: BLE001 - keep serving; the next pass retries
                 log.error("Slack outbox pass failed: %s", exc)
-            self._stop.wait(self.sync_interval)
+            self._stop.wait(self.sync_interval or 0.5)
 
     def start(self) -> SlackServer:
-        for target in (self.httpd.serve_forever, self._sync_loop):
+        """Serve HTTP, and run the outbox every ``sync_interval`` seconds (None: not at all)."""
+        targets = [self.httpd.serve_forever]
+        if self.sync_interval is not None:
+            targets.append(self._sync_loop)
+        for target in targets:
             thread = threading.Thread(target=target, daemon=True, name=f"slack-{target.__name__}")
             thread.start()
             self._threads.append(thread)
@@ -110,6 +114,8 @@ def _handler(app: App) -> type[BaseHTTPRequestHandler]:
                 self._send(400, "bad content length")
                 return
             if length < 0 or length > MAX_BODY:
+                # Drain a little so the client reads the answer instead of a reset.
+                self.rfile.read(min(max(length, 0), 8 * MAX_BODY))
                 self._send(413, "request too large")
                 return
             raw = self.rfile.read(length)
