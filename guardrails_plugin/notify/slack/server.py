@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -58,7 +58,7 @@ class SlackServer:
 
     def start(self) -> SlackServer:
         """Serve HTTP, and run the outbox every ``sync_interval`` seconds (None: not at all)."""
-        targets = [self.httpd.serve_forever]
+        targets: list[Callable[[], None]] = [self.httpd.serve_forever]
         if self.sync_interval is not None:
             targets.append(self._sync_loop)
         for target in targets:
