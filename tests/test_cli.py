@@ -223,3 +223,17 @@ def test_agent_demo_in_a_subprocess(tmp_path, answer):
         check=False,
     )
     assert check.returncode == 0 and "rows verified" in check.stdout
+
+
+def test_slack_serve_names_missing_settings(monkeypatch):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "GUARDRAILS_SLACK_CHANNEL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(cli, ["slack", "serve", "--policy", DEFAULT])
+    assert result.exit_code == 1
+    assert "SLACK_BOT_TOKEN" in result.output and "SLACK_SIGNING_SECRET" in result.output
+    result = CliRunner().invoke(cli, ["slack", "serve"])
+    assert result.exit_code == 2 and "--policy" in result.output
+    result = CliRunner().invoke(
+        cli, ["slack", "serve", "--policy", DEFAULT, "--rule-channel", "oops"]
+    )
+    assert result.exit_code == 2 and "RULE=CHANNEL" in result.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import click
@@ -91,7 +90,12 @@ def serve(
     from guardrails_plugin.store.sqlite import SQLiteStore
 
     try:
-        from guardrails_plugin.notify.slack import SlackServer, SlackSettings, build_app
+        from guardrails_plugin.notify.slack import (
+            SlackServer,
+            SlackSettings,
+            build_app,
+            serve_socket_mode,
+        )
     except ImportError as exc:
         raise click.ClickException(
             f"the Slack app needs the slack extra ({exc.name} is missing): "
@@ -116,12 +120,8 @@ def serve(
     app, outbox = build_app(settings, ApprovalBroker(store, loaded))
     out = render.stdout()
     if socket:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        server = SlackServer(app, outbox, host="127.0.0.1", port=0)
-        threading.Thread(target=server._sync_loop, daemon=True).start()
         out.print(f"Slack app in Socket Mode; store {store.path}; channel {settings.channel}")
-        SocketModeHandler(app, settings.app_token).start()  # type: ignore[no-untyped-call]
+        serve_socket_mode(app, outbox, str(settings.app_token))
         return
     server = SlackServer(app, outbox, host=host, port=port)
     out.print(

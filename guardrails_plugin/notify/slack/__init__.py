@@ -9,7 +9,14 @@ Needs the ``slack`` extra: ``pip install 'guardrails-plugin[slack]'``.
 
 from guardrails_plugin.notify.slack.app import build_app
 from guardrails_plugin.notify.slack.outbox import SlackOutbox
-from guardrails_plugin.notify.slack.server import EVENTS_PATH, SlackServer
+from guardrails_plugin.notify.slack.server import EVENTS_PATH, SlackServer, serve_socket_mode
 from guardrails_plugin.notify.slack.settings import SlackSettings
 
-__all__ = ["EVENTS_PATH", "SlackOutbox", "SlackServer", "SlackSettings", "build_app"]
+__all__ = [
+    "EVENTS_PATH",
+    "SlackOutbox",
+    "SlackServer",
+    "SlackSettings",
+    "build_app",
+    "serve_socket_mode",
+]

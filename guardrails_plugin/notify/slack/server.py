@@ -16,7 +16,7 @@ from slack_bolt import App, BoltRequest
 
 from guardrails_plugin.notify.slack.outbox import SlackOutbox
 
-__all__ = ["EVENTS_PATH", "SlackServer"]
+__all__ = ["EVENTS_PATH", "SlackServer", "serve_socket_mode"]
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +137,13 @@ def _handler(app: App) -> type[BaseHTTPRequestHandler]:
             self._send(status, response.body, dict(response.headers))
 
     return Handler
+
+
+def serve_socket_mode(app: App, outbox: SlackOutbox, app_token: str) -> None:
+    """Socket Mode: no public URL and no signature check (the app-level token authenticates
+    the WebSocket); the outbox runs in a thread beside it."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    server = SlackServer(app, outbox, host="127.0.0.1", port=0)
+    threading.Thread(target=server._sync_loop, daemon=True, name="slack-outbox").start()
+    SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
