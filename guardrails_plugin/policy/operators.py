@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BUILTIN_OPERATORS",
     "MISSING",
     "OperatorError",
     "ValuePredicate",
@@ -321,6 +322,8 @@ _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("any", _combinator("any", any), {"type": "array"}, "At least one nested predicate holds."),
     ("all", _combinator("all", all), {"type": "array"}, "Every nested predicate holds."),
 ]
+
+BUILTIN_OPERATORS = tuple(name for name, *_ in _BUILTIN)
 
 for _name, _compile, _schema, _description in _BUILTIN:
     register_operator(_name, _compile, schema=_schema, description=_description)
