@@ -11,68 +11,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Folded", "fold"]
+from guardrails_plugin.confusables import HOMOGLYPHS
 
-# Letters that render like Latin ones (UTS #39 confusables, the common subset).
-_HOMOGLYPHS = str.maketrans(
-    {
-        "а": "a",
-        "в": "B",
-        "е": "e",
-        "к": "k",
-        "м": "M",
-        "н": "H",
-        "о": "o",
-        "р": "p",
-        "с": "c",
-        "т": "T",
-        "у": "y",
-        "х": "x",
-        "і": "i",
-        "ј": "j",
-        "ѕ": "s",
-        "ԁ": "d",
-        "ɡ": "g",
-        "һ": "h",
-        "ӏ": "l",
-        "А": "A",
-        "В": "B",
-        "Е": "E",
-        "К": "K",
-        "М": "M",
-        "Н": "H",
-        "О": "O",
-        "Р": "P",
-        "С": "C",
-        "Т": "T",
-        "Х": "X",
-        "У": "Y",
-        "І": "I",
-        "Ј": "J",
-        "Ѕ": "S",
-        "α": "a",
-        "ο": "o",
-        "ρ": "p",
-        "ν": "v",
-        "ι": "i",
-        "κ": "k",
-        "τ": "t",
-        "Α": "A",
-        "Β": "B",
-        "Ε": "E",
-        "Η": "H",
-        "Ι": "I",
-        "Κ": "K",
-        "Μ": "M",
-        "Ν": "N",
-        "Ο": "O",
-        "Ρ": "P",
-        "Τ": "T",
-        "Χ": "X",
-        "Υ": "Y",
-        "Ζ": "Z",
-    }
-)
+__all__ = ["Folded", "fold"]
 
 
 @dataclass(frozen=True)
@@ -112,10 +53,10 @@ def fold(text: str) -> Folded:
         category = unicodedata.category(ch)
         if category == "Cf" or ch in "\u00ad\u034f\u115f\u1160\u3164\uffa0":
             continue  # invisible: zero-width space/joiners, bidi controls, soft hyphen, tags
-        folded = unicodedata.normalize("NFKC", ch).translate(_HOMOGLYPHS)
+        folded = unicodedata.normalize("NFKC", ch).translate(HOMOGLYPHS)
         if len(folded) != 1:
             # Ligatures and the like expand; keep the original character for alignment.
-            folded = ch.translate(_HOMOGLYPHS)
+            folded = ch.translate(HOMOGLYPHS)
         out.append(folded)
         offsets.append(i)
     folded_text = "".join(out)

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from guardrails_plugin.confusables import HOMOGLYPHS
 from guardrails_plugin.policy.operators import MISSING, ValuePredicate
 from guardrails_plugin.types import Finding, ToolCall
 
@@ -40,11 +41,14 @@ _FORMAT_CHARS = re.compile(
 
 
 def normalize_tool_name(name: str) -> str:
-    """The form tool names are compared in: NFKC, format characters removed, trimmed, casefolded."""
+    """The form tool names are compared in: NFKC, format characters removed, Cyrillic and Greek
+    look-alikes mapped to Latin, trimmed, casefolded. ``dеlete_db`` with a Cyrillic ``е`` is
+    ``delete_db`` to a rule."""
     folded = unicodedata.normalize("NFKC", name)
     if not folded.isascii():
         folded = _FORMAT_CHARS.sub("", folded)
         folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+        folded = folded.translate(HOMOGLYPHS)
     return folded.strip().casefold()
 
 

@@ -59,10 +59,19 @@ def test_tool_name_unicode_tricks_do_not_slip_past(name):
     assert hits(one_rule("{tool: delete_db}"), name)
 
 
-def test_cyrillic_homoglyph_is_a_different_tool():
-    # NFKC does not fold Cyrillic 'е' into Latin 'e'. Such a name is not the rule's tool; the
-    # guard (not the policy) refuses tools outside the agent's registered set.
-    assert not hits(one_rule("{tool: delete_db}"), "d\u0435lete_db")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "d\u0435lete_db",
+        "\u0434elete_db".replace("\u0434", "d"),
+        "DEL\u0415TE_DB",
+        "d\u0435l\u0435t\u0435_db",
+    ],
+)
+def test_cyrillic_and_greek_look_alikes_do_not_slip_past(name):
+    # NFKC alone does not fold Cyrillic 'е' into Latin 'e'; the confusables map does.
+    assert hits(one_rule("{tool: delete_db}"), name)
+    assert hits(one_rule("{tool: 'delete_*'}"), name)
 
 
 # --- argument predicates ------------------------------------------------------------------------
