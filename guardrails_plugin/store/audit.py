@@ -34,6 +34,7 @@ __all__ = [
     "HashKey",
     "VerifyResult",
     "canonical_json",
+    "canonical_text",
     "row_hash",
     "verify_chain",
 ]
@@ -64,25 +65,33 @@ def _normalize(value: Any, depth: int = 0) -> Any:
     return {"$repr": f"{type(value).__name__}:{value}"}
 
 
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8 (lone surrogates escaped), no NaN: one value, one form.
+def canonical_text(value: Any) -> str:
+    """Sorted keys, no whitespace, no NaN: one value, one form.
 
     Plain JSON values take json's C encoder directly; anything else (bytes, sets, NaN, custom
     objects) is normalised first. A given value always takes the same path.
     """
     try:
-        text = json.dumps(
+        return json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
     except (TypeError, ValueError):
-        text = json.dumps(
+        return json.dumps(
             _normalize(value),
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
             allow_nan=False,
         )
-    return text.encode("utf-8", "backslashreplace")
+
+
+def canonical_json(value: Any) -> bytes:
+    """`canonical_text` as UTF-8 (lone surrogates escaped)."""
+    return canonical_text(value).encode("utf-8", "backslashreplace")
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def row_hash(
@@ -93,17 +102,19 @@ def row_hash(
     request_id: str | None,
     actor: str | None,
     data: Mapping[str, Any],
+    *,
+    data_text: str | None = None,
 ) -> str:
-    body = canonical_json(
-        {
-            "seq": seq,
-            "ts": ts,
-            "event": event,
-            "request_id": request_id,
-            "actor": actor,
-            "data": data,
-        }
-    )
+    """The row's hash: a domain tag, the previous hash and the canonical JSON of the row.
+
+    ``data_text`` is ``canonical_text(data)`` when the caller has it already (it stores it).
+    """
+    body_data = data_text if data_text is not None else canonical_text(data)
+    # The canonical form of {"actor", "data", "event", "request_id", "seq", "ts"}, keys sorted.
+    body = (
+        f'{{"actor":{_scalar(actor)},"data":{body_data},"event":{_scalar(event)},'
+        f'"request_id":{_scalar(request_id)},"seq":{_scalar(seq)},"ts":{_scalar(ts)}}}'
+    ).encode("utf-8", "backslashreplace")
     return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + b"\x00" + body).hexdigest()
 
 

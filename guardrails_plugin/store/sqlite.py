@@ -23,7 +23,7 @@ import sqlite_utils
 
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import SchemaVersionError, StoreError
-from guardrails_plugin.store.audit import GENESIS, Checkpoint, HashKey, row_hash
+from guardrails_plugin.store.audit import GENESIS, Checkpoint, HashKey, canonical_text, row_hash
 from guardrails_plugin.store.migrations import MIGRATIONS
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
 
@@ -203,11 +203,12 @@ class _Tx:
         prev = last[1] if last else GENESIS
         ts = self.clock.now()
         body = dict(data or {})
-        digest = row_hash(prev, seq, ts, event, request_id, actor, body)
+        text = canonical_text(body)  # stored as is, and hashed
+        digest = row_hash(prev, seq, ts, event, request_id, actor, body, data_text=text)
         conn.execute(
             "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, ts, event, request_id, actor, _dumps(body), prev, digest),
+            (seq, ts, event, request_id, actor, text, prev, digest),
         )
         return AuditRecord(seq, ts, event, request_id, actor, body, prev, digest)
 

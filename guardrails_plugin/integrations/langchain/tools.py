@@ -1,7 +1,9 @@
 """Guarded LangChain tools: same name, description and argument schema as the tool they wrap,
-so the model sees an identical tool; every call goes through the `Guard`."""
+so the model sees an identical tool; every call goes through the `Guard`.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: LangChain inspects ``_run``'s annotations on
+every call, and string annotations would be re-evaluated (compiled) each time.
+"""
 
 import contextvars
 import functools
