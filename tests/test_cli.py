@@ -237,3 +237,14 @@ def test_slack_serve_names_missing_settings(monkeypatch):
         cli, ["slack", "serve", "--policy", DEFAULT, "--rule-channel", "oops"]
     )
     assert result.exit_code == 2 and "RULE=CHANNEL" in result.output
+
+
+def test_check_warns_about_shadowed_rules(write):
+    path = write(
+        "version: 1\ndefaults: {effect: deny}\nrules:\n"
+        "  - {id: all-db, match: {tool: 'db_*'}, effect: allow}\n"
+        "  - {id: no-drop, match: {tool: db_drop}, effect: deny}\n"
+    )
+    result = run("policy", "check", str(path))
+    assert result.exit_code == 0
+    assert "warning" in result.output and "'no-drop' can never match" in result.output

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from guardrails_plugin import data_classes
 from guardrails_plugin.cli import render
@@ -42,10 +43,15 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
             if not as_json:
                 render.print_policy_error(err, exc)
             continue
-        results.append({"file": str(file), "ok": True, "rules": len(loaded.rules)})
+        warnings = loaded.shadowed_rules()
+        results.append(
+            {"file": str(file), "ok": True, "rules": len(loaded.rules), "warnings": warnings}
+        )
         if not as_json:
             default = loaded.default.effect.value
             out.print(f"[green]ok[/] {file}: {len(loaded.rules)} rules, default {default}")
+            for warning in warnings:
+                err.print(f"[yellow]warning[/] {escape(warning)}")
     if as_json:
         click.echo(render.dumps(results))
     if not all(r["ok"] for r in results):

@@ -57,6 +57,7 @@ class CompiledRule:
     # The hot path: `tool` is decided once per tool name, `rest` per call.
     tool: ToolMatcher | None
     rest: Matcher
+    tool_only: bool = False  # nothing but the tool name decides whether it matches
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,7 @@ def _compile_rule(
         decision=Decision(effect, rule.id, reason, approval, masking),
         tool=tool,
         rest=rest,
+        tool_only=isinstance(rest, AllOf) and not rest.parts,
     )
 
 

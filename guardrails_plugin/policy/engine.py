@@ -83,6 +83,28 @@ class Policy:
     def files(self) -> tuple[str, ...]:
         return self._compiled.files
 
+    def shadowed_rules(self) -> list[str]:
+        """Rules that can never match: every tool they name is caught first by an earlier rule
+        that matches on the tool name alone. First match wins, so a later deny there is dead."""
+        warnings = []
+        for i, later in enumerate(self._compiled.rules):
+            tool = later.tool
+            if tool is None or not tool.only_exact_names:
+                continue
+            for earlier in self._compiled.rules[:i]:
+                if (
+                    earlier.tool_only
+                    and earlier.tool is not None
+                    and all(earlier.tool.matches_name(name) for name in tool.exact)
+                ):
+                    warnings.append(
+                        f"{later.file}:{later.line}: rule '{later.id}' can never match: rule "
+                        f"'{earlier.id}' ({earlier.effect.value}, line {earlier.line}) matches "
+                        f"every call to {', '.join(sorted(tool.exact))} first"
+                    )
+                    break
+        return warnings
+
     def _candidates(self, tool: str) -> tuple[CompiledRule, ...]:
         found = self._by_tool.get(tool)
         if found is None:

@@ -126,6 +126,10 @@ class ToolMatcher:
         )
         self.shown = shown
 
+    @property
+    def only_exact_names(self) -> bool:
+        return self.predicate is None and not self.globs and bool(self.exact)
+
     def matches_name(self, tool: str) -> bool:
         """``tool`` must already be normalized (`normalize_tool_name`)."""
         if self.predicate is not None:

@@ -283,3 +283,21 @@ def test_evaluate_agrees_with_a_reference_oracle(rules, default, calls):
         assert decision.effect.value == want
         # explain and evaluate never disagree
         assert policy.explain(call).decision == decision
+
+
+def test_rules_that_can_never_match_are_reported():
+    policy = Policy.from_string(
+        """
+version: 1
+defaults: {effect: deny}
+rules:
+  - {id: reads, match: {tool: "db_*"}, effect: allow}
+  - {id: no-drop, match: {tool: db_drop}, effect: deny}
+  - {id: narrow, match: {tool: x, args: {a: 1}}, effect: allow}
+  - {id: still-reachable, match: {tool: x}, effect: deny}
+""",
+        name="p.yaml",
+    )
+    [warning] = policy.shadowed_rules()
+    assert warning.startswith("p.yaml:6: rule 'no-drop' can never match")
+    assert "rule 'reads' (allow, line 5)" in warning
