@@ -207,3 +207,19 @@ def test_name_look_alikes(masker, text):
 )
 def test_addresses(fast, address):
     assert ("ADDRESS", address) in labels(fast, f"Ship to {address}.\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "value"),
+    [
+        ("my passport number is X1234567.", "NATIONAL_ID", "X1234567"),
+        ("Kind regards,\nSiobhan Mac Giolla Phadraig", "PERSON", "Siobhan Mac Giolla Phadraig"),
+        ('{"assignee": "jsmith", "id": 4711}', "PERSON", "jsmith"),
+    ],
+)
+def test_document_numbers_long_signatures_and_handles(masker, text, label, value):
+    assert value not in str(masker.mask(text).value)
+
+
+def test_licence_keys_are_not_document_numbers(fast):
+    assert fast.scan("order 12345678 shipped; license key ABC123456") == []

@@ -107,6 +107,20 @@ _THING_PARENTS = {
 }
 
 
+_HANDLE_KEYS = {
+    "username",
+    "user",
+    "login",
+    "handle",
+    "assignee",
+    "reporter",
+    "owner",
+    "author",
+    "sender",
+    "recipient",
+}
+
+
 def looks_like_name(value: str, *, capitalized: bool = True) -> bool:
     """One to five words of letters (hyphens and apostrophes allowed), no digits, no '@'."""
     if not 2 <= len(value) <= 80 or not _NAME.match(value):
@@ -173,7 +187,7 @@ class KeyContextDetector:
             # A handle ('bethg', 'jdoe42') names a person; an all-caps id ('U04QX7ZK2') is a
             # system's key for one and stays usable.
             if (
-                cell.key.lower() in ("username", "user", "login", "handle")
+                cell.key.lower() in _HANDLE_KEYS
                 and re.fullmatch(r"[A-Za-z][\w.-]{1,30}", stripped)
                 and any(c.islower() for c in stripped)
             ):

@@ -27,7 +27,7 @@ _GREETING = re.compile(
 _SIGN_OFF = re.compile(
     rf"(?im)^[ \t>]*(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|"
     rf"mit freundlichen grüßen|viele grüße|cordialement|saludos|un saludo|grazie|ciao)[ \t]*[,!.]?"
-    rf"[ \t]*\r?\n[ \t>]*(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})[ \t]*$"
+    rf"[ \t]*\r?\n[ \t>]*(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})[ \t]*$"
 )
 _WROTE = re.compile(
     rf"(?im)(?:^|\bon\b[^\n]{{0,40}},)[ \t>]*(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})"

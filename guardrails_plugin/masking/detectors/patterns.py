@@ -106,6 +106,11 @@ INSEE = re.compile(
 )
 DNI = re.compile(r"(?<![\w])(?:\d{8}|[XYZ]\d{7})-?[A-HJ-NP-TV-Z](?![\w])")
 DIGITS_ID = re.compile(r"(?<![\w-])\d{9,11}(?![\w-])")
+DOCUMENT_NO = re.compile(r"(?<![\w-])[A-Z]{0,3}\d[A-Z0-9]{5,11}(?![\w-])")
+_DOCUMENT_CONTEXT = re.compile(
+    r"(?i)(?:passport|driver'?s? licen[cs]e|driving licen[cs]e|licen[cs]e (?:no|number)|"
+    r"id card|identity card|personalausweis|reisepass)[\w .:#-]*$"
+)
 _ID_CONTEXT = re.compile(
     r"(?i)(?:ssn|social security|national[ _-]?id|tax[ _-]?id|steuer|idnr|identifi|insee|nir\b|"
     r"dni|nie\b|nino|national insurance|passport|personalausweis|\bid\b|id number|id no)"
@@ -227,6 +232,12 @@ def _national_ids(text: str) -> Iterator[Span]:
     for m in DIGITS_ID.finditer(text):
         if _ID_CONTEXT.search(context_before(text, m.start(), 30)):
             yield Span(m.start(), m.end(), "NATIONAL_ID", "id.context", 0.85)
+    for m in DOCUMENT_NO.finditer(text):
+        # Passport and licence numbers have no checksum we can test: the word must be right there.
+        if sum(c.isdigit() for c in m.group()) >= 5 and _DOCUMENT_CONTEXT.search(
+            context_before(text, m.start(), 30)
+        ):
+            yield Span(m.start(), m.end(), "NATIONAL_ID", "id.document", 0.85)
 
 
 def _dates_of_birth(text: str) -> Iterator[Span]:
