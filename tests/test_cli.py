@@ -248,3 +248,10 @@ def test_check_warns_about_shadowed_rules(write):
     result = run("policy", "check", str(path))
     assert result.exit_code == 0
     assert "warning" in result.output and "'no-drop' can never match" in result.output
+
+
+def test_demo_with_a_model_whose_package_is_missing_says_what_to_install(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["demo", "--model", "nosuchprovider:model-x", "--db", str(tmp_path / "d.db"), "--deny"]
+    )
+    assert result.exit_code == 1 and "cannot use model 'nosuchprovider:model-x'" in result.output

@@ -103,6 +103,12 @@ rules:
     help="SQLite file for the demo (recreated on each run).",
 )
 @click.option(
+    "--model",
+    default=None,
+    help="A real chat model as provider:model (needs its package and API key); default: the "
+    "scripted model, no network.",
+)
+@click.option(
     "--policies-only",
     is_flag=True,
     help="Only walk scripted calls through the example policies (no LangChain).",
@@ -115,7 +121,9 @@ rules:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder holding the example policies (with --policies-only).",
 )
-def demo(answer: str | None, db: Path, policies_only: bool, policies_dir: Path) -> None:
+def demo(
+    answer: str | None, db: Path, model: str | None, policies_only: bool, policies_dir: Path
+) -> None:
     """Run a guarded LangChain agent: masking, a denial, an approval, the audit trail.
 
     The agent's model is scripted, so no API key or network is needed. The export it attempts
@@ -129,7 +137,7 @@ def demo(answer: str | None, db: Path, policies_only: bool, policies_dir: Path) 
                 f"the agent demo needs the langchain extra ({exc.name} is missing): pip install "
                 "'guardrails-plugin[langchain]'; or run `guardrails-plugin demo --policies-only`"
             ) from None
-        run_agent_demo(db, answer)
+        run_agent_demo(db, answer, model)
         return
     out = render.stdout()
     if not policies_dir.is_dir():

@@ -142,12 +142,28 @@ def _script() -> list[Any]:
     ]
 
 
-def run_agent_demo(db: Path, answer: str | None) -> None:
+def _model(spec: str | None) -> Any:
+    """The scripted model, or a real one named ``provider:model`` (needs its package and key)."""
+    from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel
+
+    if spec is None:
+        return ScriptedChatModel(responses=_script())
+    from langchain.chat_models import init_chat_model
+
+    try:
+        return init_chat_model(spec)
+    except (ImportError, ValueError) as exc:
+        raise click.ClickException(
+            f"cannot use model {spec!r}: {exc}. Install the provider's package (for example "
+            "langchain-openai) and set its API key, or leave --model out for the scripted model."
+        ) from None
+
+
+def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> None:
     from langchain.agents import create_agent
 
     from guardrails_plugin.guard import Guard
     from guardrails_plugin.integrations.langchain import GuardMiddleware
-    from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel
     from guardrails_plugin.policy import Policy
     from guardrails_plugin.store.audit import verify_chain
 
@@ -168,9 +184,7 @@ def run_agent_demo(db: Path, answer: str | None) -> None:
     console.print(
         f"agent {AGENT} acting for {REQUESTER}; you are cli:{operator}, a DBA; store {db}\n"
     )
-    agent = create_agent(
-        ScriptedChatModel(responses=_script()), _tools(console), middleware=[GuardMiddleware(guard)]
-    )
+    agent = create_agent(_model(model), _tools(console), middleware=[GuardMiddleware(guard)])
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def drive() -> None:
