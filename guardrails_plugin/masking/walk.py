@@ -88,13 +88,21 @@ def _visit(
         if len(walk.leaves) > walk.limits.max_leaves:
             raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
         return _Leaf(len(walk.leaves) - 1)
-    if isinstance(value, Mapping | list | tuple):
+    # Scalars before the Mapping check: isinstance against an ABC is the slow path, and most
+    # leaves of a tool payload are numbers, booleans or None.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 10**6:  # card and phone numbers arrive as integers too
+            return _visit(walk, str(value), path, key, parents, depth, json_nesting)
+        return _Keep(value)
+    if value is None or isinstance(value, bool | float):
+        return _Keep(value)
+    if isinstance(value, (dict, list, tuple, Mapping)):
         marker = id(value)
         if marker in walk.active:
             raise InputTooLarge("payload is cyclic (it contains itself)")
         walk.active.add(marker)
         try:
-            if isinstance(value, Mapping):
+            if isinstance(value, (dict, Mapping)):
                 scope = (*parents, key) if key is not None else parents
                 return {
                     k: _visit(walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting)
@@ -113,9 +121,6 @@ def _visit(
         except UnicodeDecodeError:
             return value  # opaque binary: nothing readable to leak through a model
         return _visit(walk, text, path, key, parents, depth, json_nesting)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6:
-        # Card and phone numbers arrive as integers too.
-        return _visit(walk, str(value), path, key, parents, depth, json_nesting)
     return _Keep(value)
 
 

@@ -65,6 +65,14 @@ def _normalize(value: Any, depth: int = 0) -> Any:
     return {"$repr": f"{type(value).__name__}:{value}"}
 
 
+# Built once: json.dumps with non-default options builds a new encoder on every call, which
+# showed up in the per-call profile of the allow path (two audit rows per call).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_scalar = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
 def canonical_text(value: Any) -> str:
     """Sorted keys, no whitespace, no NaN: one value, one form.
 
@@ -72,26 +80,14 @@ def canonical_text(value: Any) -> str:
     objects) is normalised first. A given value always takes the same path.
     """
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return _CANONICAL(value)
     except (TypeError, ValueError):
-        return json.dumps(
-            _normalize(value),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
+        return _CANONICAL(_normalize(value))
 
 
 def canonical_json(value: Any) -> bytes:
     """`canonical_text` as UTF-8 (lone surrogates escaped)."""
     return canonical_text(value).encode("utf-8", "backslashreplace")
-
-
-def _scalar(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def row_hash(
