@@ -202,7 +202,21 @@ class Guard:
         # An allowed call's evaluation is written with its result, in one commit, unless
         # record_intent asks for a row before the tool runs. Rows on this path are not fsynced:
         # they survive a crash of the process (WAL); decisions are fully synced.
-        defer = decision.effect is Effect.ALLOW and not masked.blocked and not self.record_intent
+        # A placeholder to restore that this run never issued: checked before anyone is asked
+        # to approve (and again below for a reviewer's edits), so the tool never gets "<EMAIL_1>".
+        missing = (
+            run.vault.unknown(call.args)
+            if decision.masking.restore_placeholders and decision.effect is not Effect.DENY
+            else []
+        )
+        if missing:
+            evaluated["unknown_placeholders"] = missing
+        defer = (
+            decision.effect is Effect.ALLOW
+            and not masked.blocked
+            and not missing
+            and not self.record_intent
+        )
         if not defer:
             try:
                 self._audit(Event.CALL_EVALUATED, call, durable=False, data=evaluated)
@@ -216,6 +230,8 @@ class Guard:
             )
         if decision.effect is Effect.DENY:
             return _denied(_rule_sentence(decision), decision)
+        if missing:
+            return _denied(_unknown_placeholders(missing), decision)
         request_id = None
         exec_args = call.args
         if decision.effect is Effect.REQUIRE_APPROVAL:
@@ -246,6 +262,14 @@ class Guard:
                 return self._fail(call, "could not check the approval", exc, decision, request_id)
             exec_args = bound
         if decision.masking.restore_placeholders:
+            if missing := run.vault.unknown(exec_args):
+                self._audit_quietly(
+                    Event.EXECUTION_REFUSED,
+                    call,
+                    request_id=request_id,
+                    data={"tool": tool, "unknown_placeholders": missing},
+                )
+                return _denied(_unknown_placeholders(missing), decision, request_id)
             exec_args = run.vault.restore(exec_args)
         started = time.perf_counter()
         result = yield Execute(dict(exec_args), decision, request_id)
@@ -501,6 +525,14 @@ def _rule_sentence(decision: Decision) -> str:
     if decision.rule_id:
         return f"Denied by policy rule '{decision.rule_id}': {decision.reason}"
     return f"Denied by the policy's default: {decision.reason}"
+
+
+def _unknown_placeholders(missing: list[str]) -> str:
+    return (
+        f"Denied: the arguments use {', '.join(missing)}, which this run never issued (a "
+        "placeholder stands for a value only in the run, and process, that masked it), so the "
+        "call was not made. Use a value you were given, or ask the user for it."
+    )
 
 
 def _decision_sentence(request: ApprovalRequest) -> str | None:

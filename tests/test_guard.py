@@ -13,7 +13,7 @@ from guardrails_plugin.masking import Masker
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store import Event
 from guardrails_plugin.store.sqlite import SQLiteStore
-from guardrails_plugin.testing import ScriptedApprover
+from guardrails_plugin.testing import ScriptedApprover, Vote
 
 from .helpers import KEY
 
@@ -31,6 +31,15 @@ rules:
     match: {tool: deploy}
     effect: require_approval
     approval: {approvers: [ops]}
+  - id: send
+    match: {tool: send}
+    effect: allow
+    masking: {restore_placeholders: true}
+  - id: invite
+    match: {tool: invite}
+    effect: require_approval
+    approval: {approvers: [ops], allow_edit: true, timeout: 30s}
+    masking: {restore_placeholders: true}
 """
 
 
@@ -122,6 +131,41 @@ def test_outputs_are_masked_and_runs_keep_their_vault(guard):
         "<EMAIL_1>",
     )
     assert guard.run("r1").vault.lookup("<EMAIL_1>") == "ana@example.org"
+
+
+def test_a_placeholder_the_run_never_issued_denies_instead_of_reaching_the_tool(guard):
+    guard.record_intent = False  # the denial is audited even when allow rows are deferred
+    run = guard.run("r1")
+    guard.call("lookup", {}, lambda a: "ana@example.org", run=run)
+    tool = Tool()
+    sent = guard.call("send", {"to": "<EMAIL_1>", "ref": "<TICKET_1>"}, tool, run=run)
+    assert sent.allowed and tool.runs == [{"to": "ana@example.org", "ref": "<TICKET_1>"}]
+
+    # Another run (or a process that resumed this run) lacks <EMAIL_1>; no run has <EMAIL_7>.
+    outcome = guard.call("send", {"to": "<EMAIL_1>", "cc": "<EMAIL_7>"}, tool, run=guard.run("r2"))
+    assert not outcome.allowed and len(tool.runs) == 1
+    assert outcome.message.startswith("Denied: the arguments use <EMAIL_1>, <EMAIL_7>, which this")
+    row = list(guard.store.audit_rows())[-1]
+    assert row.event == Event.CALL_EVALUATED
+    assert row.data["unknown_placeholders"] == ["<EMAIL_1>", "<EMAIL_7>"]
+
+
+def test_unknown_placeholders_are_refused_before_approval_and_after_edits(guard):
+    run = guard.run("r1")
+    guard.call("lookup", {}, lambda a: "ana@example.org", run=run)
+    tool = Tool()
+    asked = guard.call("invite", {"who": "<EMAIL_2>"}, tool, run=run, call_id="c-1")
+    assert not asked.allowed and asked.request_id is None  # nobody was asked
+
+    edit = Vote(edited_args={"who": "<EMAIL_1>", "cc": "<EMAIL_5>"})
+    with ScriptedApprover(guard.broker, "cli:bob", decide=lambda r: edit):
+        edited = guard.call("invite", {"who": "<EMAIL_1>"}, tool, run=run, call_id="c-2")
+    assert not edited.allowed and tool.runs == [] and "<EMAIL_5>" in edited.message
+    assert edited.request_id is not None
+    row = list(guard.store.audit_rows())[-1]
+    assert row.event == Event.EXECUTION_REFUSED and row.data["unknown_placeholders"] == [
+        "<EMAIL_5>"
+    ]
 
 
 def test_async_driver_waits_for_approval(guard):

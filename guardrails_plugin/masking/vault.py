@@ -13,6 +13,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from guardrails_plugin import data_classes
+
 __all__ = ["PLACEHOLDER", "Vault"]
 
 PLACEHOLDER = re.compile(r"<(?P<label>[A-Z][A-Z0-9_]*?)_(?P<n>\d+)>")
@@ -49,6 +51,18 @@ class Vault:
         with self._lock:
             return self._by_placeholder.get(placeholder)
 
+    def unknown(self, value: Any) -> list[str]:
+        """Placeholders in ``value``'s strings that look minted by a masker (a registered data
+        class and a number) but that this vault never issued, sorted: made up by the model, or
+        minted in another process before a run was resumed there."""
+        found: set[str] = set()
+        for text in _strings(value):
+            for m in PLACEHOLDER.finditer(text):
+                minted = data_classes.get(m.group("label")) is not None
+                if minted and self.lookup(m.group()) is None:
+                    found.add(m.group())
+        return sorted(found)
+
     def restore(self, value: Any) -> Any:
         """``value`` with every known placeholder in its strings replaced by the real value."""
         if isinstance(value, str):
@@ -60,3 +74,13 @@ class Vault:
         if isinstance(value, tuple):
             return tuple(self.restore(v) for v in value)
         return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []

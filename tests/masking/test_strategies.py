@@ -35,6 +35,16 @@ def test_vault_restores_only_its_own_placeholders(fast: Masker):
     assert "ana@" not in repr(run)
 
 
+def test_vault_names_placeholders_it_never_issued(fast: Masker):
+    run = Vault("run-1")
+    fast.mask({"to": "ana@example.org"}, vault=run)
+    args = {"to": "<EMAIL_1>", "cc": ["<EMAIL_2>", "<PHONE_1> <EMAIL_2>"], "n": 3}
+    assert run.unknown(args) == ["<EMAIL_2>", "<PHONE_1>"]
+    # Look-alikes that no masker mints (no such data class) are ordinary text.
+    assert run.unknown({"body": "<TICKET_1> <Email_1> <EMAIL_x>"}) == []
+    assert Vault("run-2").unknown(args) == ["<EMAIL_1>", "<EMAIL_2>", "<PHONE_1>"]
+
+
 def test_partial_hash_redact_and_block(fast: Masker):
     settings = MaskingSettings(
         strategy="redact", classes={"CREDIT_CARD": "partial", "EMAIL": "hash", "SECRET": "block"}
