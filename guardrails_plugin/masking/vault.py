@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from guardrails_plugin import data_classes
@@ -56,31 +56,32 @@ class Vault:
         class and a number) but that this vault never issued, sorted: made up by the model, or
         minted in another process before a run was resumed there."""
         found: set[str] = set()
-        for text in _strings(value):
+
+        def note(text: str) -> str:
             for m in PLACEHOLDER.finditer(text):
                 minted = data_classes.get(m.group("label")) is not None
                 if minted and self.lookup(m.group()) is None:
                     found.add(m.group())
+            return text
+
+        _map_strings(value, note)
         return sorted(found)
 
     def restore(self, value: Any) -> Any:
         """``value`` with every known placeholder in its strings replaced by the real value."""
-        if isinstance(value, str):
-            return PLACEHOLDER.sub(lambda m: self.lookup(m.group()) or m.group(), value)
-        if isinstance(value, Mapping):
-            return {k: self.restore(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.restore(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self.restore(v) for v in value)
-        return value
+        return _map_strings(
+            value, lambda text: PLACEHOLDER.sub(lambda m: self.lookup(m.group()) or m.group(), text)
+        )
 
 
-def _strings(value: Any) -> list[str]:
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """``value`` with ``fn`` applied to every string in it, however deeply nested."""
     if isinstance(value, str):
-        return [value]
+        return fn(value)
     if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list | tuple):
-        return [s for v in value for s in _strings(v)]
-    return []
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_map_strings(v, fn) for v in value)
+    return value

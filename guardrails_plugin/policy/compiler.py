@@ -41,7 +41,6 @@ from guardrails_plugin.types import Decision, Effect
 __all__ = ["CompiledPolicy", "CompiledRule", "compile_file", "compile_text"]
 
 MAX_INCLUDE_DEPTH = 16
-DEFAULT_TIMEOUT_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
