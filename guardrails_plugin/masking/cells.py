@@ -69,15 +69,7 @@ def _csv(text: str) -> Iterator[Cell]:
     header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], delimiter)]
     if len(header) < 2 or not all(re.fullmatch(r"[A-Za-z_][\w .-]{0,40}", h) for h in header):
         return
-    offset = len(lines[0]) + 1
-    for line in lines[1:]:
-        fields = _split_fields(line, delimiter) if line else []
-        if len(fields) == len(header):
-            for (s, e), key in zip(fields, header, strict=True):
-                s, e = _strip(line, s, e)
-                if e > s:
-                    yield Cell(offset + s, offset + e, key)
-        offset += len(line) + 1
+    yield from _rows(lines[1:], len(lines[0]) + 1, header, delimiter)
 
 
 def _delimiter(lines: list[str]) -> str | None:
@@ -104,8 +96,14 @@ def _psql(text: str) -> Iterator[Cell]:
     header_line = lines[sep_index - 1]
     header = [header_line[s:e].strip() for s, e in _split_fields(header_line, "|")]
     offset = sum(len(ln) + 1 for ln in lines[: sep_index + 1])
-    for line in lines[sep_index + 1 :]:
-        fields = _split_fields(line, "|") if "|" in line else []
+    yield from _rows(lines[sep_index + 1 :], offset, header, "|")
+
+
+def _rows(lines: list[str], offset: int, header: list[str], delimiter: str) -> Iterator[Cell]:
+    """The non-empty cells of data rows that have as many fields as the header; ``offset`` is
+    where the first row starts in the text."""
+    for line in lines:
+        fields = _split_fields(line, delimiter) if delimiter in line else []
         if len(fields) == len(header):
             for (s, e), key in zip(fields, header, strict=True):
                 s, e = _strip(line, s, e)
