@@ -496,18 +496,26 @@ class Guard:
         call_id: str | None = None,
         run: RunContext | None = None,
         passthrough: tuple[type[BaseException], ...] = (),
+        observe: Callable[[ApprovalRequest], None] | None = None,
     ) -> Outcome:
-        """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks."""
+        """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks.
+
+        ``observe`` hears of each approval request when the wait starts (pending) and ends
+        (decided or expired), to stream progress; its errors are logged, never decisive.
+        """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
         reply: Any = None
         try:
             while True:
                 step = flow.send(reply)
                 if isinstance(step, Wait):
+                    _observe(observe, step.request)
                     try:
                         reply = await self.broker.wait_async(step.request.id, step.deadline)
                     except Exception as exc:  # noqa: BLE001
                         reply = exc
+                    else:
+                        _observe(observe, reply)
                 else:
                     try:
                         reply = await fn(step.args)
@@ -519,6 +527,15 @@ class Guard:
         except StopIteration as stop:
             outcome: Outcome = stop.value
             return outcome
+
+
+def _observe(observe: Callable[[ApprovalRequest], None] | None, request: ApprovalRequest) -> None:
+    if observe is None:
+        return
+    try:
+        observe(request)
+    except Exception as exc:  # noqa: BLE001 - progress reports never change a decision
+        log.warning("approval observer failed on request %s: %s", request.id, exc)
 
 
 def _rule_sentence(decision: Decision) -> str:

@@ -181,6 +181,25 @@ def test_async_driver_waits_for_approval(guard):
     assert events(guard)[-2:] == [Event.TOOL_EXECUTING, Event.TOOL_EXECUTED]
 
 
+def test_async_observer_hears_the_wait_start_and_end_and_cannot_change_the_outcome(guard):
+    seen: list[str] = []
+
+    def observe(request: Any) -> None:
+        seen.append(request.status.value)
+        raise RuntimeError("event stream closed")
+
+    async def deploy(args: dict[str, Any]) -> str:
+        return "deployed"
+
+    async def main() -> Any:
+        return await guard.acall("deploy", {"service": "api"}, deploy, observe=observe)
+
+    with ScriptedApprover(guard.broker, "cli:bob"):
+        outcome = asyncio.run(main())
+    assert outcome.allowed and outcome.output == "deployed"
+    assert seen == ["pending", "approved"]
+
+
 def test_from_policy_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", KEY.hex())
     policy = tmp_path / "p.yaml"

@@ -20,11 +20,12 @@ from llama_index.core.tools import AsyncBaseTool, BaseTool, FunctionTool, ToolMe
 from llama_index.core.tools.types import adapt_to_async_tool
 from workflows.plugins.basic import get_current_run_id
 
-from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
+from guardrails_plugin.guard import Guard, Outcome, RunContext
 from guardrails_plugin.integrations.llamaindex.events import (
     ApprovalDecidedEvent,
     ApprovalRequiredEvent,
 )
+from guardrails_plugin.store.records import ApprovalRequest
 
 __all__ = ["GuardedFunctionTool", "GuardedTool", "guard_tool", "guard_tools"]
 
@@ -72,36 +73,26 @@ async def _drive_async(
     execute: Callable[[dict[str, Any]], Awaitable[ToolOutput]],
     ctx: Any | None,
 ) -> Outcome:
-    """`Guard.acall`, plus events on the workflow stream while a decision is awaited."""
-    flow = guard.flow(name, args, call_id=None, run=run)
-    reply: Any = None
-    try:
-        while True:
-            step = flow.send(reply)
-            if isinstance(step, Wait):
-                _emit(ctx, ApprovalRequiredEvent.of(step.request))
-                try:
-                    reply = await guard.broker.wait_async(step.request.id, step.deadline)
-                except Exception as exc:  # noqa: BLE001 - the flow denies
-                    reply = exc
-                else:
-                    _emit(
-                        ctx,
-                        ApprovalDecidedEvent(
-                            request_id=reply.id,
-                            status=reply.status.value,
-                            decided_by=reply.decided_by,
-                            reason=reply.decision_reason,
-                        ),
-                    )
-            else:
-                try:
-                    reply = _payload(await execute(step.args))
-                except Exception as exc:  # noqa: BLE001 - masked and reported by the flow
-                    reply = exc
-    except StopIteration as stop:
-        outcome: Outcome = stop.value
-        return outcome
+    """`Guard.acall`, with approval progress written to the workflow's event stream."""
+
+    async def run_tool(tool_args: dict[str, Any]) -> Any:
+        return _payload(await execute(tool_args))
+
+    def observe(request: ApprovalRequest) -> None:
+        if not request.terminal:
+            _emit(ctx, ApprovalRequiredEvent.of(request))
+            return
+        decided = ApprovalDecidedEvent(
+            request_id=request.id,
+            status=request.status.value,
+            decided_by=request.decided_by,
+            reason=request.decision_reason,
+        )
+        _emit(ctx, decided)
+
+    return await guard.acall(
+        name, args, run_tool, run=run, observe=observe if ctx is not None else None
+    )
 
 
 def _emit(ctx: Any | None, event: Any) -> None:
