@@ -433,11 +433,14 @@ class Guard:
         call_id: str | None = None,
         run: RunContext | None = None,
         passthrough: tuple[type[BaseException], ...] = (),
+        wait: Callable[[Wait], ApprovalRequest] | None = None,
     ) -> Outcome:
         """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it.
 
-        Exceptions of the ``passthrough`` types raised by ``fn`` propagate untouched (a
-        framework's control flow, such as LangGraph's interrupt); others are reported masked.
+        Exceptions of the ``passthrough`` types raised by ``fn`` or ``wait`` propagate untouched
+        (a framework's control flow, such as LangGraph's interrupt); others from ``fn`` are
+        reported masked, others from ``wait`` deny. ``wait`` replaces the blocking wait for a
+        decision (LangGraph's interrupt mode suspends the run instead).
         """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
         reply: Any = None
@@ -446,7 +449,13 @@ class Guard:
                 step = flow.send(reply)
                 if isinstance(step, Wait):
                     try:
-                        reply = self.broker.wait(step.request.id, step.deadline)
+                        if wait is None:
+                            reply = self.broker.wait(step.request.id, step.deadline)
+                        else:
+                            reply = wait(step)
+                    except passthrough:
+                        flow.close()
+                        raise
                     except Exception as exc:  # noqa: BLE001 - handed to the flow: it denies
                         reply = exc
                 else:
@@ -496,6 +505,7 @@ class Guard:
         call_id: str | None = None,
         run: RunContext | None = None,
         passthrough: tuple[type[BaseException], ...] = (),
+        wait: Callable[[Wait], Awaitable[ApprovalRequest]] | None = None,
         observe: Callable[[ApprovalRequest], None] | None = None,
     ) -> Outcome:
         """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks.
@@ -511,7 +521,13 @@ class Guard:
                 if isinstance(step, Wait):
                     _observe(observe, step.request)
                     try:
-                        reply = await self.broker.wait_async(step.request.id, step.deadline)
+                        if wait is None:
+                            reply = await self.broker.wait_async(step.request.id, step.deadline)
+                        else:
+                            reply = await wait(step)
+                    except passthrough:
+                        flow.close()
+                        raise
                     except Exception as exc:  # noqa: BLE001
                         reply = exc
                     else:

@@ -200,6 +200,21 @@ def test_async_observer_hears_the_wait_start_and_end_and_cannot_change_the_outco
     assert seen == ["pending", "approved"]
 
 
+def test_a_custom_wait_can_suspend_the_call_or_deny_it(guard):
+    class Suspend(Exception):
+        pass
+
+    def suspend(step: Any) -> Any:
+        raise Suspend(step.request.id)
+
+    tool = Tool()
+    with pytest.raises(Suspend):
+        guard.call("deploy", {"service": "api"}, tool, passthrough=(Suspend,), wait=suspend)
+    outcome = guard.call("deploy", {"service": "web"}, tool, wait=suspend)
+    assert not outcome.allowed and "could not get a decision" in outcome.message
+    assert tool.runs == []
+
+
 def test_from_policy_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", KEY.hex())
     policy = tmp_path / "p.yaml"

@@ -9,7 +9,7 @@ decision is read from the store, never from the resume value, which carries no a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware
@@ -18,7 +18,7 @@ from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command, interrupt
 
-from guardrails_plugin.guard import Execute, Guard, Outcome, Wait
+from guardrails_plugin.guard import Guard, Outcome, Wait
 from guardrails_plugin.integrations.langchain.context import run_for
 from guardrails_plugin.store.records import ApprovalRequest
 
@@ -42,67 +42,47 @@ class GuardMiddleware(AgentMiddleware):
         self.guard = guard
         self.mode = mode
 
-    def _start(
-        self, request: Any
-    ) -> tuple[dict[str, Any], Generator[Wait | Execute, Any, Outcome]]:
-        call = request.tool_call
-        run = run_for(self.guard, _config())
-        flow = self.guard.flow(
-            call["name"], call.get("args") or {}, call_id=call.get("id"), run=run
-        )
-        return call, flow
-
     def wrap_tool_call(self, request: Any, handler: Handler) -> ToolMessage | Command[Any]:
-        call, flow = self._start(request)
-        reply: Any = None
-        try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, Wait):
-                    reply = self._decide(step)
-                else:
-                    reply = _tool_result(handler, request, call, step.args)
-        except StopIteration as stop:
-            return _message(call, stop.value)
+        call = request.tool_call
+
+        def run_tool(args: dict[str, Any]) -> Any:
+            return _content(handler(_override(request, call, args)))
+
+        outcome = self.guard.call(
+            call["name"],
+            call.get("args") or {},
+            run_tool,
+            call_id=call.get("id"),
+            run=run_for(self.guard, _config()),
+            passthrough=(GraphBubbleUp,),
+            wait=self._suspend if self.mode == "interrupt" else None,
+        )
+        return _message(call, outcome)
 
     async def awrap_tool_call(
         self, request: Any, handler: AsyncHandler
     ) -> ToolMessage | Command[Any]:
-        call, flow = self._start(request)
-        reply: Any = None
-        try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, Wait):
-                    if self.mode == "interrupt":
-                        reply = self._decide(step)
-                    else:
-                        try:
-                            reply = await self.guard.broker.wait_async(
-                                step.request.id, step.deadline
-                            )
-                        except Exception as exc:  # noqa: BLE001 - the flow denies
-                            reply = exc
-                else:
-                    try:
-                        message = await handler(_override(request, call, step.args))
-                        reply = _content(message)
-                    except GraphBubbleUp:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - masked and reported by the flow
-                        reply = exc
-        except StopIteration as stop:
-            return _message(call, stop.value)
+        call = request.tool_call
 
-    def _decide(self, step: Wait) -> Any:
-        try:
-            if self.mode == "blocking":
-                return self.guard.broker.wait(step.request.id, step.deadline)
-            return self._interrupt_until_decided(step.request)
-        except GraphBubbleUp:
-            raise  # interrupt(): LangGraph suspends the run here
-        except Exception as exc:  # noqa: BLE001 - the flow denies
-            return exc
+        async def run_tool(args: dict[str, Any]) -> Any:
+            return _content(await handler(_override(request, call, args)))
+
+        async def suspend(step: Wait) -> ApprovalRequest:
+            return self._suspend(step)
+
+        outcome = await self.guard.acall(
+            call["name"],
+            call.get("args") or {},
+            run_tool,
+            call_id=call.get("id"),
+            run=run_for(self.guard, _config()),
+            passthrough=(GraphBubbleUp,),
+            wait=suspend if self.mode == "interrupt" else None,
+        )
+        return _message(call, outcome)
+
+    def _suspend(self, step: Wait) -> ApprovalRequest:
+        return self._interrupt_until_decided(step.request)
 
     def _interrupt_until_decided(self, request: ApprovalRequest) -> ApprovalRequest:
         broker = self.guard.broker
@@ -138,15 +118,6 @@ def _config() -> dict[str, Any] | None:
 
 def _override(request: Any, call: dict[str, Any], args: dict[str, Any]) -> Any:
     return request.override(tool_call={**call, "args": args})
-
-
-def _tool_result(handler: Handler, request: Any, call: dict[str, Any], args: dict[str, Any]) -> Any:
-    try:
-        return _content(handler(_override(request, call, args)))
-    except GraphBubbleUp:
-        raise
-    except Exception as exc:  # noqa: BLE001 - masked and reported by the flow
-        return exc
 
 
 class _ToolError(Exception):
