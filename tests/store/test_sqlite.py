@@ -44,8 +44,14 @@ def test_newer_schema_is_refused(db_path):
 
 
 def test_reopening_does_not_migrate_twice(db_path):
-    SQLiteStore(db_path, key=KEY).close()
-    SQLiteStore(db_path, key=KEY).close()
+    store = SQLiteStore(db_path, key=KEY)
+    store.record_event("test.event", data={"n": 1})
+    store.close()
+    again = SQLiteStore(db_path, key=KEY)
+    assert [r.event for r in again.audit_rows()] == ["test.event"]
+    again.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_missing_folder_and_missing_file(tmp_path):
