@@ -46,6 +46,7 @@ def build_directory(files: list[tuple[Source, PolicyDocument]], problems: Proble
                     )
                 owner[identity] = person
     groups: dict[str, frozenset[str]] = {}
+    group_where: dict[str, Source] = {}
     for source, doc in files:
         for group, members in doc.groups.items():
             if group in people:
@@ -69,10 +70,12 @@ def build_directory(files: list[tuple[Source, PolicyDocument]], problems: Proble
                 problems.add(
                     source,
                     ("groups", group),
-                    f"group {group!r} is defined differently in another file",
+                    f"group {group!r} is defined differently in {group_where[group].file}",
                     prefer_key=True,
                 )
+                continue
             groups[group] = ms
+            group_where[group] = source
     return Directory(people=people, groups=groups)
 
 

@@ -339,6 +339,18 @@ def test_error_in_included_file_names_that_file(write):
     assert p.file.endswith("part.yaml") and p.line == 5 and p.rule_id == "r"
 
 
+def test_people_or_group_defined_differently_names_both_files(write):
+    write("version: 1\npeople: {a: [cli:a], b: [cli:b]}\ngroups: {ops: [a]}\n", "team.yaml")
+    p = problem_of(
+        write,
+        "version: 1\ninclude: [team.yaml]\ndefaults: {effect: deny}\ngroups: {ops: [a, b]}\n",
+    )
+    assert p.field == "groups.ops" and p.line == 4
+    assert (
+        p.message.startswith("group 'ops' is defined differently in") and "team.yaml" in p.message
+    )
+
+
 def test_included_file_may_not_change_defaults(write):
     write("version: 1\ndefaults: {effect: allow}\n", "part.yaml")
     p = problem_of(write, "version: 1\ninclude: [part.yaml]\ndefaults: {effect: deny}\n")
