@@ -13,7 +13,8 @@
      ├── StoreError                     the SQLite store failed; the guard denies
      │    └── SchemaVersionError        the database was written by a newer version
      └── MaskingError                   the masker failed; the guard denies
-          └── InputTooLarge             a payload over the configured limits
+          ├── InputTooLarge             a payload over the configured limits
+          └── UnsupportedValue          an object the guard cannot turn into data to check
 
 Errors carry their facts as attributes, so callers never parse messages.
 """
@@ -42,6 +43,7 @@ __all__ = [
     "SelfApproval",
     "StoreError",
     "ToolDenied",
+    "UnsupportedValue",
 ]
 
 
@@ -160,3 +162,8 @@ class MaskingError(GuardError):
 
 class InputTooLarge(MaskingError):
     """A payload exceeded the size, depth or count limits."""
+
+
+class UnsupportedValue(MaskingError):
+    """A value that cannot be converted to data the guard can check (a client, a callable,
+    binary data, a cycle). Refused, never passed through or stored as its repr."""

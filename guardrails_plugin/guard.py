@@ -13,6 +13,7 @@ can read, and the cause goes to the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -25,8 +26,15 @@ from typing import Any
 
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.clock import Clock, SystemClock
-from guardrails_plugin.errors import ApprovalTimeout, GuardError, ToolDenied
+from guardrails_plugin.errors import (
+    ApprovalTimeout,
+    GuardError,
+    InputTooLarge,
+    ToolDenied,
+    UnsupportedValue,
+)
 from guardrails_plugin.masking import Masker, Vault
+from guardrails_plugin.payload import as_data
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import Store
@@ -182,7 +190,13 @@ class Guard:
     ) -> Generator[Wait | Execute, Any, Outcome]:
         """The decision path. Send the decided `ApprovalRequest` after a `Wait`, and the tool's
         raw result (or the exception it raised) after an `Execute`."""
-        call = ToolCall(tool, dict(args), call_id, run.run_id, run.principal, run.environment)
+        call = ToolCall(tool, args, call_id, run.run_id, run.principal, run.environment)
+        try:
+            # One plain-data view of the arguments for the policy, the masker, the approval
+            # hash, the audit and the tool: objects the guard cannot check are refused here.
+            call = dataclasses.replace(call, args=dict(as_data(dict(args))))
+        except (UnsupportedValue, InputTooLarge) as exc:
+            return self._fail(call, "could not check the call", exc)
         try:
             analysis = self.masker.analyze(call.args)
             findings = list(analysis.findings)
@@ -368,6 +382,9 @@ class Guard:
             request_id=request_id,
             data={"tool": call.tool, "what": what, "error": f"{type(exc).__name__}: {exc}"[:500]},
         )
+        if isinstance(exc, UnsupportedValue | InputTooLarge):
+            # The guard's own sentence about the payload's shape: the model can fix its call.
+            return _denied(f"Denied: the guard {what}: {exc}.", decision, request_id)
         kind = type(exc).__name__ if isinstance(exc, GuardError) else "internal error"
         return _denied(
             f"Denied: the guard {what} ({kind}), so the call was not made.", decision, request_id

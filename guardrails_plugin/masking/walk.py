@@ -2,7 +2,8 @@
 intact. JSON found inside strings is parsed, walked and re-serialised, recursively.
 
 Hostile payloads are refused before anything is scanned: too deep, too many leaves, too much
-text, or cyclic (`InputTooLarge`, which the guard turns into a denial).
+text, or cyclic (`InputTooLarge`, which the guard turns into a denial). Objects are walked as the
+plain data `guardrails_plugin.payload.as_data` makes of them, or refused (`UnsupportedValue`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge
+from guardrails_plugin.payload import as_data
 
 __all__ = ["JSON_MARK", "LeafRef", "Limits", "collect", "rebuild"]
 
@@ -115,13 +117,11 @@ def _visit(
             return tuple(items) if isinstance(value, tuple) else items
         finally:
             walk.active.discard(marker)
-    if isinstance(value, bytes | bytearray):
-        try:
-            text = bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            return value  # opaque binary: nothing readable to leak through a model
-        return _visit(walk, text, path, key, parents, depth, json_nesting)
-    return _Keep(value)
+    # Anything else (models, dataclasses, sets, bytes, dates...) is walked as the data it
+    # converts to, and the masked payload holds that data; what cannot be converted is refused.
+    converted = as_data(value)
+    inner = _visit(walk, converted, path, key, parents, depth, json_nesting)
+    return _Converted(inner, converted)
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,12 @@ class _Keep:
     value: Any
 
 
+@dataclass(frozen=True)
+class _Converted:
+    inner: Any
+    data: Any
+
+
 def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) -> Any:
     """The payload with leaf ``i`` replaced by ``leaf_text(i)`` (None: unchanged)."""
     if isinstance(shadow, _Leaf):
@@ -153,6 +159,8 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         return json.dumps(rebuilt, ensure_ascii=False)
     if isinstance(shadow, _Keep):
         return original
+    if isinstance(shadow, _Converted):
+        return rebuild(shadow.inner, shadow.data, leaf_text)
     if isinstance(shadow, dict):
         source = original if isinstance(original, Mapping) else {}
         return {k: rebuild(v, source.get(k), leaf_text) for k, v in shadow.items()}
