@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 
-from guardrails_plugin.masking.vault import Vault
+from guardrails_plugin.masking.vault import PLACEHOLDER, Vault
 
 __all__ = ["STRATEGIES", "replacement"]
 
@@ -24,7 +24,16 @@ def _partial(label: str, value: str) -> str:
 
 
 def replacement(label: str, value: str, strategy: str, vault: Vault, key: bytes) -> str:
-    """The text that replaces ``value``. ``block`` redacts too; the caller denies the call."""
+    """The text that replaces ``value``. ``block`` redacts too; the caller denies the call.
+
+    ``value`` may be a placeholder of ``label`` the model passed on: it stays itself under the
+    placeholder strategy, and the others apply to the real value behind it when the vault has it.
+    """
+    minted = PLACEHOLDER.fullmatch(value)
+    if minted is not None and minted.group("label") == label:
+        if strategy == "placeholder":
+            return value
+        value = vault.lookup(value) or value
     if strategy == "placeholder":
         return vault.placeholder(label, value)
     if strategy == "partial":
