@@ -88,7 +88,7 @@ def run(mode: str, count: int, tmp: Path) -> dict[str, float]:
     for request_id in ids:
         time.sleep(rng.uniform(0.02, 0.05))
         started[request_id] = time.time()
-        broker.vote(request_id, "cli:alice", "approve")
+        broker.vote(request_id, "cli:alice", "approve", revision=0)
         vote_ms.append((time.time() - started[request_id]) * 1000)
         if mode == "sync":
             line = json.loads(proc.stdout.readline())

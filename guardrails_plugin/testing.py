@@ -82,6 +82,7 @@ class ScriptedApprover:
                     reason=vote.reason,
                     edited_args=vote.edited_args,
                     channel=self.channel,
+                    revision=request.revision,
                 )
             except ApprovalError as exc:
                 self.refused.append(exc)

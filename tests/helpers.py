@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from guardrails_plugin.approvals import ApprovalBroker
+from guardrails_plugin.cli.identity import os_account
 from guardrails_plugin.types import Principal, ToolCall
 
 KEY = bytes(range(32))
+
+# The CLI votes as the OS account running the tests (it cannot be told otherwise), so tests that
+# vote from the CLI give that account to one of the policy's people.
+ME = os_account()
+
+
+def as_me(policy: str, person: str = "bob") -> str:
+    """``policy`` with ``cli:<person>`` replaced by ``cli:<the OS account running the tests>``."""
+    return policy.replace(f"cli:{person}]", f"cli:{ME}]").replace(f"cli:{person},", f"cli:{ME},")
+
 
 POLICY = """
 version: 1

@@ -14,18 +14,16 @@ from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.types import Principal
 
-from .helpers import KEY, POLICY, make_request
+from .helpers import KEY, ME, POLICY, as_me, make_request
 
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch):
     monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", KEY.hex())
-    monkeypatch.setenv("USER", "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
     db = tmp_path / "g.db"
     monkeypatch.setenv("GUARDRAILS_DB", str(db))
     policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text(POLICY)
+    policy_file.write_text(as_me(POLICY))  # the CLI user (this OS account) is bob
     store = SQLiteStore(db)
     broker = ApprovalBroker(store, Policy.load(policy_file))
     yield broker, policy_file
@@ -46,7 +44,8 @@ def test_pending_show_approve_and_audit(setup):
     assert listed["id"] == request.id and listed["args"]["email"] == "<EMAIL_1>"
     code, out = run("show", request.id[:10])
     assert code == 0 and "restart" in out and "approvers" in out
-    code, out = run("approve", request.id[:10], "--json")
+    assert f"approve {request.id} --revision 0" in out
+    code, out = run("approve", request.id[:10], "--revision", "0", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["request"]["status"] == "approved" and data["counted"]
@@ -58,17 +57,25 @@ def test_pending_show_approve_and_audit(setup):
     assert code == 0 and "3 rows verified" in out
 
 
-def test_the_cli_votes_as_the_os_user_and_self_approval_is_refused(setup, monkeypatch):
+def test_the_cli_votes_as_the_os_account_and_self_approval_is_refused(setup):
     broker, _ = setup
     request = make_request(
-        broker, "restart", {"service": "api"}, principal=Principal("agent:bot", "cli:bob")
+        broker, "restart", {"service": "api"}, principal=Principal("agent:bot", "cli:carol")
     )
-    code, out = run("approve", request.id)
+    code, out = run("approve", request.id, "--revision", "0")
+    assert code == 0 and "approved by bob" in out
+    mine = make_request(
+        broker, "restart", {"n": 2}, call_id="c2", principal=Principal("agent:bot", f"cli:{ME}")
+    )
+    code, out = run("approve", mine.id, "--revision", "0")
     assert code == 1 and "no self-approval" in out
-    monkeypatch.setenv("USER", "mallory")
-    monkeypatch.setenv("LOGNAME", "mallory")
+
+
+def test_approve_needs_the_revision_shown(setup):
+    broker, _ = setup
+    request = make_request(broker, "restart", {"service": "api"})
     code, out = run("approve", request.id)
-    assert code == 1 and "not an approver" in out
+    assert code == 2 and "--revision" in out
 
 
 def test_deny_needs_a_reason_and_records_it(setup):
@@ -80,7 +87,7 @@ def test_deny_needs_a_reason_and_records_it(setup):
     assert code == 0 and "denied by bob" in out
     code, out = run("show", request.id, "--json")
     assert json.loads(out)["decision_reason"] == "not during the freeze"
-    code, out = run("approve", request.id)
+    code, out = run("approve", request.id, "--revision", "0")
     assert code == 1 and "already denied" in out
 
 
@@ -88,9 +95,9 @@ def test_current_policy_membership_applies_with_policy_option(setup, tmp_path):
     broker, _ = setup
     request = make_request(broker, "restart", {"service": "api"})
     revoked = tmp_path / "revoked.yaml"
-    revoked.write_text(POLICY.replace("dba: [alice, bob, carol]", "dba: [alice, carol]"))
-    code, out = run("approve", request.id, "--policy", str(revoked))
-    assert code == 1 and "not an approver" in out
+    revoked.write_text(as_me(POLICY).replace("dba: [alice, bob, carol]", "dba: [alice, carol]"))
+    code, out = run("approve", request.id, "--revision", "0", "--policy", str(revoked))
+    assert code == 1 and "no longer an approver" in out
 
 
 def test_unknown_and_ambiguous_ids(setup):
@@ -112,7 +119,7 @@ def test_checkpoint_then_truncation_is_detected(setup, tmp_path):
     broker, _ = setup
     for i in range(3):
         request = make_request(broker, "restart", {"n": i}, call_id=f"c{i}")
-        broker.vote(request.id, "cli:carol", "approve")
+        broker.vote(request.id, "cli:carol", "approve", revision=0)
     anchor = tmp_path / "anchor.jsonl"
     code, out = run("audit", "checkpoint", "-o", str(anchor))
     checkpoint = json.loads(out)
@@ -135,7 +142,7 @@ def out_json(data: dict) -> str:
 def test_verify_reports_the_first_broken_row(setup):
     broker, _ = setup
     request = make_request(broker, "restart", {"n": 1})
-    broker.vote(request.id, "cli:carol", "approve")
+    broker.vote(request.id, "cli:carol", "approve", revision=0)
     conn = sqlite3.connect(broker.store.path, isolation_level=None)
     conn.execute("DROP TRIGGER audit_no_update")
     conn.execute("UPDATE audit SET actor = 'cli:mallory' WHERE seq = 2")
@@ -147,7 +154,7 @@ def test_verify_reports_the_first_broken_row(setup):
 def test_export_jsonl_and_csv(setup, tmp_path):
     broker, _ = setup
     request = make_request(broker, "restart", {"n": 1})
-    broker.vote(request.id, "cli:carol", "approve")
+    broker.vote(request.id, "cli:carol", "approve", revision=0)
     code, out = run("audit", "export")
     assert code == 0 and len(out.splitlines()) == 3
     target = tmp_path / "audit.csv"

@@ -210,8 +210,9 @@ class ApprovalBroker:
 
         Refuses (with an audit row) unknown requests, decided or expired requests, the
         requester's own identities, non-approvers, missing reasons, disallowed or denied edits,
-        and votes on a revision older than the current one. A repeat vote by the same person is
-        a harmless no-op.
+        and votes on a revision older than the current one. An approval must name the
+        ``revision`` the reviewer saw (a deny need not). A repeat vote by the same person is a
+        harmless no-op.
         """
         verdict = Verdict(verdict)
         reason = reason.strip() if reason and reason.strip() else None
@@ -263,6 +264,14 @@ class ApprovalBroker:
             )
         directory = self.policy.directory if self.policy else None
         voter = resolve_voter(identity, request, directory)
+        if verdict is Verdict.APPROVE and revision is None:
+            # An approval binds to what the reviewer was shown; a channel that cannot say which
+            # revision that was must not approve (an edit in between would be approved unseen).
+            raise ApprovalError(
+                f"an approval must name the revision of request {request.id} the reviewer saw "
+                f"(it is at revision {request.revision})",
+                request.id,
+            )
         if revision is not None and revision != request.revision:
             raise RequestChanged(
                 f"request {request.id} changed since you saw it (revision {revision}, now "

@@ -55,38 +55,50 @@ def eligible_people(request: ApprovalRequest, directory: Directory | None) -> fr
     return snapshot & frozenset(current)
 
 
-def _person_of(identity: str, request: ApprovalRequest, directory: Directory | None) -> str | None:
-    if directory is not None:
-        return directory.person_of(identity)
-    for person, identities in request.approvers.items():
-        if identity in identities:
-            return person
-    return None
-
-
 def resolve_voter(identity: str, request: ApprovalRequest, directory: Directory | None) -> Voter:
-    """The person voting, or `SelfApproval` / `NotAnApprover`."""
-    person = _person_of(identity, request, directory)
+    """The person voting, or `SelfApproval` / `NotAnApprover`.
+
+    Who may vote comes from the request itself: the approvers (person -> identities) and the
+    requester's identities recorded when the policy in force created it. A ``directory`` (the
+    policy a channel has loaded now) can only narrow that: an identity it no longer gives to the
+    same person, or a person no longer in the rule's groups, does not count. It never adds
+    anyone, so a voter cannot pass a policy of their own that makes them an approver.
+    """
     barred = set(request.requester_identities) | {request.principal}
     if request.on_behalf_of:
         barred.add(request.on_behalf_of)
-    requester_people = {_person_of(i, request, directory) for i in barred} - {None}
-    if identity in barred or (person is not None and person in requester_people):
+    people = sorted(p for p, ids in request.approvers.items() if identity in ids)
+    requester_people = {p for p, ids in request.approvers.items() if barred & set(ids)}
+    current = directory.person_of(identity) if directory is not None else None
+    if directory is not None:
+        requester_people |= {directory.person_of(i) for i in barred} - {None}  # type: ignore[arg-type]
+    if identity in barred or requester_people & ({*people, current} - {None}):
         raise SelfApproval(
             f"{identity} cannot approve this request: it was made by or on behalf of the same "
             "person (no self-approval)",
             request.id,
         )
     who = ", ".join(sorted(request.approvers)) or "nobody"
-    if person is None:
-        known = "in the policy's people" if directory is not None else "among the approvers"
+    if not people:
         raise NotAnApprover(
-            f"{identity} is not an approver of this request (not {known}); approvers: {who}",
+            f"{identity} is not an approver of this request (approvers recorded with it: {who})",
+            request.id,
+        )
+    if len(people) > 1:
+        raise NotAnApprover(
+            f"{identity} belongs to several approvers ({', '.join(people)}); an ambiguous "
+            "identity never counts",
+            request.id,
+        )
+    person = people[0]
+    if directory is not None and current != person:
+        raise NotAnApprover(
+            f"{identity} no longer belongs to {person} in the current policy; approvers: {who}",
             request.id,
         )
     if person not in eligible_people(request, directory):
         raise NotAnApprover(
-            f"{identity} ({person}) is not an approver of this request; approvers: {who}",
+            f"{identity} ({person}) is no longer an approver of this request; approvers: {who}",
             request.id,
         )
     return Voter(identity, person)

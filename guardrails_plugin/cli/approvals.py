@@ -1,14 +1,16 @@
 """``pending``, ``show``, ``approve``, ``deny``: decide approval requests from a terminal.
 
-The CLI votes as ``cli:<OS user>``; there is no flag to claim another identity. The policy's
-``people`` must list that identity for the vote to count.
+The CLI votes as ``cli:<OS account>`` (from the OS, see `cli.identity`); there is no flag or
+variable to claim another identity. Who may approve is what the request recorded when the policy
+in force created it; ``--policy`` can only narrow that (revocations), never add a voter. An
+approval names the revision ``show`` displayed, so an edit made since is never approved unseen.
+Everything printed from a request is made terminal-safe first (`render.safe`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import getpass
 import json
 import os
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from guardrails_plugin.cli import render
+from guardrails_plugin.cli.identity import cli_identity
 from guardrails_plugin.errors import ApprovalError, GuardError, PolicyError
 from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict
 
@@ -37,10 +40,6 @@ __all__ = [
 
 POLICY_ENV = "GUARDRAILS_POLICY"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def cli_identity() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def db_options(func: F) -> F:
@@ -138,6 +137,11 @@ def request_json(r: ApprovalRequest) -> dict[str, Any]:
     }
 
 
+def _cell(text: str) -> str:
+    """Text from a request, safe to print: no markup, no terminal control characters."""
+    return escape(render.safe(text))
+
+
 def _short_args(args: Any, limit: int = 60) -> str:
     text = json.dumps(args, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -164,12 +168,12 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for r in requests:
         table.add_row(
-            r.id,
+            _cell(r.id),
             r.status.value,
-            escape(r.tool),
-            escape(_short_args(r.masked_args)),
-            r.rule_id or "(default)",
-            escape(r.on_behalf_of or r.principal),
+            _cell(r.tool),
+            _cell(_short_args(r.masked_args)),
+            _cell(r.rule_id or "(default)"),
+            _cell(r.on_behalf_of or r.principal),
             iso(r.expires_at),
         )
     render.stdout().print(table)
@@ -219,20 +223,25 @@ def show(request_id: str, db: Path | None, as_json: bool) -> None:
         "executed_at",
     ):
         if data[key] not in (None, ""):
-            out.print(f"[bold]{key:>16}[/] {escape(str(data[key]))}")
-    out.print(
-        f"[bold]{'approvers':>16}[/] {', '.join(data['approvers'])} (quorum {request.quorum})"
-    )
+            out.print(f"[bold]{key:>16}[/] {_cell(str(data[key]))}")
+    approvers = _cell(", ".join(data["approvers"]))
+    out.print(f"[bold]{'approvers':>16}[/] {approvers} (quorum {request.quorum})")
     if request.data_classes:
-        out.print(f"[bold]{'data found':>16}[/] {', '.join(request.data_classes)}")
+        out.print(f"[bold]{'data found':>16}[/] {_cell(', '.join(request.data_classes))}")
+    out.print(f"[bold]{'revision':>16}[/] {request.revision}")
     out.print(f"[bold]{'arguments':>16}[/] (masked, revision {request.revision})")
     shown = request.edited_args if request.edited_args is not None else request.masked_args
-    out.print(escape(json.dumps(shown, indent=2, ensure_ascii=False)))
+    out.print(escape(render.dumps(shown)))
     for v in data["votes"]:
         reason = f": {v['reason']}" if v["reason"] else ""
         out.print(
-            f"  {v['at']} {v['person']} ({v['identity']} via {v['channel']}) "
-            f"{v['verdict']}{escape(reason)}"
+            f"  {v['at']} {_cell(v['person'])} ({_cell(v['identity'])} via {_cell(v['channel'])})"
+            f" {v['verdict']} (revision {v['revision']}){_cell(reason)}"
+        )
+    if request.status is Status.PENDING:
+        out.print(
+            f"\nTo approve what is shown here: guardrails-plugin approve {request.id} "
+            f"--revision {request.revision}"
         )
 
 
@@ -253,7 +262,7 @@ def _vote(
             full_id, identity, verdict, reason=reason, channel="cli", revision=revision
         )
     except ApprovalError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(render.safe(str(exc))) from None
     if as_json:
         click.echo(
             render.dumps(
@@ -266,7 +275,7 @@ def _vote(
         )
     else:
         render.stdout().print(
-            f"{full_id}: {escape(result.message)} (status {result.request.status.value})"
+            f"{full_id}: {_cell(result.message)} (status {result.request.status.value})"
         )
 
 
@@ -274,21 +283,21 @@ _policy_option = click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Policy for current people and groups (default: $GUARDRAILS_POLICY; without it the "
-    "approvers recorded with the request are used).",
-)
-_revision_option = click.option(
-    "--revision",
-    type=int,
-    default=None,
-    help="Refuse if the request was edited since this revision (see `show`).",
+    help="The current policy (default: $GUARDRAILS_POLICY). It can only narrow who may vote "
+    "(people removed from a group, identities taken away); the approvers recorded with the "
+    "request are the most it allows.",
 )
 
 
 @click.command()
 @click.argument("request_id", metavar="ID")
 @click.option("--reason", default=None, help="Why you approve (required by some rules).")
-@_revision_option
+@click.option(
+    "--revision",
+    type=click.IntRange(0),
+    required=True,
+    help="The revision you reviewed, as `show` prints it; refused if the request was edited since.",
+)
 @_policy_option
 @db_options
 @json_option
@@ -296,19 +305,24 @@ _revision_option = click.option(
 def approve(
     request_id: str,
     reason: str | None,
-    revision: int | None,
+    revision: int,
     policy: Path | None,
     db: Path | None,
     as_json: bool,
 ) -> None:
-    """Approve request ID as cli:<your OS user>."""
+    """Approve revision N of request ID as cli:<your OS account> (`show` prints N)."""
     _vote(request_id, db, policy, Verdict.APPROVE, reason, revision, as_json)
 
 
 @click.command()
 @click.argument("request_id", metavar="ID")
 @click.option("--reason", required=True, help="Why you deny; the agent's model reads it.")
-@_revision_option
+@click.option(
+    "--revision",
+    type=click.IntRange(0),
+    default=None,
+    help="Refuse if the request was edited since this revision (see `show`).",
+)
 @_policy_option
 @db_options
 @json_option
@@ -321,5 +335,5 @@ def deny(
     db: Path | None,
     as_json: bool,
 ) -> None:
-    """Deny request ID as cli:<your OS user>."""
+    """Deny request ID as cli:<your OS account>."""
     _vote(request_id, db, policy, Verdict.DENY, reason, revision, as_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.console import Console
@@ -20,9 +21,30 @@ __all__ = [
     "explanation_json",
     "print_explanation",
     "print_policy_error",
+    "safe",
     "stderr",
     "stdout",
 ]
+
+# Control characters (C0 but tab/newline, DEL, C1), bidi and zero-width format characters, and
+# Unicode tags: text from a model or an agent host must not move the cursor, recolour or rewrite
+# the reviewer's terminal, or reorder what they read.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+_UNSAFE_LINE = re.compile(_UNSAFE.pattern[:-1] + "\n]")
+
+
+def safe(text: str, *, multiline: bool = False) -> str:
+    """``text`` with every character that could act on a terminal shown as ``\\uXXXX``.
+
+    Inside JSON strings the result is still valid JSON with the same value. One-line fields
+    escape newlines too (a run id must not forge the next line of the listing).
+    """
+    pattern = _UNSAFE if multiline else _UNSAFE_LINE
+    return pattern.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 _STYLES = {Effect.ALLOW: "green", Effect.DENY: "red", Effect.REQUIRE_APPROVAL: "yellow"}
 
@@ -117,4 +139,5 @@ def print_policy_error(console: Console, error: PolicyError) -> None:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """JSON for the terminal: readable non-ASCII text, no character that acts on a terminal."""
+    return safe(json.dumps(data, indent=2, ensure_ascii=False), multiline=True)

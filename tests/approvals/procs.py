@@ -63,7 +63,7 @@ def churn(db: str, policy: str, identity: str, *ids: str) -> None:
     print(json.dumps({"ready": True}), flush=True)
     for request_id in ids:
         with contextlib.suppress(ApprovalError):
-            broker.vote(request_id, identity, "approve")
+            broker.vote(request_id, identity, "approve", revision=0)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def test_a_thousand_waiters_share_one_watcher_task(store, policy, db_path):
         other = SQLiteStore(db_path, key=KEY)
         voter = ApprovalBroker(other, policy)
         for r in requests:
-            voter.vote(r.id, "cli:bob", "approve")
+            voter.vote(r.id, "cli:bob", "approve", revision=0)
         other.close()
 
     async def main() -> list[Status]:

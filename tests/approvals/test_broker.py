@@ -49,7 +49,7 @@ def test_idempotency_key_reused_for_other_arguments_is_refused(broker, store):
 def test_self_approval_is_refused_through_every_alias(broker, store, identity):
     request = make_request(broker)  # on behalf of slack:UALICE, who is in the dba group
     with pytest.raises(SelfApproval):
-        broker.vote(request.id, identity, "approve")
+        broker.vote(request.id, identity, "approve", revision=0)
     assert broker.get(request.id).status is Status.PENDING
     assert events(store)[-1] == Event.VOTE_REFUSED
 
@@ -57,23 +57,23 @@ def test_self_approval_is_refused_through_every_alias(broker, store, identity):
 def test_the_agent_itself_is_refused_even_when_not_a_person(broker):
     request = make_request(broker, principal=Principal("agent:ops"))
     with pytest.raises(SelfApproval):
-        broker.vote(request.id, "agent:ops", "approve")
+        broker.vote(request.id, "agent:ops", "approve", revision=0)
 
 
 @pytest.mark.parametrize("identity", ["slack:UMAL", "cli:dave", "slack:UNKNOWN", "alice"])
 def test_outsiders_are_refused(broker, identity):
     request = make_request(broker)
     with pytest.raises(NotAnApprover):
-        broker.vote(request.id, identity, "approve")
+        broker.vote(request.id, identity, "approve", revision=0)
 
 
 def test_quorum_two_needs_two_different_people(broker, store):
     request = make_request(broker, principal=Principal("agent:bot"))
-    first = broker.vote(request.id, "slack:UBOB", "approve")
+    first = broker.vote(request.id, "slack:UBOB", "approve", revision=0)
     assert first.counted and not first.decided
-    same_person = broker.vote(request.id, "cli:bob", "approve", channel="cli")
+    same_person = broker.vote(request.id, "cli:bob", "approve", channel="cli", revision=0)
     assert not same_person.counted and broker.get(request.id).status is Status.PENDING
-    done = broker.vote(request.id, "cli:carol", "approve")
+    done = broker.vote(request.id, "cli:carol", "approve", revision=0)
     assert done.decided and done.request.status is Status.APPROVED
     assert done.request.decided_by == "bob,carol"
     assert events(store)[-1] == Event.APPROVED
@@ -81,7 +81,7 @@ def test_quorum_two_needs_two_different_people(broker, store):
 
 def test_one_deny_decides(broker):
     request = make_request(broker, principal=Principal("agent:bot"))
-    broker.vote(request.id, "cli:bob", "approve")
+    broker.vote(request.id, "cli:bob", "approve", revision=0)
     result = broker.vote(request.id, "cli:carol", "deny", reason="not today")
     assert result.request.status is Status.DENIED
     assert result.request.decision_reason == "not today"
@@ -89,11 +89,11 @@ def test_one_deny_decides(broker):
 
 def test_decided_request_is_absorbing_and_double_click_is_harmless(broker, store):
     request = make_request(broker, "restart", {"service": "api"})
-    broker.vote(request.id, "cli:bob", "approve")
+    broker.vote(request.id, "cli:bob", "approve", revision=0)
     with pytest.raises(AlreadyDecided, match="already approved"):
         broker.vote(request.id, "cli:carol", "deny", reason="late")
     with pytest.raises(AlreadyDecided):
-        broker.vote(request.id, "cli:bob", "approve")
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
     assert broker.get(request.id).status is Status.APPROVED
     assert verify_chain(store.audit_rows()).ok
 
@@ -103,9 +103,9 @@ def test_membership_is_checked_at_vote_time(store, clock, policy):
     revoked = Policy.from_string(POLICY.replace("dba: [alice, bob, carol]", "dba: [alice, bob]"))
     later = ApprovalBroker(store, revoked, clock=clock)
     with pytest.raises(NotAnApprover):
-        later.vote(request.id, "cli:carol", "approve")
+        later.vote(request.id, "cli:carol", "approve", revision=0)
     # Without a policy, the approvers recorded with the request decide.
-    ApprovalBroker(store, None, clock=clock).vote(request.id, "cli:carol", "approve")
+    ApprovalBroker(store, None, clock=clock).vote(request.id, "cli:carol", "approve", revision=0)
 
 
 def test_new_group_members_do_not_join_an_existing_request(store, clock, policy):
@@ -114,15 +114,18 @@ def test_new_group_members_do_not_join_an_existing_request(store, clock, policy)
         POLICY.replace("dba: [alice, bob, carol]", "dba: [alice, bob, carol, mallory]")
     )
     with pytest.raises(NotAnApprover):
-        ApprovalBroker(store, grown, clock=clock).vote(request.id, "cli:mallory", "approve")
+        ApprovalBroker(store, grown, clock=clock).vote(
+            request.id, "cli:mallory", "approve", revision=0
+        )
 
 
 def test_reason_required_where_the_rule_says(broker):
     request = make_request(broker, "terraform_apply", {"dir": "prod"})
     with pytest.raises(ApprovalError, match="requires a reason"):
-        broker.vote(request.id, "cli:bob", "approve")
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
     assert (
-        broker.vote(request.id, "cli:bob", "approve", reason="ok").request.status is Status.APPROVED
+        broker.vote(request.id, "cli:bob", "approve", reason="ok", revision=0).request.status
+        is Status.APPROVED
     )
 
 
@@ -135,6 +138,7 @@ def test_edit_is_re_evaluated_recorded_and_bound(broker, store):
             "approve",
             reason="x",
             edited_args={"dir": "prod", "destroy": True},
+            revision=0,
         )
     result = broker.vote(
         request.id,
@@ -178,16 +182,16 @@ def test_stale_vote_after_an_edit_is_refused(store, clock, policy):
 def test_edits_refused_where_not_allowed(broker):
     request = make_request(broker)
     with pytest.raises(ApprovalError, match="does not allow edits"):
-        broker.vote(request.id, "cli:bob", "approve", edited_args={"table": "x"})
+        broker.vote(request.id, "cli:bob", "approve", edited_args={"table": "x"}, revision=0)
 
 
 def test_expiry_with_a_frozen_clock(broker, clock, store):
     request = make_request(broker)
     clock.advance(15 * 60 - 1)
-    broker.vote(request.id, "cli:bob", "approve")  # in time
+    broker.vote(request.id, "cli:bob", "approve", revision=0)  # in time
     clock.advance(2)
     with pytest.raises(AlreadyDecided, match="already expired"):
-        broker.vote(request.id, "cli:carol", "approve")
+        broker.vote(request.id, "cli:carol", "approve", revision=0)
     assert broker.get(request.id).status is Status.EXPIRED
     assert [e for e in events(store) if e == Event.EXPIRED] == [Event.EXPIRED]
 
@@ -204,7 +208,7 @@ def test_a_backward_clock_never_revives_an_expired_request(broker, clock):
     broker.expire_due()
     clock.advance(-7200)
     with pytest.raises(AlreadyDecided):
-        broker.vote(request.id, "cli:bob", "approve")
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
 
 
 def test_wait_deadline_leaves_the_request_pending(broker, clock):
@@ -225,7 +229,7 @@ def test_wait_wakes_when_another_thread_votes(store, policy, db_path):
 
     def vote() -> None:
         other = SQLiteStore(db_path, key=KEY)
-        ApprovalBroker(other, policy).vote(request.id, "cli:bob", "approve")
+        ApprovalBroker(other, policy).vote(request.id, "cli:bob", "approve", revision=0)
         other.close()
 
     threading.Timer(0.05, vote).start()
@@ -243,8 +247,8 @@ def test_a_restarted_process_resumes_waiting_on_the_same_request(db_path, policy
     reopened = SQLiteStore(db_path, key=KEY, clock=clock)
     broker = ApprovalBroker(reopened, policy, clock=clock)
     assert make_request(broker).id == request.id  # the replayed step finds it
-    broker.vote(request.id, "cli:bob", "approve")
-    broker.vote(request.id, "cli:carol", "approve")
+    broker.vote(request.id, "cli:bob", "approve", revision=0)
+    broker.vote(request.id, "cli:carol", "approve", revision=0)
     assert broker.wait(request.id).status is Status.APPROVED
 
 
@@ -254,7 +258,7 @@ def test_a_restarted_process_resumes_waiting_on_the_same_request(db_path, policy
 @pytest.fixture
 def approved(broker):
     request = make_request(broker, "restart", {"service": "api", "force": False})
-    broker.vote(request.id, "cli:bob", "approve")
+    broker.vote(request.id, "cli:bob", "approve", revision=0)
     return request
 
 
@@ -302,7 +306,7 @@ def test_pending_requests_are_capped_per_principal(store, policy, clock):
 
 def test_unknown_request_vote_is_refused_and_audited(broker, store):
     with pytest.raises(ApprovalError, match="no approval request"):
-        broker.vote("req_nope", "cli:bob", "approve")
+        broker.vote("req_nope", "cli:bob", "approve", revision=0)
     assert events(store) == [Event.VOTE_REFUSED]
 
 

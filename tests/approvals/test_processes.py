@@ -64,7 +64,7 @@ def test_a_waiter_in_another_process_resumes_when_this_one_votes(setup, env):
     assert json.loads(child.stdout.readline()) == {"ready": True}
     for i, request_id in enumerate(ids):
         time.sleep(0.02)
-        broker.vote(request_id, "cli:bob", "approve" if i % 2 else "deny", reason="r")
+        broker.vote(request_id, "cli:bob", "approve" if i % 2 else "deny", reason="r", revision=0)
         line = json.loads(child.stdout.readline())
         assert line["id"] == request_id
         assert line["status"] == ("approved" if i % 2 else "denied")

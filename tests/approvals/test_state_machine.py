@@ -87,7 +87,9 @@ class Approvals(RuleBasedStateMachine):
     def vote(self, request_id: str, voter: str, verdict: Verdict, reason: str | None) -> None:
         before = self.store.get_request(request_id)
         try:
-            result = self.broker.vote(request_id, voter, verdict, reason=reason)
+            result = self.broker.vote(
+                request_id, voter, verdict, reason=reason, revision=before.revision
+            )
         except ApprovalError:
             return
         assert PERSON[voter] in ELIGIBLE[before.tool], voter
@@ -96,8 +98,16 @@ class Approvals(RuleBasedStateMachine):
     @rule(request_id=requests, n=st.integers(0, 3))
     def edit(self, request_id: str, n: int) -> None:
         edited = {"n": n, "edited": True}
+        current = self.store.get_request(request_id)
         try:
-            self.broker.vote(request_id, "cli:carol", "approve", reason="edit", edited_args=edited)
+            self.broker.vote(
+                request_id,
+                "cli:carol",
+                "approve",
+                reason="edit",
+                edited_args=edited,
+                revision=current.revision,
+            )
         except ApprovalError:
             return
         self.args[request_id] = edited

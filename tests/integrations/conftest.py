@@ -10,7 +10,7 @@ from guardrails_plugin.masking import Masker
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.sqlite import SQLiteStore
 
-from ..helpers import KEY
+from ..helpers import KEY, ME
 
 POLICY = """
 version: 1
@@ -40,6 +40,8 @@ rules:
     effect: allow
     masking: {restore_placeholders: true}
 """
+# The CLI votes as the OS account running the tests: that account is one of bob's identities.
+POLICY = POLICY.replace("bob: [slack:UBOB, cli:bob]", f"bob: [slack:UBOB, cli:bob, cli:{ME}]")
 
 
 class Spy:

@@ -430,8 +430,6 @@ def test_interrupt_suspends_in_one_process_vote_in_another_resume_in_a_third(tmp
         **os.environ,
         "GUARDRAILS_AUDIT_KEY": KEY.hex(),
         "PYTHONPATH": str(REPO),
-        "USER": "bob",
-        "LOGNAME": "bob",
     }
 
     def child(*args: str) -> dict[str, Any]:
@@ -468,7 +466,7 @@ def test_interrupt_suspends_in_one_process_vote_in_another_resume_in_a_third(tmp
     }
     first, second = by_database["prod-eu"], by_database["prod-us"]
     for request_id, verb, extra in (
-        (first, "approve", []),
+        (first, "approve", ["--revision", "0"]),
         (second, "deny", ["--reason", "orders stay in the US"]),
     ):
         voted = subprocess.run(

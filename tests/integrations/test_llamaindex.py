@@ -307,7 +307,7 @@ def test_all_requests_of_one_run_share_a_run_id(guard, spy):
 
 
 def test_a_vote_from_another_process_resumes_the_awaiting_agent(guard, spy, monkeypatch):
-    env = {**os.environ, "GUARDRAILS_AUDIT_KEY": KEY.hex(), "USER": "bob", "LOGNAME": "bob"}
+    env = {**os.environ, "GUARDRAILS_AUDIT_KEY": KEY.hex()}
 
     def vote_from_another_process() -> None:
         deadline = time.monotonic() + 60
@@ -321,6 +321,8 @@ def test_a_vote_from_another_process_resumes_the_awaiting_agent(guard, spy, monk
                         "guardrails_plugin",
                         "approve",
                         pending[0].id,
+                        "--revision",
+                        "0",
                         "--db",
                         str(guard.store.path),
                     ],

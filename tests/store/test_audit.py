@@ -17,7 +17,7 @@ from ..helpers import make_request
 def fill(broker, n: int = 5) -> None:
     for i in range(n):
         request = make_request(broker, "restart", {"service": f"s{i}"}, call_id=f"c{i}")
-        broker.vote(request.id, "cli:bob", "approve")
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
 
 
 def raw(store) -> sqlite3.Connection:

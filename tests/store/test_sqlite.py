@@ -64,7 +64,7 @@ def test_missing_folder_and_missing_file(tmp_path):
 @pytest.mark.parametrize("table", ["audit", "votes"])
 def test_append_only_tables_refuse_update_and_delete(broker, store, table):
     request = make_request(broker, "restart", {"service": "api"})
-    broker.vote(request.id, "cli:bob", "approve")
+    broker.vote(request.id, "cli:bob", "approve", revision=0)
     conn = store._db().conn
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute(f"UPDATE {table} SET request_id = 'x'")
@@ -115,7 +115,7 @@ def test_no_plain_hash_or_raw_value_of_a_secret_reaches_the_files(broker, store,
 
     call = ToolCall("restart", canaries, call_id="c", principal=AGENT)
     request = broker.request(call, broker.policy.evaluate(call), masked_args=masked)
-    broker.vote(request.id, "cli:bob", "approve")
+    broker.vote(request.id, "cli:bob", "approve", revision=0)
     broker.claim_execution(request.id, "restart", canaries)
     store.close()
     blob = b"".join(p.read_bytes() for p in db_path.parent.glob("guardrails.db*"))

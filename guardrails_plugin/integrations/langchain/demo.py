@@ -8,7 +8,6 @@ requester, decides). Then the audit trail is printed and its hash chain verified
 
 from __future__ import annotations
 
-import getpass
 import json
 import queue
 import sys
@@ -23,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from guardrails_plugin.cli import render
+from guardrails_plugin.cli.identity import os_account
 from guardrails_plugin.store.records import ApprovalRequest, Status
 
 __all__ = ["run_agent_demo"]
@@ -168,7 +168,7 @@ def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> No
     from guardrails_plugin.store.audit import verify_chain
 
     console = render.stdout()
-    operator = getpass.getuser()
+    operator = os_account()
     for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}.key")):
         path.unlink(missing_ok=True)
     guard = Guard.from_policy(
@@ -255,7 +255,14 @@ def _ask(
         verdict, reason = "deny", "no operator answered (stdin is not a terminal)"
     else:
         verdict, reason = answer, f"{answer}d from the command line"
-    result = guard.broker.vote(request.id, f"cli:{operator}", verdict, reason=reason, channel="cli")
+    result = guard.broker.vote(
+        request.id,
+        f"cli:{operator}",
+        verdict,
+        reason=reason,
+        channel="cli",
+        revision=request.revision,
+    )
     console.print(f"  you (cli:{operator}) {verdict}: {escape(result.message)}\n")
     time.sleep(0.05)
 
