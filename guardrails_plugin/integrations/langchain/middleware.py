@@ -18,6 +18,7 @@ from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command, interrupt
 
+from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.guard import Guard, Outcome, Wait
 from guardrails_plugin.integrations.langchain.context import run_for
 from guardrails_plugin.store.records import ApprovalRequest
@@ -44,6 +45,10 @@ class GuardMiddleware(AgentMiddleware):
 
     def wrap_tool_call(self, request: Any, handler: Handler) -> ToolMessage | Command[Any]:
         call = request.tool_call
+        try:
+            run = run_for(self.guard, _config())
+        except ToolDenied as exc:
+            return _message(call, Outcome(False, message=str(exc)))
 
         def run_tool(args: dict[str, Any]) -> Any:
             return _content(handler(_override(request, call, args)))
@@ -53,7 +58,7 @@ class GuardMiddleware(AgentMiddleware):
             call.get("args") or {},
             run_tool,
             call_id=call.get("id"),
-            run=run_for(self.guard, _config()),
+            run=run,
             passthrough=(GraphBubbleUp,),
             wait=self._suspend if self.mode == "interrupt" else None,
         )
@@ -63,6 +68,10 @@ class GuardMiddleware(AgentMiddleware):
         self, request: Any, handler: AsyncHandler
     ) -> ToolMessage | Command[Any]:
         call = request.tool_call
+        try:
+            run = run_for(self.guard, _config())
+        except ToolDenied as exc:
+            return _message(call, Outcome(False, message=str(exc)))
 
         async def run_tool(args: dict[str, Any]) -> Any:
             return _content(await handler(_override(request, call, args)))
@@ -75,7 +84,7 @@ class GuardMiddleware(AgentMiddleware):
             call.get("args") or {},
             run_tool,
             call_id=call.get("id"),
-            run=run_for(self.guard, _config()),
+            run=run,
             passthrough=(GraphBubbleUp,),
             wait=suspend if self.mode == "interrupt" else None,
         )

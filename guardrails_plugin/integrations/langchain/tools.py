@@ -16,7 +16,8 @@ from langchain_core.tools import BaseTool, ToolException
 from langgraph.errors import GraphBubbleUp
 from pydantic import ConfigDict, SkipValidation
 
-from guardrails_plugin.guard import Guard, Outcome
+from guardrails_plugin.errors import ToolDenied
+from guardrails_plugin.guard import Guard, Outcome, RunContext
 from guardrails_plugin.integrations.langchain.context import run_for
 
 __all__ = ["GuardedTool", "guard_tool", "guard_tools"]
@@ -57,7 +58,7 @@ class GuardedTool(BaseTool):
             _arguments(args, kwargs),
             lambda a: self.inner._run(**_inner_kwargs(self.inner._run, a, config, run_manager)),
             call_id=call_id,
-            run=run_for(self.guard, config),
+            run=_run_for(self.guard, config),
             passthrough=(GraphBubbleUp,),
         )
         return _result(outcome, self.response_format == "content_and_artifact")
@@ -76,7 +77,7 @@ class GuardedTool(BaseTool):
             _arguments(args, kwargs),
             run_inner,
             call_id=call_id,
-            run=run_for(self.guard, config),
+            run=_run_for(self.guard, config),
             passthrough=(GraphBubbleUp,),
         )
         return _result(outcome, self.response_format == "content_and_artifact")
@@ -136,6 +137,13 @@ def _inner_kwargs(
     if config_param:
         kwargs[config_param] = config
     return kwargs
+
+
+def _run_for(guard: Guard, config: RunnableConfig) -> RunContext:
+    try:
+        return run_for(guard, config)
+    except ToolDenied as exc:  # the model reads the refusal as a tool error
+        raise ToolException(str(exc)) from None
 
 
 def _result(outcome: Outcome, pair: bool) -> Any:
