@@ -227,7 +227,7 @@ class Guard:
                 data={**data, "set_by_run": sorted(taken)},
                 durable=False,
             )
-        except Exception as exc:  # noqa: BLE001 - no audit row, no call under these settings
+        except Exception as exc:  # no audit row, no call under these settings
             log.error("could not audit the settings of run %r: %s", run_id, exc)
             raise ToolDenied(
                 "Denied: the guard could not record the run's settings in the audit log, "

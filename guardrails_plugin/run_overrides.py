@@ -57,9 +57,7 @@ def parse_run_overrides(names: Iterable[str] | str) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def requested_settings(
-    on_behalf_of: Any, environment: Any, *, source: str
-) -> list[RunSetting]:
+def requested_settings(on_behalf_of: Any, environment: Any, *, source: str) -> list[RunSetting]:
     """The settings a run's configuration asks for (``None`` means not asked). Values that are
     not strings refuse the call: the policy compares strings."""
     settings = []
