@@ -27,9 +27,15 @@ def make_guard(tmp_path: Path, policy: str, **kwargs: Any) -> Guard:
     return Guard(Policy.from_string(policy), SQLiteStore(tmp_path / "guard.db", key=KEY), **kwargs)
 
 
-def agent_for(variant: str, guard: Guard, tools: Sequence[Any], *calls: dict[str, Any]) -> Any:
-    """An agent whose model makes ``calls`` in one turn, then says "All done."."""
-    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=list(calls)), AIMessage("ok")])
+def agent_for(variant: str, guard: Guard | None, tools: Sequence[Any], *calls: Any) -> Any:
+    """An agent whose model makes ``calls`` in one turn (or, given lists, one list per turn),
+    then says "ok". Variant "plain" is the unguarded agent, for comparison."""
+    turns = [list(c) for c in calls] if calls and isinstance(calls[0], list) else [list(calls)]
+    model = ScriptedChatModel(
+        responses=[*(AIMessage("", tool_calls=turn) for turn in turns), AIMessage("ok")]
+    )
+    if variant == "plain" or guard is None:
+        return create_agent(model, list(tools))
     if variant == "wrapper":
         return create_agent(model, guard_tools(tools, guard))
     return create_agent(model, list(tools), middleware=[GuardMiddleware(guard)])
