@@ -6,9 +6,9 @@ The guard must judge the values the tool gets, not the model's text for them: py
 ``@tool`` and ``StructuredTool`` build), the arguments are validated with that very schema
 (its validators and settings included; LangChain's model-facing ``tool_call_schema`` is a copy
 without them), and the guard checks the validated values as plain JSON data. What the tool then
-runs with is validated again from exactly the data the guard allowed; if that validation does
-not give the same data back (a validator that is not idempotent) the call is refused, because
-the guard could no longer say what the tool would receive.
+runs with is validated again from exactly the data the guard allowed; if that does not give the
+same values back (a validator that is not idempotent) the call is refused, because the guard
+could no longer say what the tool would receive.
 
 Only what the model supplied is the call: values LangChain injects (``ToolRuntime``,
 ``InjectedState``, ``InjectedStore``, ``InjectedToolCallId``) are kept out of the guard, the
@@ -64,9 +64,11 @@ class ToolArguments:
         if self.schema is None:
             self._refuse_legacy()
             return dict(raw)
-        model = self.schema.model_validate(dict(raw))
+        # A value the model wrote for an injected argument is dropped: LangChain injects its own.
+        model = self.schema.model_validate({k: v for k, v in raw.items() if k not in self.injected})
         data = self._dump(model, by_alias=True)
-        if self._dump(self.schema.model_validate(data), by_alias=True) != data:
+        # The tool will validate `data` again: that must give these very values back.
+        if self.schema.model_validate(data) != model:
             raise self._unstable()
         return data
 
@@ -100,7 +102,8 @@ class ToolArguments:
         model = self.schema.model_validate(dict(data), by_name=True)
         values = {k: getattr(model, k) for k in data if k in self.schema.model_fields}
         values.update({k: v for k, v in (model.model_extra or {}).items() if k in data})
-        if self.as_data(values) != dict(data):
+        # Compared as values, not as JSON text: a set's order in JSON is not significant.
+        if self.schema.model_validate(self.as_data(values), by_name=True) != model:
             raise self._unstable()
         return values
 
