@@ -96,7 +96,9 @@ class GuardMiddleware(AgentMiddleware):
         )
         return _message(call, outcome)
 
-    def _check(self, request: Any) -> tuple[dict[str, Any], RunContext] | ToolMessage:
+    def _check(
+        self, request: Any
+    ) -> tuple[dict[str, Any], RunContext] | ToolMessage | Command[Any]:
         """(the arguments as the tool will receive them, the run), or the message that ends
         the call before the guard: the tool's own validation error, or a refusal."""
         call = request.tool_call
