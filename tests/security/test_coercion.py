@@ -5,8 +5,8 @@ The guard evaluated the model's raw JSON while the tool received what pydantic m
 tools ran with ``True`` and ``5000``. The guard now evaluates (and binds an approval to) the
 arguments as the tool will receive them, after the tool's own validation, and the tool gets
 exactly those values.
-Properties: P1 (every call is checked as it runs), P7 (approval binds the arguments that run),
-P24 (fail closed). See docs/security.md.
+Properties (shared/research/RELIABILITY.md): P2 (an approval is bound to the exact call that
+runs), P1 (fail closed: arguments the guard cannot pin down are refused).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Under `guard_tools`, a tool's injected arguments (``ToolRuntime``, ``InjectedSta
 ``data: {contains: [EMAIL]}`` deny rule denied a call whose model-supplied arguments were only
 ``{"x": 7}``. Only what the model supplied is the call; injected values go to the tool
 untouched and are never audited.
-Properties: P2 (the audit holds masked values only), P1 (the policy judges the call). See
-docs/security.md.
+Properties (shared/research/RELIABILITY.md): P11 (no plaintext personal data at rest: the
+audit log), P2 (the policy judges exactly the model's call).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 value when the model's key is not the parameter's name; the guard checked only keywords, saw
 ``{}``, and a ``DROP`` ran. And ``GuardedFunctionTool.fn`` / ``.real_fn`` handed out the raw
 function, so a denied tool ran through them.
-Properties: P1 (every call goes through the policy), P24 (fail closed). See docs/security.md.
+Properties (shared/research/RELIABILITY.md): P2 (nothing runs but the exact call the guard
+allowed), P1 (fail closed: a call that cannot be bound never runs).
 """
 
 from __future__ import annotations

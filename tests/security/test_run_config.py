@@ -5,7 +5,8 @@ Callers of a LangGraph server control ``config["configurable"]``. The adapters m
 caller downgraded a production rule (``env: dev``) and approved their own run by claiming to act
 for someone else. What the Guard was constructed with wins; a run may set only what the
 application allowed with ``Guard(run_overrides=...)``, and that is audited.
-Properties: P5 (separation of duties), P24 (fail closed). See docs/security.md.
+Properties (shared/research/RELIABILITY.md): P3 (no self-approval), P1 (fail closed), P27 (the
+audit trail is complete), P37 (secure by default: nothing is per-run unless allowed).
 """
 
 from __future__ import annotations
