@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from guardrails_plugin.errors import (
 from guardrails_plugin.masking import Masker, Vault
 from guardrails_plugin.payload import as_data
 from guardrails_plugin.policy import Policy
+from guardrails_plugin.run_overrides import parse_run_overrides, refusal, requested_settings
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import Store
 from guardrails_plugin.store.records import ApprovalRequest, Status
@@ -110,6 +111,7 @@ class Guard:
         clock: Clock | None = None,
         wait_timeout: float | None = None,
         record_intent: bool = True,
+        run_overrides: Iterable[str] = (),
     ) -> None:
         self.policy = policy
         self.store = store
@@ -123,6 +125,8 @@ class Guard:
         self.wait_timeout = wait_timeout
         # True: write call.evaluated before an allowed tool runs (one more commit per call).
         self.record_intent = record_intent
+        # What a run's (caller-chosen) configuration may set: see run_overrides.py.
+        self.run_overrides = parse_run_overrides(run_overrides)
         self._runs: OrderedDict[str, RunContext] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -165,23 +169,102 @@ class Guard:
         on_behalf_of: str | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> RunContext:
-        """The context of one agent run; the same ``run_id`` gives the same vault back."""
+        """The context of one agent run; the same ``run_id`` gives the same vault back.
+
+        For the application's own code: what it passes here is trusted. Values a run's caller
+        chose go through `run_from_config`."""
         run_id = run_id or f"run_{uuid.uuid4().hex}"
+        if principal is None and on_behalf_of is None and not environment:
+            with self._lock:
+                found = self._runs.get(run_id)
+                if found is not None:
+                    self._runs.move_to_end(run_id)
+                    return found
+        who = Principal(
+            principal or self.principal.agent,
+            on_behalf_of if on_behalf_of is not None else self.principal.on_behalf_of,
+        )
+        return self._context(run_id, who, {**self.environment, **(environment or {})})
+
+    def run_from_config(
+        self,
+        run_id: str,
+        *,
+        on_behalf_of: Any = None,
+        environment: Any = None,
+        source: str = "configurable",
+    ) -> RunContext:
+        """The run's context with the settings its configuration asks for (``source`` names
+        where they came from: ``configurable.guard_on_behalf_of`` / ``guard_environment``).
+
+        Only settings named in ``run_overrides`` may differ from the Guard's own; any other
+        raises `ToolDenied` naming the key and the Guard parameter that would allow it, and is
+        audited (``run.config_refused``). A context changed by allowed settings is audited
+        (``run.configured``) before any call runs under it."""
         with self._lock:
             found = self._runs.get(run_id)
-            if found is not None and principal is None and on_behalf_of is None and not environment:
-                self._runs.move_to_end(run_id)
-                return found
-            who = Principal(
-                principal or self.principal.agent,
-                on_behalf_of if on_behalf_of is not None else self.principal.on_behalf_of,
+        # The run as the application set it up (Guard.run), else as the Guard was built.
+        base = found.principal if found else self.principal
+        who, env = base.on_behalf_of, dict(found.environment if found else self.environment)
+        taken = []
+        try:
+            settings = requested_settings(on_behalf_of, environment, source=source)
+        except ToolDenied:
+            self._audit_refused_setting(run_id, f"{source}.guard_*", source)
+            raise
+        for setting in settings:
+            own = who if setting.label is None else env.get(setting.label)
+            if setting.value == own:
+                continue  # nothing is overridden
+            if setting.name not in self.run_overrides:
+                self._audit_refused_setting(run_id, setting.origin, source)
+                raise refusal(setting)
+            taken.append(setting.name)
+            if setting.label is None:
+                who = setting.value
+            else:
+                env[setting.label] = setting.value
+        if not taken:
+            return self.run(run_id)
+        principal = Principal(base.agent, who)
+        data = {"source": source, "on_behalf_of": who, "environment": env, "run_id": run_id}
+        try:
+            self.store.record_event(
+                Event.RUN_CONFIGURED,
+                actor=base.agent,
+                data={**data, "set_by_run": sorted(taken)},
+                durable=False,
             )
-            env = {**self.environment, **(environment or {})}
-            context = RunContext(run_id, who, env, found.vault if found else Vault(run_id))
-            self._runs[run_id] = context
+        except Exception as exc:  # no audit row, no call under these settings
+            log.error("could not audit the settings of run %r: %s", run_id, exc)
+            raise ToolDenied(
+                "Denied: the guard could not record the run's settings in the audit log, "
+                "so the call was not made."
+            ) from exc
+        return self._context(run_id, principal, env)
+
+    def _context(self, run_id: str, who: Principal, env: dict[str, str]) -> RunContext:
+        """The run's context with these settings; its vault is kept."""
+        with self._lock:
+            found = self._runs.get(run_id)
+            if found is None or found.principal != who or found.environment != env:
+                found = RunContext(run_id, who, env, found.vault if found else Vault(run_id))
+                self._runs[run_id] = found
+            self._runs.move_to_end(run_id)
             while len(self._runs) > _MAX_RUNS:
                 self._runs.popitem(last=False)
-            return context
+            return found
+
+    def _audit_refused_setting(self, run_id: str, origin: str, source: str) -> None:
+        try:  # the value itself is the caller's and is not recorded
+            self.store.record_event(
+                Event.RUN_CONFIG_REFUSED,
+                actor=self.principal.agent,
+                data={"key": origin, "source": source, "run_id": run_id},
+                durable=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - logged; the call is refused anyway
+            log.error("could not audit a refused setting of run %r: %s", run_id, exc)
 
     # --- the one decision path -----------------------------------------------------------------
 

@@ -22,3 +22,5 @@ class Event:
     TOOL_EXECUTED = "tool.executed"
     TOOL_FAILED = "tool.failed"
     OUTPUT_MASKED = "output.masked"
+    RUN_CONFIGURED = "run.configured"  # a run set an allowed setting (Guard run_overrides)
+    RUN_CONFIG_REFUSED = "run.config_refused"  # a run tried to set one it may not

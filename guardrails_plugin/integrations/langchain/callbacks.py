@@ -5,7 +5,9 @@ arguments and can stop the call by raising (``raise_error = True``), but LangCha
 return values. So this handler audits every tool start, end and error and enforces ``deny`` and
 ``require_approval`` (it waits for the decision, then lets the call through or raises); it
 cannot mask arguments or outputs, and a denial aborts the agent run with `ToolDenied` instead of
-reaching the model as a message. Use `guard_tools` or `GuardMiddleware` for that.
+reaching the model as a message. Nor can it see the tool's schema: it checks the arguments as
+the model wrote them, before the tool's validation converts them (``"yes"`` for a bool), so
+rules on converted values hold only under `guard_tools` or `GuardMiddleware`. Use those.
 
 It is a synchronous handler on purpose: LangChain swallows errors of async handlers on the sync
 path (``invoke``) and for sync-only tools under ``ainvoke``, which would fail open. A sync

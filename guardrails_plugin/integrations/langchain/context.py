@@ -13,11 +13,18 @@ __all__ = ["run_for"]
 def run_for(guard: Guard, config: Mapping[str, Any] | None) -> RunContext:
     """The guard's run for this config: ``configurable.thread_id`` (LangGraph's conversation
     id), so placeholders stay stable across the run's tool calls; else the guard's default run.
-    ``configurable`` may also carry ``guard_on_behalf_of`` and ``guard_environment``."""
+
+    ``configurable`` is chosen by whoever invokes the graph (for a LangGraph server, its remote
+    caller), so its ``guard_on_behalf_of`` / ``guard_environment`` count only where the Guard's
+    ``run_overrides`` allow them; otherwise this raises `ToolDenied` (see `Guard.run_from_config`).
+    """
     configurable = dict((config or {}).get("configurable") or {})
     thread = configurable.get("thread_id")
-    return guard.run(
-        f"thread:{thread}" if thread is not None else "default",
-        on_behalf_of=configurable.get("guard_on_behalf_of"),
-        environment=configurable.get("guard_environment"),
+    run_id = f"thread:{thread}" if thread is not None else "default"
+    on_behalf_of = configurable.get("guard_on_behalf_of")
+    environment = configurable.get("guard_environment")
+    if on_behalf_of is None and environment is None:
+        return guard.run(run_id)
+    return guard.run_from_config(
+        run_id, on_behalf_of=on_behalf_of, environment=environment, source="configurable"
     )

@@ -5,6 +5,9 @@ watcher). ``mode="interrupt"`` suspends the LangGraph run with ``interrupt()`` i
 approvals that may take hours: the run needs a checkpointer, the request is created once per
 tool-call id (LangGraph re-runs this wrapper from the top on resume), and after resuming the
 decision is read from the store, never from the resume value, which carries no approver identity.
+
+The guard checks the arguments as the tool will receive them: validated by the tool's own
+schema first (see `arguments`); the tool then gets exactly the values the guard allowed.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
+from langgraph.prebuilt.tool_node import ToolInvocationError
 from langgraph.types import Command, interrupt
+from pydantic import ValidationError
 
-from guardrails_plugin.guard import Guard, Outcome, Wait
+from guardrails_plugin.errors import ToolDenied
+from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
+from guardrails_plugin.integrations.langchain.arguments import ToolArguments, validation_errors
 from guardrails_plugin.integrations.langchain.context import run_for
 from guardrails_plugin.store.records import ApprovalRequest
 
@@ -44,16 +51,20 @@ class GuardMiddleware(AgentMiddleware):
 
     def wrap_tool_call(self, request: Any, handler: Handler) -> ToolMessage | Command[Any]:
         call = request.tool_call
+        checked = self._check(request)
+        if not isinstance(checked, tuple):
+            return checked
+        args, run = checked
 
-        def run_tool(args: dict[str, Any]) -> Any:
-            return _content(handler(_override(request, call, args)))
+        def run_tool(allowed: dict[str, Any]) -> Any:
+            return _content(handler(_override(request, call, allowed)))
 
         outcome = self.guard.call(
             call["name"],
-            call.get("args") or {},
+            args,
             run_tool,
             call_id=call.get("id"),
-            run=run_for(self.guard, _config()),
+            run=run,
             passthrough=(GraphBubbleUp,),
             wait=self._suspend if self.mode == "interrupt" else None,
         )
@@ -63,23 +74,41 @@ class GuardMiddleware(AgentMiddleware):
         self, request: Any, handler: AsyncHandler
     ) -> ToolMessage | Command[Any]:
         call = request.tool_call
+        checked = self._check(request)
+        if not isinstance(checked, tuple):
+            return checked
+        args, run = checked
 
-        async def run_tool(args: dict[str, Any]) -> Any:
-            return _content(await handler(_override(request, call, args)))
+        async def run_tool(allowed: dict[str, Any]) -> Any:
+            return _content(await handler(_override(request, call, allowed)))
 
         async def suspend(step: Wait) -> ApprovalRequest:
             return self._suspend(step)
 
         outcome = await self.guard.acall(
             call["name"],
-            call.get("args") or {},
+            args,
             run_tool,
             call_id=call.get("id"),
-            run=run_for(self.guard, _config()),
+            run=run,
             passthrough=(GraphBubbleUp,),
             wait=suspend if self.mode == "interrupt" else None,
         )
         return _message(call, outcome)
+
+    def _check(
+        self, request: Any
+    ) -> tuple[dict[str, Any], RunContext] | ToolMessage | Command[Any]:
+        """(the arguments as the tool will receive them, the run), or the message that ends
+        the call before the guard: the tool's own validation error, or a refusal."""
+        call = request.tool_call
+        try:
+            run = run_for(self.guard, _config())
+            return ToolArguments(request.tool).validate(call.get("args") or {}), run
+        except ValidationError as exc:
+            return _invalid(call, request.tool, exc)
+        except ToolDenied as exc:
+            return _message(call, Outcome(False, message=str(exc)))
 
     def _suspend(self, step: Wait) -> ApprovalRequest:
         return self._interrupt_until_decided(step.request)
@@ -107,6 +136,23 @@ def _interrupt_value(request: ApprovalRequest) -> dict[str, Any]:
         "approvers": sorted(request.approvers),
         "expires_at": request.expires_at,
     }
+
+
+def _invalid(call: dict[str, Any], tool: Any, exc: ValidationError) -> ToolMessage:
+    """What the unguarded tool answers to arguments it refuses: its own handler's text when it
+    has one (``handle_validation_error``), else LangGraph's ToolNode message. The tool never
+    runs."""
+    flag = getattr(tool, "handle_validation_error", None)
+    if flag:
+        # As langchain_core's _handle_validation_error: True, a fixed text, or a callable.
+        content = "Tool input validation error" if flag is True else flag
+        content = flag(exc) if callable(flag) else content
+    else:
+        error = ToolInvocationError(call["name"], exc, call["args"], validation_errors(exc))
+        content = error.message
+    return ToolMessage(
+        content=content, status="error", name=call.get("name"), tool_call_id=call.get("id") or ""
+    )
 
 
 def _config() -> dict[str, Any] | None:

@@ -16,7 +16,9 @@ from langchain_core.tools import BaseTool, ToolException
 from langgraph.errors import GraphBubbleUp
 from pydantic import ConfigDict, SkipValidation
 
-from guardrails_plugin.guard import Guard, Outcome
+from guardrails_plugin.errors import ToolDenied
+from guardrails_plugin.guard import Guard, Outcome, RunContext
+from guardrails_plugin.integrations.langchain.arguments import ToolArguments
 from guardrails_plugin.integrations.langchain.context import run_for
 
 __all__ = ["GuardedTool", "guard_tool", "guard_tools"]
@@ -48,16 +50,53 @@ class GuardedTool(BaseTool):
         finally:
             _call_id.reset(token)
 
+    @functools.cached_property
+    def _checked(self) -> ToolArguments:
+        return ToolArguments(self.inner)
+
+    def _model_args(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(the model's arguments as JSON data for the guard, the injected ones, untouched;
+        None for a single positional input). LangChain has validated ``kwargs`` with the inner
+        tool's schema already."""
+        if args:
+            return _arguments(args, kwargs), None
+        model, injected = self._checked.split(kwargs)
+        try:
+            return self._checked.as_data(model), injected
+        except ToolDenied as exc:
+            raise ToolException(str(exc)) from None
+
+    def _inner_call(
+        self,
+        func: Callable[..., Any],
+        allowed: dict[str, Any],
+        injected: dict[str, Any] | None,
+        config: RunnableConfig,
+        run_manager: Any,
+    ) -> dict[str, Any]:
+        # What the guard allowed (after a reviewer's edit and placeholder restore) is data;
+        # the inner tool gets it validated by its own schema again, typed as LangChain would.
+        if injected is None:
+            return _inner_kwargs(func, allowed, config, run_manager)
+        values = self._checked.typed(allowed)
+        return _inner_kwargs(func, {**values, **injected}, config, run_manager)
+
     def _run(
         self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
     ) -> Any:
         call_id = _call_id.get()
+        run = _run_for(self.guard, config)
+        model_args, injected = self._model_args(args, kwargs)
         outcome = self.guard.call(
             self.name,
-            _arguments(args, kwargs),
-            lambda a: self.inner._run(**_inner_kwargs(self.inner._run, a, config, run_manager)),
+            model_args,
+            lambda a: self.inner._run(
+                **self._inner_call(self.inner._run, a, injected, config, run_manager)
+            ),
             call_id=call_id,
-            run=run_for(self.guard, config),
+            run=run,
             passthrough=(GraphBubbleUp,),
         )
         return _result(outcome, self.response_format == "content_and_artifact")
@@ -66,17 +105,19 @@ class GuardedTool(BaseTool):
         self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
     ) -> Any:
         call_id = _call_id.get()
+        run = _run_for(self.guard, config)
+        model_args, injected = self._model_args(args, kwargs)
 
         async def run_inner(a: dict[str, Any]) -> Any:
-            inner_kwargs = _inner_kwargs(self.inner._arun, a, config, run_manager)
+            inner_kwargs = self._inner_call(self.inner._arun, a, injected, config, run_manager)
             return await self.inner._arun(**inner_kwargs)
 
         outcome = await self.guard.acall(
             self.name,
-            _arguments(args, kwargs),
+            model_args,
             run_inner,
             call_id=call_id,
-            run=run_for(self.guard, config),
+            run=run,
             passthrough=(GraphBubbleUp,),
         )
         return _result(outcome, self.response_format == "content_and_artifact")
@@ -136,6 +177,13 @@ def _inner_kwargs(
     if config_param:
         kwargs[config_param] = config
     return kwargs
+
+
+def _run_for(guard: Guard, config: RunnableConfig) -> RunContext:
+    try:
+        return run_for(guard, config)
+    except ToolDenied as exc:  # the model reads the refusal as a tool error
+        raise ToolException(str(exc)) from None
 
 
 def _result(outcome: Outcome, pair: bool) -> Any:
