@@ -11,6 +11,7 @@ class Event:
     REQUEST_CREATED = "request.created"
     REQUEST_REFUSED = "request.refused"
     REQUEST_EDITED = "request.edited"
+    REQUEST_REKEYED = "request.rekeyed"  # an upgraded store: an open request's scoped key
     VOTE_RECORDED = "vote.recorded"
     VOTE_REFUSED = "vote.refused"
     APPROVED = "request.approved"
@@ -22,3 +23,4 @@ class Event:
     TOOL_EXECUTED = "tool.executed"
     TOOL_FAILED = "tool.failed"
     OUTPUT_MASKED = "output.masked"
+    AUDIT_KEYED = "audit.keyed"  # an upgraded store: the keyed part of the chain begins here

@@ -4,6 +4,10 @@ One file shared by every agent process and the Slack app on a host. Settings cho
 decision record: WAL (readers never block the writer), ``synchronous=FULL`` (a commit survives
 power loss), a busy timeout, and write transactions that start ``IMMEDIATE`` so the busy timeout
 applies instead of failing on a lock upgrade. Each thread gets its own connection.
+
+The store's key (`HashKey`, kept outside the database) keys the audit chain; `keying.py` holds
+what the database records about it. Before each write transaction the store checks that its
+path still names the file it opened (`identity.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -23,8 +27,18 @@ import sqlite_utils
 
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import SchemaVersionError, StoreError
-from guardrails_plugin.store.audit import GENESIS, Checkpoint, HashKey, canonical_text, row_hash
-from guardrails_plugin.store.migrations import MIGRATIONS
+from guardrails_plugin.store.audit import (
+    GENESIS,
+    Checkpoint,
+    VerifyResult,
+    canonical_text,
+    row_hash,
+    verify_chain,
+)
+from guardrails_plugin.store.identity import FileIdentity
+from guardrails_plugin.store.keying import Keying, adopt_key, load_keying
+from guardrails_plugin.store.keys import HashKey
+from guardrails_plugin.store.migrations import KEYED, MIGRATIONS
 from guardrails_plugin.store.notify_state import NotifyMixin
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
 
@@ -123,9 +137,10 @@ def _to_audit(row: Mapping[str, Any]) -> AuditRecord:
 class _Tx:
     """One IMMEDIATE write transaction. Implements `StoreTx`."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
+    def __init__(self, db: sqlite_utils.Database, clock: Clock, keying: Keying) -> None:
         self.db = db
         self.clock = clock
+        self.keying = keying
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
         cursor = self.db.execute(sql, params)
@@ -174,6 +189,15 @@ class _Tx:
     def votes(self, request_id: str) -> list[Vote]:
         return _votes(self.db, request_id)
 
+    def request_events(self, request_id: str) -> list[AuditRecord]:
+        cursor = self.db.conn.execute(
+            f"{_AUDIT_SELECT} WHERE request_id = ? ORDER BY seq", (request_id,)
+        )
+        return [_to_audit(dict(zip(_AUDIT_COLUMNS, row, strict=True))) for row in cursor]
+
+    def authentic(self, record: AuditRecord) -> bool:
+        return self.keying.authentic(record)
+
     def insert_vote(self, vote: Vote) -> None:
         self.db.table("votes").insert(
             {
@@ -204,13 +228,24 @@ class _Tx:
         ts = self.clock.now()
         body = dict(data or {})
         text = canonical_text(body)  # stored as is, and hashed
-        digest = row_hash(prev, seq, ts, event, request_id, actor, body, data_text=text)
+        if seq < self.keying.keyed_from:  # the log was cut back below the keyed boundary
+            raise StoreError(
+                f"audit row {seq} would precede the keyed chain, which begins at row "
+                f"{self.keying.keyed_from}: the log was truncated; restore it from a backup"
+            )
+        digest = row_hash(
+            prev, seq, ts, event, request_id, actor, body, data_text=text, key=self.keying.key
+        )
         conn.execute(
             "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, event, request_id, actor, text, prev, digest),
         )
         return AuditRecord(seq, ts, event, request_id, actor, body, prev, digest)
+
+
+_AUDIT_COLUMNS = ("seq", "ts", "event", "request_id", "actor", "data", "prev_hash", "hash")
+_AUDIT_SELECT = f"SELECT {', '.join(_AUDIT_COLUMNS)} FROM audit"
 
 
 def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
@@ -223,8 +258,10 @@ def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
 class SQLiteStore(NotifyMixin):
     """The default `Store`. ``SQLiteStore()`` opens ``$GUARDRAILS_DB`` or ``./guardrails.db``.
 
-    The keyed-hash key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key``
-    (created 0600 beside the database, never inside it).
+    The key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key`` beside the
+    database (never inside it). A key file is created, with mode 0600, only for a new store and
+    only when ``create`` is true; read-only tools pass ``create=False``. A key whose fingerprint
+    differs from the one the store recorded is refused.
     """
 
     def __init__(
@@ -248,10 +285,20 @@ class SQLiteStore(NotifyMixin):
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._local_commits = 0
-        key_path = Path(key_file) if key_file else Path(f"{self.path}.key")
-        self._key = HashKey.resolve(key, key_path)
-        with self._errors("open"):
-            self._migrate()
+        self._identity: FileIdentity | None = None
+        self.key_file = Path(key_file) if key_file else Path(f"{self.path}.key")
+        try:
+            with self._errors("open"):
+                version = self._db().execute("PRAGMA user_version").fetchone()[0]
+            # A key is made only with a brand-new store: an existing store's hashes were made
+            # with its own key, which a new one could never match (a restored backup).
+            self._key = HashKey.resolve(key, self.key_file, create=create and version == 0)
+            with self._errors("open"):
+                self._keying = self._migrate()
+            self._identity = FileIdentity.capture(self.path)
+        except BaseException:
+            self.close()
+            raise
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -291,7 +338,7 @@ class SQLiteStore(NotifyMixin):
             self._connections.append(conn)
         return db
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> Keying:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -304,7 +351,10 @@ class SQLiteStore(NotifyMixin):
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _split_sql(script):
                     db.execute(statement)
+                if number == KEYED:
+                    self._adopt_key(db)
                 db.execute(f"PRAGMA user_version = {number}")
+            keying = load_keying(db.conn, self._key, self.path, self.key_file)
             db.execute("COMMIT")
         except BaseException:
             db.conn.rollback()
@@ -313,6 +363,22 @@ class SQLiteStore(NotifyMixin):
         db.execute("BEGIN IMMEDIATE")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
         db.execute("ROLLBACK")
+        return keying
+
+    def _adopt_key(self, db: sqlite_utils.Database) -> None:
+        tx = _Tx(db, self.clock, Keying(self._key, 1))
+
+        def append(event: str, request_id: str | None, data: dict[str, object]) -> object:
+            return tx.append_audit(event, request_id=request_id, data=data)
+
+        adopt_key(db.conn, self._key, append)
+
+    def _check_identity(self) -> None:
+        with self._lock:
+            if self._identity is None:  # reopened after close(): this is the file now
+                self._identity = FileIdentity.capture(self.path)
+            identity = self._identity
+        identity.check(self.path)
 
     @contextlib.contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[_Tx]:
@@ -325,7 +391,8 @@ class SQLiteStore(NotifyMixin):
             db = self._db(durable=durable)
             db.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _Tx(db, self.clock)
+                self._check_identity()
+                yield _Tx(db, self.clock, self._keying)
             except BaseException:
                 if db.conn.in_transaction:
                     db.conn.execute("ROLLBACK")
@@ -423,13 +490,35 @@ class SQLiteStore(NotifyMixin):
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
         with self._errors("read audit"):
             cursor = self._db().conn.execute(
-                "SELECT seq, ts, event, request_id, actor, data, prev_hash, hash FROM audit "
-                "WHERE seq > ? ORDER BY seq",
-                (since_seq,),
+                f"{_AUDIT_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,)
             )
-            names = [d[0] for d in cursor.description]
             for row in cursor:
-                yield _to_audit(dict(zip(names, row, strict=True)))
+                yield _to_audit(dict(zip(_AUDIT_COLUMNS, row, strict=True)))
+
+    def verify_audit(
+        self,
+        checkpoints: Iterable[Checkpoint] = (),
+        *,
+        observe: Callable[[AuditRecord], None] | None = None,
+    ) -> VerifyResult:
+        """Recompute the chain under this store's key (see `verify_chain`); ``observe`` sees
+        every row read, so a caller can check more in the same pass."""
+        rows: Iterable[AuditRecord] = self.audit_rows()
+        if observe is not None:
+            rows = _tap(rows, observe)
+        return verify_chain(
+            rows, list(checkpoints), key=self._key, keyed_from=self._keying.keyed_from
+        )
+
+    def iter_requests(self) -> Iterator[ApprovalRequest]:
+        with self._errors("read"):
+            for row in self._db().query("SELECT * FROM requests ORDER BY created_at, id"):
+                yield _to_request(row)
+
+    def iter_votes(self) -> Iterator[Vote]:
+        with self._errors("read"):
+            for row in self._db().query("SELECT * FROM votes ORDER BY id"):
+                yield _to_vote(row)
 
     def audit_head(self) -> Checkpoint | None:
         with self._errors("read audit"):
@@ -446,7 +535,16 @@ class SQLiteStore(NotifyMixin):
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
+            self._identity = None
         self._local = threading.local()
+
+
+def _tap(
+    rows: Iterable[AuditRecord], observe: Callable[[AuditRecord], None]
+) -> Iterator[AuditRecord]:
+    for row in rows:
+        observe(row)
+        yield row
 
 
 def _split_sql(script: str) -> list[str]:
