@@ -27,7 +27,7 @@ from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import KEY_ENV, HashKey, call_key
 from guardrails_plugin.store.records import AuditRecord
 
-__all__ = ["Keying", "adopt_key", "load_keying"]
+__all__ = ["REKEY_WINDOW", "Keying", "adopt_key", "load_keying"]
 
 _KEYED_FROM_LABEL = b"guardrails-plugin/meta/keyed_from\x00"
 
@@ -65,7 +65,7 @@ def _keyed_from_mac(key: HashKey, keyed_from: int) -> str:
     return key.mac(_KEYED_FROM_LABEL + str(keyed_from).encode("ascii"))
 
 
-def adopt_key(conn: sqlite3.Connection, key: HashKey, append: Append) -> Keying:
+def adopt_key(conn: sqlite3.Connection, key: HashKey, append: Append, now: float) -> Keying:
     """Migration 3's data step, inside its transaction."""
     last = conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     unkeyed = last[0] if last else 0
@@ -88,20 +88,28 @@ def adopt_key(conn: sqlite3.Connection, key: HashKey, append: Append) -> Keying:
                 "key_fingerprint": key.fingerprint[:16],
             },
         )
-    _rekey_requests(conn, key, append)
+    _rekey_requests(conn, key, append, now)
     return keying
 
 
-def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append) -> None:
-    """Existing requests were found by call id alone; give each the scoped key that a replay of
-    the same call (same principal, run, call id, tool and arguments) now looks up. For requests
-    still open (pending, or approved and not run), a keyed request.rekeyed row records the key,
-    as request.created does for new requests, so a replay after the upgrade finds them."""
+# Requests older than this lose their idempotency key at the upgrade: runs are resumed within
+# hours, and a keyed row for every request ever made would only pad the log.
+REKEY_WINDOW = 30 * 86400.0
+
+
+def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append, now: float) -> None:
+    """Existing requests were found by call id alone. Give each recent or still open one the
+    scoped key a replay of the same call (same principal, run, call id, tool and arguments) now
+    looks up, and a keyed request.rekeyed row recording it (as request.created does for new
+    requests), so a resumed run finds its request and gets its decision, or "already ran"."""
     rows = conn.execute(
         "SELECT id, idempotency_key, principal, on_behalf_of, run_id, tool, args_hash, status, "
-        "executed_at FROM requests WHERE idempotency_key IS NOT NULL ORDER BY created_at, id"
+        "created_at FROM requests WHERE idempotency_key IS NOT NULL ORDER BY created_at, id"
     ).fetchall()
-    for request_id, call_id, agent, on_behalf_of, run_id, tool, args_hash, status, ran in rows:
+    for request_id, call_id, agent, on_behalf_of, run_id, tool, args_hash, status, made in rows:
+        if status != "pending" and made < now - REKEY_WINDOW:
+            conn.execute("UPDATE requests SET idempotency_key = NULL WHERE id = ?", (request_id,))
+            continue
         scoped = call_key(
             key.digest,
             agent=agent,
@@ -112,12 +120,11 @@ def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append) -> N
             args_hash=args_hash,
         )
         conn.execute("UPDATE requests SET idempotency_key = ? WHERE id = ?", (scoped, request_id))
-        if status == "pending" or (status == "approved" and ran is None):
-            append(
-                Event.REQUEST_REKEYED,
-                request_id,
-                {"call_key": scoped, "tool": tool, "args_hmac": args_hash},
-            )
+        append(
+            Event.REQUEST_REKEYED,
+            request_id,
+            {"call_key": scoped, "tool": tool, "args_hmac": args_hash},
+        )
 
 
 def load_keying(conn: sqlite3.Connection, key: HashKey, path: Path, key_file: Path) -> Keying:

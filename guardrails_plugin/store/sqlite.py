@@ -371,7 +371,7 @@ class SQLiteStore(NotifyMixin):
         def append(event: str, request_id: str | None, data: dict[str, object]) -> object:
             return tx.append_audit(event, request_id=request_id, data=data)
 
-        adopt_key(db.conn, self._key, append)
+        adopt_key(db.conn, self._key, append, self.clock.now())
 
     def _check_identity(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from guardrails_plugin.approvals import ApprovalBroker
-from guardrails_plugin.errors import StoreError
+from guardrails_plugin.errors import StoreError, ToolDenied
 from guardrails_plugin.store import Event, Status
 from guardrails_plugin.store.audit import GENESIS, HashKey, canonical_text, row_hash
 from guardrails_plugin.store.migrations import KEYED, MIGRATIONS
@@ -20,19 +20,11 @@ from ..helpers import AGENT, KEY, make_request
 ARGS = {"service": "api"}
 
 
-def legacy_store(path, clock) -> str:
-    """A version-2 store as the previous release wrote it: a plain SHA-256 chain and a pending
-    request found by its raw call id."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    for script in MIGRATIONS[: KEYED - 1]:
-        for statement in _split_sql(script):
-            conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {KEYED - 1}")
+def _legacy_request(conn, clock, request_id, call_id, *, age=0.0, **columns) -> str:
     digest = HashKey(KEY).digest(ARGS)
-    now = clock.now()
+    made = clock.now() - age
     request = ApprovalRequest(
-        id="req_old",
+        id=request_id,
         tool="restart",
         masked_args=ARGS,
         args_hash=digest,
@@ -40,18 +32,38 @@ def legacy_store(path, clock) -> str:
         principal=AGENT.agent,
         on_behalf_of=AGENT.on_behalf_of,
         run_id="run-1",
-        idempotency_key="call-1",
-        created_at=now,
-        expires_at=now + 300,
+        idempotency_key=call_id,
+        created_at=made,
+        expires_at=made + 300,
         approvers={"bob": ("slack:UBOB", "cli:bob"), "dave": ("slack:UDAVE", "cli:dave")},
         approver_sources=("dba", "oncall"),
         requester_identities=(AGENT.agent, AGENT.on_behalf_of),
+        **columns,
     )
     row = _request_row(request)
     conn.execute(
         f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         tuple(row.values()),
     )
+    return digest
+
+
+def legacy_store(path, clock, *, more: bool = False) -> str:
+    """A version-2 store as the previous release wrote it: a plain SHA-256 chain and a pending
+    request found by its raw call id (with ``more``, also one that ran yesterday and one decided
+    two months ago)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for script in MIGRATIONS[: KEYED - 1]:
+        for statement in _split_sql(script):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {KEYED - 1}")
+    digest = _legacy_request(conn, clock, "req_old", "call-1")
+    if more:
+        ran = {"status": Status.APPROVED, "executed_at": clock.now() - 86000}
+        _legacy_request(conn, clock, "req_ran", "call-2", age=86400, **ran)
+        _legacy_request(conn, clock, "req_ancient", "call-3", age=60 * 86400, **ran)
+    now = clock.now()
     prev = GENESIS
     for seq, (event, request_id, data) in enumerate(
         [
@@ -101,6 +113,21 @@ def test_an_open_request_is_still_found_approved_and_run_after_the_upgrade(upgra
     broker.vote(request_id, "cli:bob", "approve")
     assert broker.claim_execution(request_id, "restart", ARGS).executed_at is not None
     assert store.verify_audit().ok
+
+
+def test_recent_requests_keep_their_replay_and_old_ones_lose_it(db_path, clock, policy):
+    legacy_store(db_path, clock, more=True)
+    store = SQLiteStore(db_path, key=KEY, clock=clock)
+    broker = ApprovalBroker(store, policy, clock=clock)
+    rekeyed = [r.request_id for r in store.audit_rows() if r.event == Event.REQUEST_REKEYED]
+    assert sorted(rekeyed) == ["req_old", "req_ran"]
+    assert store.get_request("req_ancient").idempotency_key is None
+    ran = make_request(broker, "restart", ARGS, call_id="call-2")
+    assert ran.id == "req_ran"  # a resumed run is told it already ran, not asked again
+    with pytest.raises(ToolDenied, match="already ran once"):
+        broker.claim_execution(ran.id, "restart", ARGS)
+    assert make_request(broker, "restart", ARGS, call_id="call-3").id != "req_ancient"
+    store.close()
 
 
 def test_reopening_an_upgraded_store_does_not_migrate_again(upgraded, db_path, clock):
