@@ -13,13 +13,11 @@ path still names the file it opened (`identity.py`).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +38,19 @@ from guardrails_plugin.store.keying import Keying, adopt_key, load_keying
 from guardrails_plugin.store.keys import HashKey
 from guardrails_plugin.store.migrations import KEYED, MIGRATIONS
 from guardrails_plugin.store.notify_state import NotifyMixin
-from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
+from guardrails_plugin.store.rows import (
+    AUDIT_COLUMNS,
+    AUDIT_SELECT,
+    BOOL_COLUMNS,
+    JSON_COLUMNS,
+    REQUEST_FIELDS,
+    dumps,
+    request_row,
+    to_audit,
+    to_request,
+    to_vote,
+)
 
 __all__ = ["DB_ENV", "DEFAULT_DB", "SQLiteStore", "resolve_db_path"]
 
@@ -49,89 +59,10 @@ log = logging.getLogger(__name__)
 DB_ENV = "GUARDRAILS_DB"
 DEFAULT_DB = "guardrails.db"
 
-_JSON_COLUMNS = {
-    "masked_args",
-    "edited_args",
-    "requester_identities",
-    "approvers",
-    "approver_sources",
-    "data_classes",
-    "environment",
-    "notify",
-}
-_BOOL_COLUMNS = {"require_reason", "allow_edit"}
-_TUPLE_COLUMNS = {"requester_identities", "approver_sources", "data_classes"}
-_REQUEST_FIELDS = {f.name for f in fields(ApprovalRequest)}
-
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     """Explicit argument > ``GUARDRAILS_DB`` > ``./guardrails.db``."""
     return Path(path or os.environ.get(DB_ENV) or DEFAULT_DB)
-
-
-_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _request_row(request: ApprovalRequest) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name in _REQUEST_FIELDS:
-        value = getattr(request, name)
-        if name == "approvers":
-            value = {p: list(ids) for p, ids in value.items()}
-        if name in _JSON_COLUMNS and value is not None:
-            value = _dumps(list(value) if name in _TUPLE_COLUMNS else value)
-        elif name in _BOOL_COLUMNS:
-            value = int(value)
-        elif name == "status":
-            value = str(value)
-        row[name] = value
-    return row
-
-
-def _to_request(row: Mapping[str, Any]) -> ApprovalRequest:
-    values: dict[str, Any] = {}
-    for name in _REQUEST_FIELDS:
-        value = row[name]
-        if name in _JSON_COLUMNS and value is not None:
-            value = json.loads(value)
-            if name in _TUPLE_COLUMNS:
-                value = tuple(value)
-            elif name == "approvers":
-                value = {p: tuple(ids) for p, ids in value.items()}
-        elif name in _BOOL_COLUMNS:
-            value = bool(value)
-        elif name == "status":
-            value = Status(value)
-        values[name] = value
-    return ApprovalRequest(**values)
-
-
-def _to_vote(row: Mapping[str, Any]) -> Vote:
-    return Vote(
-        id=row["id"],
-        request_id=row["request_id"],
-        revision=row["revision"],
-        person=row["person"],
-        identity=row["identity"],
-        channel=row["channel"],
-        verdict=Verdict(row["verdict"]),
-        reason=row["reason"],
-        edited_args=json.loads(row["edited_args"]) if row["edited_args"] else None,
-        created_at=row["created_at"],
-    )
-
-
-def _to_audit(row: Mapping[str, Any]) -> AuditRecord:
-    return AuditRecord(
-        seq=row["seq"],
-        ts=row["ts"],
-        event=row["event"],
-        request_id=row["request_id"],
-        actor=row["actor"],
-        data=json.loads(row["data"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
 
 
 class _Tx:
@@ -151,23 +82,23 @@ class _Tx:
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         row = self._one("SELECT * FROM requests WHERE id = ?", (request_id,))
-        return _to_request(row) if row else None
+        return to_request(row) if row else None
 
     def find_request(self, idempotency_key: str) -> ApprovalRequest | None:
         row = self._one("SELECT * FROM requests WHERE idempotency_key = ?", (idempotency_key,))
-        return _to_request(row) if row else None
+        return to_request(row) if row else None
 
     def insert_request(self, request: ApprovalRequest) -> None:
-        self.db.table("requests").insert(_request_row(request))
+        self.db.table("requests").insert(request_row(request))
 
     def update_request(self, request_id: str, expect: Status, **changes: Any) -> bool:
         sets, params = [], []
         for name, value in changes.items():
-            if name not in _REQUEST_FIELDS or name in ("id", "created_at"):
+            if name not in REQUEST_FIELDS or name in ("id", "created_at"):
                 raise ValueError(f"cannot update request field {name!r}")
-            if name in _JSON_COLUMNS and value is not None:
-                value = _dumps(value)
-            elif name in _BOOL_COLUMNS:
+            if name in JSON_COLUMNS and value is not None:
+                value = dumps(value)
+            elif name in BOOL_COLUMNS:
                 value = int(value)
             elif name == "status":
                 value = str(value)
@@ -191,9 +122,9 @@ class _Tx:
 
     def request_events(self, request_id: str) -> list[AuditRecord]:
         cursor = self.db.conn.execute(
-            f"{_AUDIT_SELECT} WHERE request_id = ? ORDER BY seq", (request_id,)
+            f"{AUDIT_SELECT} WHERE request_id = ? ORDER BY seq", (request_id,)
         )
-        return [_to_audit(dict(zip(_AUDIT_COLUMNS, row, strict=True))) for row in cursor]
+        return [to_audit(dict(zip(AUDIT_COLUMNS, row, strict=True))) for row in cursor]
 
     def authentic(self, record: AuditRecord) -> bool:
         return self.keying.authentic(record)
@@ -208,7 +139,7 @@ class _Tx:
                 "channel": vote.channel,
                 "verdict": str(vote.verdict),
                 "reason": vote.reason,
-                "edited_args": _dumps(vote.edited_args) if vote.edited_args is not None else None,
+                "edited_args": dumps(vote.edited_args) if vote.edited_args is not None else None,
                 "created_at": vote.created_at,
             }
         )
@@ -244,13 +175,9 @@ class _Tx:
         return AuditRecord(seq, ts, event, request_id, actor, body, prev, digest)
 
 
-_AUDIT_COLUMNS = ("seq", "ts", "event", "request_id", "actor", "data", "prev_hash", "hash")
-_AUDIT_SELECT = f"SELECT {', '.join(_AUDIT_COLUMNS)} FROM audit"
-
-
 def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
     return [
-        _to_vote(r)
+        to_vote(r)
         for r in db.query("SELECT * FROM votes WHERE request_id = ? ORDER BY id", (request_id,))
     ]
 
@@ -409,7 +336,7 @@ class SQLiteStore(NotifyMixin):
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         with self._errors("read"):
             rows = list(self._db().query("SELECT * FROM requests WHERE id = ?", (request_id,)))
-        return _to_request(rows[0]) if rows else None
+        return to_request(rows[0]) if rows else None
 
     def resolve_id(self, prefix: str) -> str:
         if not prefix:
@@ -440,7 +367,7 @@ class SQLiteStore(NotifyMixin):
                     "SELECT * FROM requests WHERE status = ? ORDER BY created_at DESC LIMIT ?",
                     (str(status), limit),
                 )
-            return [_to_request(r) for r in rows]
+            return [to_request(r) for r in rows]
 
     def votes(self, request_id: str) -> list[Vote]:
         with self._errors("read"):
@@ -490,10 +417,10 @@ class SQLiteStore(NotifyMixin):
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
         with self._errors("read audit"):
             cursor = self._db().conn.execute(
-                f"{_AUDIT_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,)
+                f"{AUDIT_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,)
             )
             for row in cursor:
-                yield _to_audit(dict(zip(_AUDIT_COLUMNS, row, strict=True)))
+                yield to_audit(dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
     def verify_audit(
         self,
@@ -513,12 +440,12 @@ class SQLiteStore(NotifyMixin):
     def iter_requests(self) -> Iterator[ApprovalRequest]:
         with self._errors("read"):
             for row in self._db().query("SELECT * FROM requests ORDER BY created_at, id"):
-                yield _to_request(row)
+                yield to_request(row)
 
     def iter_votes(self) -> Iterator[Vote]:
         with self._errors("read"):
             for row in self._db().query("SELECT * FROM votes ORDER BY id"):
-                yield _to_vote(row)
+                yield to_vote(row)
 
     def audit_head(self) -> Checkpoint | None:
         with self._errors("read audit"):

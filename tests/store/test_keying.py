@@ -13,7 +13,8 @@ from guardrails_plugin.store import Event, Status
 from guardrails_plugin.store.audit import GENESIS, HashKey, canonical_text, row_hash
 from guardrails_plugin.store.migrations import KEYED, MIGRATIONS
 from guardrails_plugin.store.records import ApprovalRequest
-from guardrails_plugin.store.sqlite import SQLiteStore, _request_row, _split_sql
+from guardrails_plugin.store.rows import request_row
+from guardrails_plugin.store.sqlite import SQLiteStore, _split_sql
 
 from ..helpers import AGENT, KEY, make_request
 
@@ -40,7 +41,7 @@ def _legacy_request(conn, clock, request_id, call_id, *, age=0.0, **columns) -> 
         requester_identities=(AGENT.agent, AGENT.on_behalf_of),
         **columns,
     )
-    row = _request_row(request)
+    row = request_row(request)
     conn.execute(
         f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         tuple(row.values()),
