@@ -32,6 +32,7 @@ from guardrails_plugin.errors import (
 )
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.keys import call_key
 from guardrails_plugin.store.protocol import Store, StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict, Vote
 from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
@@ -57,6 +58,23 @@ class VoteResult:
 
 def _new_id() -> str:
     return "req_" + uuid.uuid4().hex
+
+
+def _recorded_under(
+    tx: StoreTx, request: ApprovalRequest, key: str | None, tool: str, args_hash: str
+) -> bool:
+    """Whether the audit log made ``request`` for this key: a keyed row (its request.created, or
+    the request.rekeyed row the upgrade wrote for requests still open then) names the key.
+    Someone who can write the file could otherwise point the key column at another request
+    (one approved for the same tool and arguments in another run, say)."""
+    if request.tool != tool or request.args_hash != args_hash:
+        return False
+    return any(
+        row.event in (Event.REQUEST_CREATED, Event.REQUEST_REKEYED)
+        and row.data.get("call_key") == key
+        and tx.authentic(row)
+        for row in tx.request_events(request.id)
+    )
 
 
 class ApprovalBroker:
@@ -101,35 +119,56 @@ class ApprovalBroker:
         findings: Iterable[Finding | str] = (),
         idempotency_key: str | None = None,
     ) -> ApprovalRequest:
-        """Create a pending request, or return the one already made for ``idempotency_key``
-        (default: the call's id), since frameworks replay a step when they resume."""
+        """Create a pending request, or return the one already made for this call, since
+        frameworks replay a step when they resume.
+
+        "This call" is ``idempotency_key`` (default: the call's id) scoped to the principal (agent
+        and the human it acts for) and the run, and bound to the tool and the arguments: another
+        run or agent reusing ``call_1``, or other arguments under the same id, get a request of
+        their own. The stored key is a keyed hash, and the request found must be the one the
+        audit log recorded under it.
+        """
         if decision.effect is not Effect.REQUIRE_APPROVAL or decision.approval is None:
             raise ValueError("request() needs a require_approval decision")
         approval = decision.approval
         principal = call.principal or Principal("agent:unknown")
-        key = idempotency_key or call.call_id
+        call_id = idempotency_key or call.call_id
         try:
             args_hash = self.store.keyed_hash(dict(call.args))
         except (ValueError, TypeError, RecursionError) as exc:
             raise ApprovalError(f"the call's arguments cannot be recorded: {exc}") from None
+        key = (
+            call_key(
+                self.store.keyed_hash,
+                agent=principal.agent,
+                on_behalf_of=principal.on_behalf_of,
+                run_id=call.run_id,
+                call_id=call_id,
+                tool=call.tool,
+                args_hash=args_hash,
+            )
+            if call_id
+            else None
+        )
         now = self.clock.now()
         classes = sorted({f if isinstance(f, str) else f.data_class for f in findings})
         refusal: GuardError | None = None
         with self.store.transaction() as tx:
             existing = tx.find_request(key) if key else None
             if existing is not None:
-                if existing.tool != call.tool or existing.args_hash != args_hash:
-                    refusal = ApprovalError(
-                        f"idempotency key {key!r} was used for a different call", existing.id
-                    )
-                    tx.append_audit(
-                        Event.REQUEST_REFUSED,
-                        request_id=existing.id,
-                        actor=principal.agent,
-                        data={"why": "idempotency key reused", "tool": call.tool},
-                    )
-                else:
+                if _recorded_under(tx, existing, key, call.tool, args_hash):
                     return existing
+                refusal = ApprovalError(
+                    f"request {existing.id}, found under this call's idempotency key, does not "
+                    "match the audit log (the store was modified); refusing to reuse it",
+                    existing.id,
+                )
+                tx.append_audit(
+                    Event.REQUEST_REFUSED,
+                    request_id=existing.id,
+                    actor=principal.agent,
+                    data={"why": "idempotency key does not match the audit log", "tool": call.tool},
+                )
             elif tx.count_pending(principal.agent) >= self.max_pending:
                 refusal = ApprovalError(
                     f"{principal.agent} already has {self.max_pending} pending approval requests; "
@@ -177,6 +216,7 @@ class ApprovalBroker:
                         "on_behalf_of": principal.on_behalf_of,
                         "masked_args": request.masked_args,
                         "args_hmac": args_hash,
+                        "call_key": key,
                         "data_classes": classes,
                         "approvers": sorted(request.approvers),
                         "quorum": request.quorum,

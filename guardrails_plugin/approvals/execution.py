@@ -1,4 +1,11 @@
-"""Binding an approval to the call that runs: one execution, same tool, same arguments."""
+"""Binding an approval to the call that runs: one execution, same tool, same arguments.
+
+The request's columns are only a first filter. The grant itself comes from the audit log: the
+request's keyed ``request.approved`` row (its tool, the hash the approval was bound to, its
+execution window) with a quorum of keyed votes behind it, and no ``tool.executing`` row yet (see
+`proof.py`). A status, hash, window or ``executed_at`` written into the file by someone without
+the store's key therefore grants nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from guardrails_plugin.approvals import lifecycle
+from guardrails_plugin.approvals.proof import NotProven, prove_approval
 from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.store.events import Event
-from guardrails_plugin.store.protocol import Store
+from guardrails_plugin.store.protocol import Store, StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, Status
 
 __all__ = ["claim_execution"]
@@ -23,12 +31,7 @@ def claim_execution(
         request = tx.get_request(request_id)
         why = lifecycle.execution_refusal(request, tool, now)
         if why is None and request is not None:
-            try:
-                digest = store.keyed_hash(dict(args))
-            except (ValueError, TypeError, RecursionError):
-                digest = ""
-            if digest != request.current_hash:
-                why = "the arguments differ from the ones approved"
+            why, bound = _chain_refusal(store, tx, request, tool, args, now)
         if why is None and request is not None:
             if not tx.update_request(request_id, Status.APPROVED, executed_at=now):
                 why = "the request is no longer approved"
@@ -37,7 +40,7 @@ def claim_execution(
                     Event.TOOL_EXECUTING,
                     request_id=request_id,
                     actor=request.principal,
-                    data={"tool": tool, "args_hmac": request.current_hash},
+                    data={"tool": tool, "args_hmac": bound},
                 )
                 updated = tx.get_request(request_id)
                 assert updated is not None
@@ -50,3 +53,33 @@ def claim_execution(
             data={"tool": tool, "why": why},
         )
     raise refusal
+
+
+def _chain_refusal(
+    store: Store,
+    tx: StoreTx,
+    request: ApprovalRequest,
+    tool: str,
+    args: Mapping[str, Any],
+    now: float,
+) -> tuple[str | None, str]:
+    """Why the audit log does not grant this execution (None: it does), and the bound hash."""
+    events = tx.request_events(request.id)
+    # Any such row, even one that is not authentic: refusing costs a re-request at worst.
+    if any(r.event == Event.TOOL_EXECUTING for r in events):
+        return "the approved call already ran once", ""
+    try:
+        approval = prove_approval([r for r in events if tx.authentic(r)])
+    except NotProven as exc:
+        return f"its approval is not proven by the audit log ({exc})", ""
+    if approval.tool != tool:
+        return f"it approved tool {approval.tool!r}, not {tool!r}", ""
+    if approval.execute_by is None or now > approval.execute_by:
+        return "the approval's execution window has closed", ""
+    try:
+        digest = store.keyed_hash(dict(args))
+    except (ValueError, TypeError, RecursionError):
+        digest = ""
+    if digest != approval.bound_hash:
+        return "the arguments differ from the ones approved", ""
+    return None, approval.bound_hash

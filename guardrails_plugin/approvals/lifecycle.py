@@ -32,7 +32,20 @@ def decide(
     execute_by: float | None = None,
     data: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
-    """Move a pending request to ``status``; the first decision wins, later ones change nothing."""
+    """Move a pending request to ``status``; the first decision wins, later ones change nothing.
+
+    An approval's audit row carries everything the execution claim needs to prove it (see
+    `proof.prove_approval`): the tool, the hash it binds, the revision, the quorum and the
+    execution window. The claim trusts that keyed row, never the request's columns.
+    """
+    proof: dict[str, Any] = {}
+    if status is Status.APPROVED:
+        proof = {
+            "bound_hash": request.current_hash,
+            "revision": request.revision,
+            "quorum": request.quorum,
+            "execute_by": execute_by,
+        }
     changes: dict[str, Any] = {
         "status": status,
         "decided_at": now,
@@ -51,6 +64,7 @@ def decide(
                 "rule_id": request.rule_id,
                 "reason": reason,
                 **(data or {}),
+                **proof,
             },
         )
     current = tx.get_request(request.id)

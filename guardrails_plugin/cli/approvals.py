@@ -59,6 +59,8 @@ def json_option(func: F) -> F:
 
 
 def open_store(db: Path | None) -> Any:
+    """Open an existing store for a CLI command. Never creates a database or a key: a missing
+    key is an error that says how to restore it (a new key could verify nothing)."""
     from guardrails_plugin.store.sqlite import SQLiteStore
 
     try:

@@ -14,10 +14,11 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from guardrails_plugin.approvals.proof import RequestChecker
 from guardrails_plugin.cli import render
 from guardrails_plugin.cli.approvals import db_options, iso, open_store, with_store_errors
 from guardrails_plugin.policy.schema import parse_duration
-from guardrails_plugin.store.audit import Checkpoint, verify_chain
+from guardrails_plugin.store.audit import Checkpoint, VerifyResult, parse_checkpoints
 from guardrails_plugin.store.records import AuditRecord
 
 __all__ = ["audit"]
@@ -72,15 +73,17 @@ def tail(lines: int, db: Path | None, as_json: bool) -> None:
     render.stdout().print(table)
 
 
-def _checkpoint(value: str) -> Checkpoint:
+def _checkpoints(value: str) -> list[Checkpoint]:
+    """An inline checkpoint, or a file of them: the one ``audit checkpoint -o FILE`` appends to
+    (one JSON object per line)."""
     path = Path(value)
-    text = path.read_text(encoding="utf-8") if path.is_file() else value
     try:
-        return Checkpoint.parse(text)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{exc} (or a file holding it)", param_hint="--checkpoint"
-        ) from None
+        if path.is_file():
+            return parse_checkpoints(path.read_text(encoding="utf-8"), str(path))
+        return [Checkpoint.parse(value)]
+    except (ValueError, OSError) as exc:
+        hint = "" if path.is_file() else " (or a file of them)"
+        raise click.BadParameter(f"{exc}{hint}", param_hint="--checkpoint") from None
 
 
 @audit.command("verify")
@@ -88,36 +91,64 @@ def _checkpoint(value: str) -> Checkpoint:
     "--checkpoint",
     "checkpoint",
     default=None,
-    help="A checkpoint (JSON or a file) exported earlier: detects a truncated log.",
+    help="A checkpoint (JSON) or a file of them, as `audit checkpoint -o FILE` appends: each "
+    "must match its row, and the newest detects a truncated log.",
 )
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_store_errors
 def verify(checkpoint: str | None, db: Path | None, as_json: bool) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken row if it does not hold."""
+    """Recompute the keyed hash chain and cross-check every request against it; exit 1 and
+    name the first broken row, or each request whose state the chain does not show."""
+    anchors = _checkpoints(checkpoint) if checkpoint else []
     store = open_store(db)
-    result = verify_chain(store.audit_rows(), _checkpoint(checkpoint) if checkpoint else None)
+    checker = RequestChecker()
+    result = store.verify_audit(anchors, observe=checker.observe)
+    problems = checker.problems(store.iter_requests(), store.iter_votes())
+    ok = result.ok and not problems
     if as_json:
         click.echo(
             render.dumps(
                 {
-                    "ok": result.ok,
+                    "ok": ok,
+                    "chain_ok": result.ok,
                     "rows": result.checked,
                     "first_bad_seq": result.first_bad_seq,
                     "problem": result.problem,
                     "head": {"seq": result.head.seq, "hash": result.head.hash}
                     if result.head
                     else None,
+                    "keyed_from": result.keyed_from,
+                    "checkpoints": result.checkpoints,
+                    "requests": {
+                        "checked": checker.checked,
+                        "problems": [{"request_id": r, "problem": p} for r, p in problems],
+                    },
                 }
             )
         )
-    elif result.ok:
+    else:
+        _print_verify(result, checker.checked, problems)
+    if not ok:
+        raise SystemExit(1)
+
+
+def _print_verify(result: VerifyResult, requests: int, problems: list[tuple[str, str]]) -> None:
+    if result.ok:
         head = f"head {result.head.seq} {result.head.hash}" if result.head else "empty log"
-        render.stdout().print(f"[green]ok[/] {result.checked} rows verified; {head}")
+        anchored = f", {result.checkpoints} checkpoints matched" if result.checkpoints else ""
+        render.stdout().print(f"[green]ok[/] {result.checked} rows verified{anchored}; {head}")
+        if result.keyed_from and result.keyed_from > 1:
+            render.stdout().print(
+                f"rows 1-{result.keyed_from - 1} predate the keyed chain (plain SHA-256): only a "
+                "checkpoint exported before the upgrade vouches for them"
+            )
     else:
         render.stderr().print(f"[red]BROKEN[/] at row {result.first_bad_seq}: {result.problem}")
-    if not result.ok:
-        raise SystemExit(1)
+    for request_id, problem in problems:
+        render.stderr().print(f"[red]REQUEST[/] {request_id}: {escape(problem)}")
+    if not problems:
+        render.stdout().print(f"{requests} requests match the audit log")
 
 
 @audit.command("checkpoint")

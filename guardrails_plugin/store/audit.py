@@ -1,30 +1,29 @@
-"""The audit hash chain, keyed hashes of sensitive values, and chain verification.
+"""The audit hash chain, checkpoints, and chain verification.
 
 Each row's hash covers a domain tag, the previous row's hash and the canonical JSON of the row
 (sequence number, time, event, request, actor, data), so editing, deleting, reordering or
-inserting a row breaks the chain at that row. Dropping the tail leaves a valid shorter chain;
-only a checkpoint (sequence number + head hash) kept outside the database catches that, so
-`verify` compares against one when given.
+inserting a row breaks the chain at that row. The hash is an HMAC under the store's key (kept
+outside the database): someone who can write the file but cannot read the key can neither forge
+a row nor recompute the chain after rewriting one. A store created before the chain was keyed
+keeps its older rows as plain SHA-256; ``keyed_from`` (recorded in the store's meta table under
+the key) says where the keyed rows begin.
 
-Values that must be matchable later but not readable (the arguments of a call) are stored as a
-keyed HMAC-SHA256: a plain SHA-256 of a PIN or an email address is reversed by brute force.
+Dropping the tail leaves a valid shorter chain; only checkpoints (sequence number + head hash)
+kept outside the database catch that, so `verify_chain` compares against them when given.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-import math
-import os
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from guardrails_plugin.errors import ConfigError
+from guardrails_plugin.store.canonical import canonical_json, canonical_text
+from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.keys import KEY_ENV, HashKey
 from guardrails_plugin.store.records import AuditRecord
 
 __all__ = [
@@ -35,59 +34,15 @@ __all__ = [
     "VerifyResult",
     "canonical_json",
     "canonical_text",
+    "parse_checkpoints",
     "row_hash",
     "verify_chain",
 ]
 
 GENESIS = "0" * 64
-KEY_ENV = "GUARDRAILS_AUDIT_KEY"
 _DOMAIN = b"guardrails-plugin/audit/v1\x00"
-
-
-def _normalize(value: Any, depth: int = 0) -> Any:
-    """JSON-safe form of tool arguments: deterministic, and refuses what cannot be made so."""
-    if depth > 200:
-        raise ValueError("arguments nested deeper than 200 levels")
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return {"$float": repr(value)}
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _normalize(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_normalize(v, depth + 1) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return {"$bytes": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, set | frozenset):
-        return sorted((_normalize(v, depth + 1) for v in value), key=repr)
-    return {"$repr": f"{type(value).__name__}:{value}"}
-
-
-# Built once: json.dumps with non-default options builds a new encoder on every call, which
-# showed up in the per-call profile of the allow path (two audit rows per call).
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+_KEYED_DOMAIN = b"guardrails-plugin/audit/v2-hmac\x00"
 _scalar = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-
-
-def canonical_text(value: Any) -> str:
-    """Sorted keys, no whitespace, no NaN: one value, one form.
-
-    Plain JSON values take json's C encoder directly; anything else (bytes, sets, NaN, custom
-    objects) is normalised first. A given value always takes the same path.
-    """
-    try:
-        return _CANONICAL(value)
-    except (TypeError, ValueError):
-        return _CANONICAL(_normalize(value))
-
-
-def canonical_json(value: Any) -> bytes:
-    """`canonical_text` as UTF-8 (lone surrogates escaped)."""
-    return canonical_text(value).encode("utf-8", "backslashreplace")
 
 
 def row_hash(
@@ -100,8 +55,10 @@ def row_hash(
     data: Mapping[str, Any],
     *,
     data_text: str | None = None,
+    key: HashKey | None = None,
 ) -> str:
-    """The row's hash: a domain tag, the previous hash and the canonical JSON of the row.
+    """The row's hash: an HMAC under ``key`` (or, for rows older than the keyed chain, a plain
+    SHA-256) of a domain tag, the previous hash and the canonical JSON of the row.
 
     ``data_text`` is ``canonical_text(data)`` when the caller has it already (it stores it).
     """
@@ -111,66 +68,9 @@ def row_hash(
         f'{{"actor":{_scalar(actor)},"data":{body_data},"event":{_scalar(event)},'
         f'"request_id":{_scalar(request_id)},"seq":{_scalar(seq)},"ts":{_scalar(ts)}}}'
     ).encode("utf-8", "backslashreplace")
+    if key is not None:
+        return key.mac(_KEYED_DOMAIN + prev_hash.encode("ascii") + b"\x00" + body)
     return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + b"\x00" + body).hexdigest()
-
-
-class HashKey:
-    """The key for keyed hashes. Never stored in the database.
-
-    Resolution: explicit bytes > ``GUARDRAILS_AUDIT_KEY`` (hex or base64, at least 32 bytes) >
-    a key file (default ``<db>.key``), created with mode 0600 on first use.
-    """
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
-            raise ConfigError("the audit key must be at least 32 bytes")
-        self._key = key
-
-    @classmethod
-    def resolve(cls, key: bytes | None = None, key_file: Path | None = None) -> HashKey:
-        if key is not None:
-            return cls(key)
-        env = os.environ.get(KEY_ENV)
-        if env:
-            return cls(_decode_key(env))
-        if key_file is None:
-            raise ConfigError(f"no audit key: set {KEY_ENV} or give a key file")
-        return cls(_key_from_file(key_file))
-
-    def digest(self, value: Any) -> str:
-        """Keyed HMAC-SHA256 of the value's canonical JSON, hex, prefixed with its scheme."""
-        mac = hmac.new(self._key, canonical_json(value), hashlib.sha256).hexdigest()
-        return f"hmac-sha256:{mac}"
-
-
-def _decode_key(text: str) -> bytes:
-    text = text.strip()
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except ValueError:
-            raise ConfigError(f"{KEY_ENV} must be hex or base64") from None
-    if len(raw) < 32:
-        raise ConfigError(f"{KEY_ENV} must decode to at least 32 bytes, got {len(raw)}")
-    return raw
-
-
-def _key_from_file(path: Path) -> bytes:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise ConfigError(f"cannot create audit key file {path}: {exc.strerror}") from None
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-    try:
-        return _decode_key(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read audit key file {path}: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -198,6 +98,22 @@ class Checkpoint:
         return cls(seq, digest)
 
 
+def parse_checkpoints(text: str, source: str) -> list[Checkpoint]:
+    """The checkpoints of a file that ``audit checkpoint -o FILE`` appended to (one JSON object
+    per line; blank lines are skipped). A malformed line is a ValueError naming ``source:line``."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            found.append(Checkpoint.parse(line))
+        except ValueError as exc:
+            raise ValueError(f"{source}:{number}: {exc}") from None
+    if not found:
+        raise ValueError(f"{source}: no checkpoint in it")
+    return found
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -205,62 +121,96 @@ class VerifyResult:
     head: Checkpoint | None
     first_bad_seq: int | None = None
     problem: str | None = None
+    keyed_from: int | None = None  # rows before this one are plain SHA-256 (an older store)
+    checkpoints: int = 0
 
 
-def verify_chain(rows: Iterable[AuditRecord], checkpoint: Checkpoint | None = None) -> VerifyResult:
-    """Recompute the chain; report the first broken row, or a head older than ``checkpoint``."""
-    prev = GENESIS
-    expected_seq = 1
-    checked = 0
-    last: AuditRecord | None = None
-    seen_checkpoint = checkpoint is None or checkpoint.seq == 0
-    for row in rows:
-        if row.seq != expected_seq:
-            what = "missing" if row.seq > expected_seq else "out of order"
-            return VerifyResult(
-                False,
-                checked,
-                _head(last),
-                expected_seq,
-                f"row {expected_seq} is {what} (next row is {row.seq})",
-            )
-        if row.prev_hash != prev:
-            return VerifyResult(
-                False,
-                checked,
-                _head(last),
-                row.seq,
-                f"row {row.seq} does not link to row {row.seq - 1}",
-            )
-        digest = row_hash(prev, row.seq, row.ts, row.event, row.request_id, row.actor, row.data)
-        if not hmac.compare_digest(digest, row.hash):
-            return VerifyResult(
-                False, checked, _head(last), row.seq, f"row {row.seq} was modified (hash mismatch)"
-            )
-        if checkpoint is not None and row.seq == checkpoint.seq:
-            if row.hash != checkpoint.hash:
-                return VerifyResult(
-                    False,
-                    checked,
-                    _head(row),
-                    row.seq,
-                    f"row {row.seq} differs from the checkpoint",
-                )
-            seen_checkpoint = True
-        prev = row.hash
-        expected_seq += 1
-        checked += 1
-        last = row
-    if not seen_checkpoint and checkpoint is not None:
+class _Broken(Exception):
+    def __init__(self, seq: int, problem: str, head: Checkpoint | None) -> None:
+        super().__init__(problem)
+        self.seq, self.problem, self.head = seq, problem, head
+
+
+def verify_chain(
+    rows: Iterable[AuditRecord],
+    checkpoints: Checkpoint | Iterable[Checkpoint] | None = None,
+    *,
+    key: HashKey | None = None,
+    keyed_from: int | None = None,
+) -> VerifyResult:
+    """Recompute the chain; report the first broken row, or a head older than a checkpoint.
+
+    With ``key``, rows from ``keyed_from`` (default 1: all) on must be HMACs under it; without,
+    every row is checked as plain SHA-256. Every checkpoint must match its row; the newest one
+    also catches a truncated tail.
+    """
+    if key is None and keyed_from is not None:
+        raise ValueError("keyed_from needs the key")
+    start = (keyed_from or 1) if key is not None else None
+    anchors: dict[int, set[str]] = {}
+    if isinstance(checkpoints, Checkpoint):
+        checkpoints = [checkpoints]
+    for cp in checkpoints or ():
+        anchors.setdefault(cp.seq, set()).add(cp.hash)
+    count = sum(len(v) for v in anchors.values())
+    try:
+        checked, last = _walk(rows, anchors, key, start)
+    except _Broken as broken:
+        # Every row before the broken one verified.
+        return VerifyResult(
+            False, broken.seq - 1, broken.head, broken.seq, broken.problem, start, count
+        )
+    newest = max(anchors, default=0)
+    if newest > checked:
         return VerifyResult(
             False,
             checked,
             _head(last),
             checked + 1,
-            f"the log ends at row {checked} but the checkpoint is at row "
-            f"{checkpoint.seq}: rows were removed from the end",
+            f"the log ends at row {checked} but a checkpoint is at row {newest}: rows were "
+            "removed from the end",
+            start,
+            count,
         )
-    return VerifyResult(True, checked, _head(last))
+    return VerifyResult(True, checked, _head(last), keyed_from=start, checkpoints=count)
+
+
+def _walk(
+    rows: Iterable[AuditRecord],
+    anchors: Mapping[int, set[str]],
+    key: HashKey | None,
+    keyed_from: int | None,
+) -> tuple[int, AuditRecord | None]:
+    prev, expected, last = GENESIS, 1, None
+    for row in rows:
+        head = _head(last)
+        if row.seq != expected:
+            what = "missing" if row.seq > expected else "out of order"
+            raise _Broken(expected, f"row {expected} is {what} (next row is {row.seq})", head)
+        if row.prev_hash != prev:
+            raise _Broken(row.seq, f"row {row.seq} does not link to row {row.seq - 1}", head)
+        keyed = keyed_from is not None and row.seq >= keyed_from
+        digest = row_hash(
+            prev,
+            row.seq,
+            row.ts,
+            row.event,
+            row.request_id,
+            row.actor,
+            row.data,
+            key=key if keyed else None,
+        )
+        if not hmac.compare_digest(digest, row.hash):
+            why = "modified, or written without the store's key" if keyed else "modified"
+            raise _Broken(row.seq, f"row {row.seq} was {why} (hash mismatch)", head)
+        marks = row.event == Event.AUDIT_KEYED and row.data.get("keyed_from") == keyed_from
+        if keyed_from is not None and keyed_from > 1 and row.seq == keyed_from and not marks:
+            raise _Broken(row.seq, f"row {row.seq} should mark where the keyed chain begins", head)
+        for digest in anchors.get(row.seq, ()):
+            if digest != row.hash:
+                raise _Broken(row.seq, f"row {row.seq} differs from the checkpoint", _head(row))
+        prev, expected, last = row.hash, expected + 1, row
+    return expected - 1, last
 
 
 def _head(row: AuditRecord | None) -> Checkpoint | None:

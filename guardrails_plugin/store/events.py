@@ -11,6 +11,7 @@ class Event:
     REQUEST_CREATED = "request.created"
     REQUEST_REFUSED = "request.refused"
     REQUEST_EDITED = "request.edited"
+    REQUEST_REKEYED = "request.rekeyed"  # an upgraded store: an open request's scoped key
     VOTE_RECORDED = "vote.recorded"
     VOTE_REFUSED = "vote.refused"
     APPROVED = "request.approved"
@@ -24,3 +25,4 @@ class Event:
     OUTPUT_MASKED = "output.masked"
     RUN_CONFIGURED = "run.configured"  # a run set an allowed setting (Guard run_overrides)
     RUN_CONFIG_REFUSED = "run.config_refused"  # a run tried to set one it may not
+    AUDIT_KEYED = "audit.keyed"  # an upgraded store: the keyed part of the chain begins here

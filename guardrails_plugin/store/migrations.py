@@ -1,12 +1,14 @@
 """Versioned schema migrations, tracked in ``PRAGMA user_version``.
 
 Append new migrations; never edit a released one. Code refuses a database whose version is
-newer than the last migration it knows.
+newer than the last migration it knows. A migration that needs the store's key (which never
+enters the database) has its data step in code, run by `SQLiteStore` in the same transaction
+right after the script: see ``KEYED``.
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["KEYED", "MIGRATIONS"]
 
 _APPEND_ONLY = """
 CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
@@ -109,4 +111,17 @@ CREATE TABLE notify_seen (
 CREATE INDEX notify_seen_at ON notify_seen (seen_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the audit chain is keyed (HMAC under the store's key) and idempotency keys are scoped to
+# (principal, run, call id, tool, arguments). `meta` holds the key's fingerprint and the first
+# keyed row; the code step (`SQLiteStore._adopt_key`) fills it and re-keys existing requests.
+_V3 = """
+CREATE TABLE meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+
+# The migration after which the store holds keyed rows; its code step runs once, with the key.
+KEYED = 3

@@ -8,11 +8,11 @@ decision and its audit rows commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from guardrails_plugin.store.audit import Checkpoint
+from guardrails_plugin.store.audit import Checkpoint, VerifyResult
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 
 __all__ = ["Store", "StoreTx"]
@@ -34,6 +34,15 @@ class StoreTx(Protocol):
     def votes(self, request_id: str) -> list[Vote]: ...
 
     def insert_vote(self, vote: Vote) -> None: ...
+
+    def request_events(self, request_id: str) -> list[AuditRecord]:
+        """Every audit row of the request, oldest first (an indexed lookup, no chain walk)."""
+        ...
+
+    def authentic(self, record: AuditRecord) -> bool:
+        """True if the row's hash is a valid keyed MAC of its content and previous hash: it was
+        written by a holder of the store's key, not by someone who can only write the file."""
+        ...
 
     def append_audit(
         self,
@@ -95,5 +104,18 @@ class Store(Protocol):
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]: ...
 
     def audit_head(self) -> Checkpoint | None: ...
+
+    def verify_audit(
+        self,
+        checkpoints: Iterable[Checkpoint] = (),
+        *,
+        observe: Callable[[AuditRecord], None] | None = None,
+    ) -> VerifyResult:
+        """Recompute the whole chain under the store's key; ``observe`` sees every row read."""
+        ...
+
+    def iter_requests(self) -> Iterator[ApprovalRequest]: ...
+
+    def iter_votes(self) -> Iterator[Vote]: ...
 
     def close(self) -> None: ...

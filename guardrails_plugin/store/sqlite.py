@@ -4,18 +4,20 @@ One file shared by every agent process and the Slack app on a host. Settings cho
 decision record: WAL (readers never block the writer), ``synchronous=FULL`` (a commit survives
 power loss), a busy timeout, and write transactions that start ``IMMEDIATE`` so the busy timeout
 applies instead of failing on a lock upgrade. Each thread gets its own connection.
+
+The store's key (`HashKey`, kept outside the database) keys the audit chain; `keying.py` holds
+what the database records about it. Before each write transaction the store checks that its
+path still names the file it opened (`identity.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,32 @@ import sqlite_utils
 
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import SchemaVersionError, StoreError
-from guardrails_plugin.store.audit import GENESIS, Checkpoint, HashKey, canonical_text, row_hash
-from guardrails_plugin.store.migrations import MIGRATIONS
+from guardrails_plugin.store.audit import (
+    GENESIS,
+    Checkpoint,
+    VerifyResult,
+    canonical_text,
+    row_hash,
+    verify_chain,
+)
+from guardrails_plugin.store.identity import FileIdentity
+from guardrails_plugin.store.keying import Keying, adopt_key, load_keying
+from guardrails_plugin.store.keys import HashKey
+from guardrails_plugin.store.migrations import KEYED, MIGRATIONS
 from guardrails_plugin.store.notify_state import NotifyMixin
-from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
+from guardrails_plugin.store.rows import (
+    AUDIT_COLUMNS,
+    AUDIT_SELECT,
+    BOOL_COLUMNS,
+    JSON_COLUMNS,
+    REQUEST_FIELDS,
+    dumps,
+    request_row,
+    to_audit,
+    to_request,
+    to_vote,
+)
 
 __all__ = ["DB_ENV", "DEFAULT_DB", "SQLiteStore", "resolve_db_path"]
 
@@ -35,97 +59,19 @@ log = logging.getLogger(__name__)
 DB_ENV = "GUARDRAILS_DB"
 DEFAULT_DB = "guardrails.db"
 
-_JSON_COLUMNS = {
-    "masked_args",
-    "edited_args",
-    "requester_identities",
-    "approvers",
-    "approver_sources",
-    "data_classes",
-    "environment",
-    "notify",
-}
-_BOOL_COLUMNS = {"require_reason", "allow_edit"}
-_TUPLE_COLUMNS = {"requester_identities", "approver_sources", "data_classes"}
-_REQUEST_FIELDS = {f.name for f in fields(ApprovalRequest)}
-
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     """Explicit argument > ``GUARDRAILS_DB`` > ``./guardrails.db``."""
     return Path(path or os.environ.get(DB_ENV) or DEFAULT_DB)
 
 
-_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _request_row(request: ApprovalRequest) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name in _REQUEST_FIELDS:
-        value = getattr(request, name)
-        if name == "approvers":
-            value = {p: list(ids) for p, ids in value.items()}
-        if name in _JSON_COLUMNS and value is not None:
-            value = _dumps(list(value) if name in _TUPLE_COLUMNS else value)
-        elif name in _BOOL_COLUMNS:
-            value = int(value)
-        elif name == "status":
-            value = str(value)
-        row[name] = value
-    return row
-
-
-def _to_request(row: Mapping[str, Any]) -> ApprovalRequest:
-    values: dict[str, Any] = {}
-    for name in _REQUEST_FIELDS:
-        value = row[name]
-        if name in _JSON_COLUMNS and value is not None:
-            value = json.loads(value)
-            if name in _TUPLE_COLUMNS:
-                value = tuple(value)
-            elif name == "approvers":
-                value = {p: tuple(ids) for p, ids in value.items()}
-        elif name in _BOOL_COLUMNS:
-            value = bool(value)
-        elif name == "status":
-            value = Status(value)
-        values[name] = value
-    return ApprovalRequest(**values)
-
-
-def _to_vote(row: Mapping[str, Any]) -> Vote:
-    return Vote(
-        id=row["id"],
-        request_id=row["request_id"],
-        revision=row["revision"],
-        person=row["person"],
-        identity=row["identity"],
-        channel=row["channel"],
-        verdict=Verdict(row["verdict"]),
-        reason=row["reason"],
-        edited_args=json.loads(row["edited_args"]) if row["edited_args"] else None,
-        created_at=row["created_at"],
-    )
-
-
-def _to_audit(row: Mapping[str, Any]) -> AuditRecord:
-    return AuditRecord(
-        seq=row["seq"],
-        ts=row["ts"],
-        event=row["event"],
-        request_id=row["request_id"],
-        actor=row["actor"],
-        data=json.loads(row["data"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
-
-
 class _Tx:
     """One IMMEDIATE write transaction. Implements `StoreTx`."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
+    def __init__(self, db: sqlite_utils.Database, clock: Clock, keying: Keying) -> None:
         self.db = db
         self.clock = clock
+        self.keying = keying
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
         cursor = self.db.execute(sql, params)
@@ -136,23 +82,23 @@ class _Tx:
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         row = self._one("SELECT * FROM requests WHERE id = ?", (request_id,))
-        return _to_request(row) if row else None
+        return to_request(row) if row else None
 
     def find_request(self, idempotency_key: str) -> ApprovalRequest | None:
         row = self._one("SELECT * FROM requests WHERE idempotency_key = ?", (idempotency_key,))
-        return _to_request(row) if row else None
+        return to_request(row) if row else None
 
     def insert_request(self, request: ApprovalRequest) -> None:
-        self.db.table("requests").insert(_request_row(request))
+        self.db.table("requests").insert(request_row(request))
 
     def update_request(self, request_id: str, expect: Status, **changes: Any) -> bool:
         sets, params = [], []
         for name, value in changes.items():
-            if name not in _REQUEST_FIELDS or name in ("id", "created_at"):
+            if name not in REQUEST_FIELDS or name in ("id", "created_at"):
                 raise ValueError(f"cannot update request field {name!r}")
-            if name in _JSON_COLUMNS and value is not None:
-                value = _dumps(value)
-            elif name in _BOOL_COLUMNS:
+            if name in JSON_COLUMNS and value is not None:
+                value = dumps(value)
+            elif name in BOOL_COLUMNS:
                 value = int(value)
             elif name == "status":
                 value = str(value)
@@ -174,6 +120,15 @@ class _Tx:
     def votes(self, request_id: str) -> list[Vote]:
         return _votes(self.db, request_id)
 
+    def request_events(self, request_id: str) -> list[AuditRecord]:
+        cursor = self.db.conn.execute(
+            f"{AUDIT_SELECT} WHERE request_id = ? ORDER BY seq", (request_id,)
+        )
+        return [to_audit(dict(zip(AUDIT_COLUMNS, row, strict=True))) for row in cursor]
+
+    def authentic(self, record: AuditRecord) -> bool:
+        return self.keying.authentic(record)
+
     def insert_vote(self, vote: Vote) -> None:
         self.db.table("votes").insert(
             {
@@ -184,7 +139,7 @@ class _Tx:
                 "channel": vote.channel,
                 "verdict": str(vote.verdict),
                 "reason": vote.reason,
-                "edited_args": _dumps(vote.edited_args) if vote.edited_args is not None else None,
+                "edited_args": dumps(vote.edited_args) if vote.edited_args is not None else None,
                 "created_at": vote.created_at,
             }
         )
@@ -204,7 +159,14 @@ class _Tx:
         ts = self.clock.now()
         body = dict(data or {})
         text = canonical_text(body)  # stored as is, and hashed
-        digest = row_hash(prev, seq, ts, event, request_id, actor, body, data_text=text)
+        if seq < self.keying.keyed_from:  # the log was cut back below the keyed boundary
+            raise StoreError(
+                f"audit row {seq} would precede the keyed chain, which begins at row "
+                f"{self.keying.keyed_from}: the log was truncated; restore it from a backup"
+            )
+        digest = row_hash(
+            prev, seq, ts, event, request_id, actor, body, data_text=text, key=self.keying.key
+        )
         conn.execute(
             "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -215,7 +177,7 @@ class _Tx:
 
 def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
     return [
-        _to_vote(r)
+        to_vote(r)
         for r in db.query("SELECT * FROM votes WHERE request_id = ? ORDER BY id", (request_id,))
     ]
 
@@ -223,8 +185,10 @@ def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
 class SQLiteStore(NotifyMixin):
     """The default `Store`. ``SQLiteStore()`` opens ``$GUARDRAILS_DB`` or ``./guardrails.db``.
 
-    The keyed-hash key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key``
-    (created 0600 beside the database, never inside it).
+    The key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key`` beside the
+    database (never inside it). A key file is created, with mode 0600, only for a new store and
+    only when ``create`` is true; read-only tools pass ``create=False``. A key whose fingerprint
+    differs from the one the store recorded is refused.
     """
 
     def __init__(
@@ -248,10 +212,20 @@ class SQLiteStore(NotifyMixin):
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._local_commits = 0
-        key_path = Path(key_file) if key_file else Path(f"{self.path}.key")
-        self._key = HashKey.resolve(key, key_path)
-        with self._errors("open"):
-            self._migrate()
+        self._identity: FileIdentity | None = None
+        self.key_file = Path(key_file) if key_file else Path(f"{self.path}.key")
+        try:
+            with self._errors("open"):
+                version = self._db().execute("PRAGMA user_version").fetchone()[0]
+            # A key is made only with a brand-new store: an existing store's hashes were made
+            # with its own key, which a new one could never match (a restored backup).
+            self._key = HashKey.resolve(key, self.key_file, create=create and version == 0)
+            with self._errors("open"):
+                self._keying = self._migrate()
+            self._identity = FileIdentity.capture(self.path)
+        except BaseException:
+            self.close()
+            raise
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -291,7 +265,7 @@ class SQLiteStore(NotifyMixin):
             self._connections.append(conn)
         return db
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> Keying:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -304,7 +278,10 @@ class SQLiteStore(NotifyMixin):
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _split_sql(script):
                     db.execute(statement)
+                if number == KEYED:
+                    self._adopt_key(db)
                 db.execute(f"PRAGMA user_version = {number}")
+            keying = load_keying(db.conn, self._key, self.path, self.key_file)
             db.execute("COMMIT")
         except BaseException:
             db.conn.rollback()
@@ -313,6 +290,22 @@ class SQLiteStore(NotifyMixin):
         db.execute("BEGIN IMMEDIATE")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
         db.execute("ROLLBACK")
+        return keying
+
+    def _adopt_key(self, db: sqlite_utils.Database) -> None:
+        tx = _Tx(db, self.clock, Keying(self._key, 1))
+
+        def append(event: str, request_id: str | None, data: dict[str, object]) -> object:
+            return tx.append_audit(event, request_id=request_id, data=data)
+
+        adopt_key(db.conn, self._key, append, self.clock.now())
+
+    def _check_identity(self) -> None:
+        with self._lock:
+            if self._identity is None:  # reopened after close(): this is the file now
+                self._identity = FileIdentity.capture(self.path)
+            identity = self._identity
+        identity.check(self.path)
 
     @contextlib.contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[_Tx]:
@@ -325,7 +318,8 @@ class SQLiteStore(NotifyMixin):
             db = self._db(durable=durable)
             db.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _Tx(db, self.clock)
+                self._check_identity()
+                yield _Tx(db, self.clock, self._keying)
             except BaseException:
                 if db.conn.in_transaction:
                     db.conn.execute("ROLLBACK")
@@ -342,7 +336,7 @@ class SQLiteStore(NotifyMixin):
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         with self._errors("read"):
             rows = list(self._db().query("SELECT * FROM requests WHERE id = ?", (request_id,)))
-        return _to_request(rows[0]) if rows else None
+        return to_request(rows[0]) if rows else None
 
     def resolve_id(self, prefix: str) -> str:
         if not prefix:
@@ -373,7 +367,7 @@ class SQLiteStore(NotifyMixin):
                     "SELECT * FROM requests WHERE status = ? ORDER BY created_at DESC LIMIT ?",
                     (str(status), limit),
                 )
-            return [_to_request(r) for r in rows]
+            return [to_request(r) for r in rows]
 
     def votes(self, request_id: str) -> list[Vote]:
         with self._errors("read"):
@@ -423,13 +417,35 @@ class SQLiteStore(NotifyMixin):
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
         with self._errors("read audit"):
             cursor = self._db().conn.execute(
-                "SELECT seq, ts, event, request_id, actor, data, prev_hash, hash FROM audit "
-                "WHERE seq > ? ORDER BY seq",
-                (since_seq,),
+                f"{AUDIT_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,)
             )
-            names = [d[0] for d in cursor.description]
             for row in cursor:
-                yield _to_audit(dict(zip(names, row, strict=True)))
+                yield to_audit(dict(zip(AUDIT_COLUMNS, row, strict=True)))
+
+    def verify_audit(
+        self,
+        checkpoints: Iterable[Checkpoint] = (),
+        *,
+        observe: Callable[[AuditRecord], None] | None = None,
+    ) -> VerifyResult:
+        """Recompute the chain under this store's key (see `verify_chain`); ``observe`` sees
+        every row read, so a caller can check more in the same pass."""
+        rows: Iterable[AuditRecord] = self.audit_rows()
+        if observe is not None:
+            rows = _tap(rows, observe)
+        return verify_chain(
+            rows, list(checkpoints), key=self._key, keyed_from=self._keying.keyed_from
+        )
+
+    def iter_requests(self) -> Iterator[ApprovalRequest]:
+        with self._errors("read"):
+            for row in self._db().query("SELECT * FROM requests ORDER BY created_at, id"):
+                yield to_request(row)
+
+    def iter_votes(self) -> Iterator[Vote]:
+        with self._errors("read"):
+            for row in self._db().query("SELECT * FROM votes ORDER BY id"):
+                yield to_vote(row)
 
     def audit_head(self) -> Checkpoint | None:
         with self._errors("read audit"):
@@ -446,7 +462,16 @@ class SQLiteStore(NotifyMixin):
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
+            self._identity = None
         self._local = threading.local()
+
+
+def _tap(
+    rows: Iterable[AuditRecord], observe: Callable[[AuditRecord], None]
+) -> Iterator[AuditRecord]:
+    for row in rows:
+        observe(row)
+        yield row
 
 
 def _split_sql(script: str) -> list[str]:

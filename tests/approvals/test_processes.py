@@ -16,7 +16,7 @@ import pytest
 
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.store import Event, Status, verify_chain
+from guardrails_plugin.store import Event, Status
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.types import Principal
 
@@ -112,7 +112,7 @@ def test_racing_voters_in_four_processes_give_exactly_one_outcome(setup, env, tm
             o for out in outputs for o in out if o["id"] == request_id and not o.get("counted")
         ]
         assert len(losers) == 3
-    assert verify_chain(store.audit_rows()).ok
+    assert store.verify_audit().ok
 
 
 def test_kill_9_in_the_middle_of_voting_leaves_the_database_consistent(setup, env):
@@ -137,7 +137,7 @@ def test_kill_9_in_the_middle_of_voting_leaves_the_database_consistent(setup, en
 def check_consistent(db: Path, store, ids: list[str]) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert verify_chain(store.audit_rows()).ok
+    assert store.verify_audit().ok
     audit = list(store.audit_rows())
     approved_events = {r.request_id for r in audit if r.event == Event.APPROVED}
     vote_events = {r.request_id for r in audit if r.event == Event.VOTE_RECORDED}

@@ -20,7 +20,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.errors import ApprovalError, ToolDenied
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.store import Status, Verdict, verify_chain
+from guardrails_plugin.store import Status, Verdict
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.testing import FrozenClock
 from guardrails_plugin.types import Principal, ToolCall
@@ -166,7 +166,7 @@ class Approvals(RuleBasedStateMachine):
     @precondition(lambda self: self.counter > 0)
     @invariant()
     def audit_chain_verifies(self) -> None:
-        assert verify_chain(self.store.audit_rows()).ok
+        assert self.store.verify_audit().ok
 
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"

@@ -24,7 +24,7 @@ from guardrails_plugin.integrations.langchain import (
     guard_tools,
 )
 from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel, tool_call
-from guardrails_plugin.store import Event, Status, verify_chain
+from guardrails_plugin.store import Event, Status
 from guardrails_plugin.testing import ScriptedApprover, Vote
 
 from ..helpers import KEY
@@ -180,7 +180,7 @@ def test_approval_by_another_person_lets_the_call_run_once(guard, spy, variant):
     assert approver.votes and approver.votes[0].request.status is Status.APPROVED
     events = [r.event for r in guard.store.audit_rows()]
     assert events.index(Event.APPROVED) < events.index(Event.TOOL_EXECUTING)
-    assert verify_chain(guard.store.audit_rows()).ok
+    assert guard.store.verify_audit().ok
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -165,7 +165,6 @@ def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> No
     from guardrails_plugin.guard import Guard
     from guardrails_plugin.integrations.langchain import GuardMiddleware
     from guardrails_plugin.policy import Policy
-    from guardrails_plugin.store.audit import verify_chain
 
     console = render.stdout()
     operator = os_account()
@@ -214,7 +213,7 @@ def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> No
         if kind == "error":
             raise click.ClickException(f"the agent run failed: {payload}")
         _show(console, payload)
-    _audit(console, guard, verify_chain)
+    _audit(console, guard)
 
 
 def _show(console: Console, update: dict[str, Any]) -> None:
@@ -267,7 +266,7 @@ def _ask(
     time.sleep(0.05)
 
 
-def _audit(console: Console, guard: Any, verify_chain: Any) -> None:
+def _audit(console: Console, guard: Any) -> None:
     table = Table(title="\nAudit trail (hash-chained, values masked)", title_justify="left")
     for column in ("seq", "event", "actor", "details"):
         table.add_column(column, overflow="fold")
@@ -295,7 +294,7 @@ def _audit(console: Console, guard: Any, verify_chain: Any) -> None:
             escape(json.dumps(summary, ensure_ascii=False)),
         )
     console.print(table)
-    result = verify_chain(rows)
+    result = guard.store.verify_audit()  # keyed: recomputed under the store's key
     status = "[green]verified[/]" if result.ok else f"[red]BROKEN[/] at row {result.first_bad_seq}"
     head = result.head.hash[:16] if result.head else "-"
     console.print(f"audit chain {status}: {result.checked} rows, head {head}…")

@@ -1,0 +1,154 @@
+"""The store's key, as the database knows it: the meta table, and which audit rows are keyed.
+
+`adopt_key` is the data step of migration 3 (it needs the key, which never enters the database):
+it records the key's fingerprint and the first keyed row, marks that row in an upgraded store,
+and re-keys the idempotency keys of existing requests. `load_keying` checks both at every open.
+
+What the meta table gives someone holding only the file: the fingerprint (an HMAC of a fixed
+label) is no help in guessing a 256-bit key; ``keyed_from`` carries an HMAC, so moving it (to pass
+off forged rows as pre-upgrade ones) is refused at open; deleting the meta table makes the store
+refuse to open. Resetting the schema version so that the upgrade runs again is the one way to
+push ``keyed_from`` forward: that rewrites history only before the new boundary, which an
+exported checkpoint catches, and execution claims never trust unkeyed rows (see
+docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from guardrails_plugin.errors import ConfigError, StoreError
+from guardrails_plugin.store.audit import row_hash
+from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.keys import KEY_ENV, HashKey, call_key
+from guardrails_plugin.store.records import AuditRecord
+
+__all__ = ["REKEY_WINDOW", "Keying", "adopt_key", "load_keying"]
+
+_KEYED_FROM_LABEL = b"guardrails-plugin/meta/keyed_from\x00"
+
+# append(event, request_id, data): append a keyed audit row in the migration's transaction.
+Append = Callable[[str, str | None, dict[str, object]], object]
+
+
+@dataclass(frozen=True)
+class Keying:
+    """The store's key and the first audit row hashed with it (1 unless the store was upgraded
+    from an unkeyed chain)."""
+
+    key: HashKey
+    keyed_from: int
+
+    def authentic(self, row: AuditRecord) -> bool:
+        """True if the row was written by a holder of the key: its hash is the HMAC of its
+        content and its recorded previous hash. Needs no walk of the chain."""
+        if row.seq < self.keyed_from:
+            return False
+        digest = row_hash(
+            row.prev_hash,
+            row.seq,
+            row.ts,
+            row.event,
+            row.request_id,
+            row.actor,
+            row.data,
+            key=self.key,
+        )
+        return hmac.compare_digest(digest, row.hash)
+
+
+def _keyed_from_mac(key: HashKey, keyed_from: int) -> str:
+    return key.mac(_KEYED_FROM_LABEL + str(keyed_from).encode("ascii"))
+
+
+def adopt_key(conn: sqlite3.Connection, key: HashKey, append: Append, now: float) -> Keying:
+    """Migration 3's data step, inside its transaction."""
+    last = conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    unkeyed = last[0] if last else 0
+    keying = Keying(key, unkeyed + 1)
+    conn.executemany(
+        "INSERT INTO meta (name, value) VALUES (?, ?)",
+        [
+            ("key_fingerprint", key.fingerprint),
+            ("keyed_from", str(keying.keyed_from)),
+            ("keyed_from_mac", _keyed_from_mac(key, keying.keyed_from)),
+        ],
+    )
+    if unkeyed:
+        append(
+            Event.AUDIT_KEYED,
+            None,
+            {
+                "keyed_from": keying.keyed_from,
+                "unkeyed_rows": unkeyed,
+                "key_fingerprint": key.fingerprint[:16],
+            },
+        )
+    _rekey_requests(conn, key, append, now)
+    return keying
+
+
+# Requests older than this lose their idempotency key at the upgrade: runs are resumed within
+# hours, and a keyed row for every request ever made would only pad the log.
+REKEY_WINDOW = 30 * 86400.0
+
+
+def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append, now: float) -> None:
+    """Existing requests were found by call id alone. Give each recent or still open one the
+    scoped key a replay of the same call (same principal, run, call id, tool and arguments) now
+    looks up, and a keyed request.rekeyed row recording it (as request.created does for new
+    requests), so a resumed run finds its request and gets its decision, or "already ran"."""
+    rows = conn.execute(
+        "SELECT id, idempotency_key, principal, on_behalf_of, run_id, tool, args_hash, status, "
+        "created_at FROM requests WHERE idempotency_key IS NOT NULL ORDER BY created_at, id"
+    ).fetchall()
+    for request_id, call_id, agent, on_behalf_of, run_id, tool, args_hash, status, made in rows:
+        if status != "pending" and made < now - REKEY_WINDOW:
+            conn.execute("UPDATE requests SET idempotency_key = NULL WHERE id = ?", (request_id,))
+            continue
+        scoped = call_key(
+            key.digest,
+            agent=agent,
+            on_behalf_of=on_behalf_of,
+            run_id=run_id,
+            call_id=call_id,
+            tool=tool,
+            args_hash=args_hash,
+        )
+        conn.execute("UPDATE requests SET idempotency_key = ? WHERE id = ?", (scoped, request_id))
+        append(
+            Event.REQUEST_REKEYED,
+            request_id,
+            {"call_key": scoped, "tool": tool, "args_hmac": args_hash},
+        )
+
+
+def load_keying(conn: sqlite3.Connection, key: HashKey, path: Path, key_file: Path) -> Keying:
+    """Check the key against the store's fingerprint, and read where keyed rows begin."""
+    meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+    stored = meta.get("key_fingerprint")
+    if stored is None:
+        raise StoreError(
+            f"approval store {path}: its meta table has no key fingerprint, though its schema "
+            "is keyed: the file was damaged or tampered with; restore it from a backup"
+        )
+    if not hmac.compare_digest(str(stored), key.fingerprint):
+        raise ConfigError(
+            f"approval store {path} was created with a different audit key: the key from "
+            f"{key.source} has fingerprint {key.fingerprint[:16]}, but the store's meta table "
+            f"records {str(stored)[:16]} (written when the store was created or upgraded). Use "
+            f"the store's own key: restore {key_file} from this store's backup, or set "
+            f"{KEY_ENV} to it."
+        )
+    text = str(meta.get("keyed_from", ""))
+    mac = str(meta.get("keyed_from_mac", ""))
+    if not text.isdigit() or not hmac.compare_digest(mac, _keyed_from_mac(key, int(text))):
+        raise StoreError(
+            f"approval store {path}: the meta table's keyed_from ({text or 'missing'}) was "
+            "changed without the store's key; restore the store from a backup"
+        )
+    return Keying(key, int(text))
