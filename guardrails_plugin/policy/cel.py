@@ -45,7 +45,7 @@ _FAILURE_KINDS: tuple[tuple[type[BaseException], str], ...] = (
 
 def _failure_kind(error: Any) -> str:
     """A value-free description of a `celpy.CELEvalError`."""
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
     cause = args[1] if len(args) > 1 else None
     if isinstance(cause, type) and issubclass(cause, BaseException):
         if "re2" in cause.__module__ or cause.__name__ == "error":

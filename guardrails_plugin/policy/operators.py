@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from guardrails_plugin.policy.regex import compile_author_regex
+
 __all__ = [
     "BUILTIN_OPERATORS",
     "MISSING",
@@ -220,10 +222,7 @@ def _in(operand: Any, _sub: Any) -> ValuePredicate:
 def _regex(operand: Any, _sub: Any) -> ValuePredicate:
     if not isinstance(operand, str):
         raise ValueError(f"'regex' needs a string pattern, got {operand!r}")
-    try:
-        pattern = re.compile(operand)
-    except re.error as exc:
-        raise ValueError(f"invalid regex {operand!r}: {exc}") from None
+    pattern = compile_author_regex(operand)  # RE2: linear in the text, whatever the pattern
 
     def test(v: Any) -> bool:
         text = _text(v)
@@ -310,7 +309,7 @@ def _combinator(name: str, quantifier: Callable[[Any], bool]) -> Compiler:
 _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("equals", _equals, {}, "Equal to this value (true is not 1)."),
     ("in", _in, {"type": "array", "minItems": 1}, "Equal to one of these values."),
-    ("regex", _regex, {"type": "string"}, "Python regex, searched; anchor with ^...$."),
+    ("regex", _regex, {"type": "string"}, "RE2 regex, searched; anchor with ^...$."),
     ("glob", _glob, {"type": "string"}, "Shell-style glob over the whole string."),
     ("gt", _comparison("gt", ">", lambda a, b: a > b), {"type": "number"}, "Greater than."),
     ("gte", _comparison("gte", ">=", lambda a, b: a >= b), {"type": "number"}, "At least."),
