@@ -16,10 +16,12 @@ import json
 import math
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from guardrails_plugin.policy import aws, sql
 from guardrails_plugin.policy.regex import compile_author_regex
 
 __all__ = [
@@ -306,6 +308,82 @@ def _combinator(name: str, quantifier: Callable[[Any], bool]) -> Compiler:
     return compile
 
 
+def fold(value: Any) -> Any:
+    """The form case-insensitive names are compared in: NFKC, casefolded, outer whitespace
+    removed; lists and mappings element by element."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFKC", value).casefold().strip()
+    if isinstance(value, list | tuple):
+        return [fold(v) for v in value]
+    if isinstance(value, Mapping):
+        return {fold(str(k)): fold(v) for k, v in value.items()}
+    return value
+
+
+# Operators whose operands are literal values, folded like the value under `casefold`; a regex
+# is left alone (write it for lower case, or use (?i)), as is any custom operator.
+_LITERAL_OPERATORS = ("equals", "in", "contains", "glob")
+
+
+def _fold_spec(spec: Any) -> Any:
+    if not isinstance(spec, dict):
+        return fold(spec)  # a plain value means equals
+    folded: dict[str, Any] = {}
+    for name, operand in spec.items():
+        if name in _LITERAL_OPERATORS:
+            folded[name] = fold(operand)
+        elif name == "not":
+            folded[name] = _fold_spec(operand)
+        elif name in ("any", "all") and isinstance(operand, list):
+            folded[name] = [_fold_spec(o) for o in operand]
+        else:
+            folded[name] = operand
+    return folded
+
+
+def _casefold(
+    operand: Any, sub: Callable[[Any, tuple[str | int, ...]], ValuePredicate]
+) -> ValuePredicate:
+    if not isinstance(operand, dict):
+        operand = {"equals": operand}
+    inner = sub(_fold_spec(operand), ())
+    t = inner.test
+    return ValuePredicate(
+        lambda v: t(v if v is MISSING else fold(v)), f"ignoring case, {inner.description}"
+    )
+
+
+def _sql(operand: Any, _sub: Any) -> ValuePredicate:
+    check = sql.parse_operand(operand)
+    holds = check.holds
+    return ValuePredicate(lambda v: v is not MISSING and holds(v), check.description)
+
+
+def _aws_public_policy(operand: Any, _sub: Any) -> ValuePredicate:
+    if not isinstance(operand, bool):
+        raise ValueError(f"'aws_public_policy' needs true or false, got {operand!r}")
+    if operand:
+        return ValuePredicate(
+            lambda v: v is not MISSING and aws.allows_public(v),
+            "is an AWS policy that allows any principal",
+        )
+    return ValuePredicate(
+        lambda v: v is not MISSING and not aws.allows_public(v),
+        "is an AWS policy that allows no wildcard principal",
+    )
+
+
+_SQL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "only": {"type": "array", "items": {"enum": list(sql.KINDS)}, "minItems": 1},
+        "any": {"type": "array", "items": {"enum": list(sql.KINDS)}, "minItems": 1},
+        "dialect": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "functions": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+
 _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("equals", _equals, {}, "Equal to this value (true is not 1)."),
     ("in", _in, {"type": "array", "minItems": 1}, "Equal to one of these values."),
@@ -320,6 +398,24 @@ _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("not", _not, {"type": "object"}, "The nested predicate does not hold."),
     ("any", _combinator("any", any), {"type": "array"}, "At least one nested predicate holds."),
     ("all", _combinator("all", all), {"type": "array"}, "Every nested predicate holds."),
+    (
+        "casefold",
+        _casefold,
+        {},
+        "The value, NFKC-normalized, casefolded and trimmed, satisfies the nested predicate.",
+    ),
+    (
+        "sql",
+        _sql,
+        _SQL_SCHEMA,
+        "SQL text classified by a parser: {only: [select]} or {any: [drop, truncate]}.",
+    ),
+    (
+        "aws_public_policy",
+        _aws_public_policy,
+        {"type": "boolean"},
+        "An AWS resource policy (JSON text or object) that allows any principal.",
+    ),
 ]
 
 BUILTIN_OPERATORS = tuple(name for name, *_ in _BUILTIN)

@@ -69,7 +69,6 @@ def _explain(pattern: str, exc: Exception) -> str:
             )
     if "pattern too large" in text:
         return (
-            f"regex {pattern!r} is too large for RE2's memory budget; use smaller repetition "
-            "counts"
+            f"regex {pattern!r} is too large for RE2's memory budget; use smaller repetition counts"
         )
     return f"invalid regex {pattern!r}: {text} (policy regexes use RE2 syntax)"
