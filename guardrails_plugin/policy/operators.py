@@ -16,12 +16,12 @@ import json
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from guardrails_plugin.policy import aws, sql
+from guardrails_plugin.policy.casefold import fold, fold_spec
 from guardrails_plugin.policy.regex import compile_author_regex
 
 __all__ = [
@@ -308,45 +308,12 @@ def _combinator(name: str, quantifier: Callable[[Any], bool]) -> Compiler:
     return compile
 
 
-def fold(value: Any) -> Any:
-    """The form case-insensitive names are compared in: NFKC, casefolded, outer whitespace
-    removed; lists and mappings element by element."""
-    if isinstance(value, str):
-        return unicodedata.normalize("NFKC", value).casefold().strip()
-    if isinstance(value, list | tuple):
-        return [fold(v) for v in value]
-    if isinstance(value, Mapping):
-        return {fold(str(k)): fold(v) for k, v in value.items()}
-    return value
-
-
-# Operators whose operands are literal values, folded like the value under `casefold`; a regex
-# is left alone (write it for lower case, or use (?i)), as is any custom operator.
-_LITERAL_OPERATORS = ("equals", "in", "contains", "glob")
-
-
-def _fold_spec(spec: Any) -> Any:
-    if not isinstance(spec, dict):
-        return fold(spec)  # a plain value means equals
-    folded: dict[str, Any] = {}
-    for name, operand in spec.items():
-        if name in _LITERAL_OPERATORS:
-            folded[name] = fold(operand)
-        elif name == "not":
-            folded[name] = _fold_spec(operand)
-        elif name in ("any", "all") and isinstance(operand, list):
-            folded[name] = [_fold_spec(o) for o in operand]
-        else:
-            folded[name] = operand
-    return folded
-
-
 def _casefold(
     operand: Any, sub: Callable[[Any, tuple[str | int, ...]], ValuePredicate]
 ) -> ValuePredicate:
     if not isinstance(operand, dict):
         operand = {"equals": operand}
-    inner = sub(_fold_spec(operand), ())
+    inner = sub(fold_spec(operand), ())
     t = inner.test
     return ValuePredicate(
         lambda v: t(v if v is MISSING else fold(v)), f"ignoring case, {inner.description}"
