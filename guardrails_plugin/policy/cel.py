@@ -20,7 +20,40 @@ __all__ = ["CelError", "CelMatcher"]
 
 
 class CelError(ValueError):
-    """An expression that does not compile, or an evaluation that failed."""
+    """An expression that does not compile, or an evaluation that failed.
+
+    The message of an evaluation failure names only the kind of failure (``kind``): cel-python's
+    own messages quote the values involved (``invalid literal for int(): 'sk-live-...'``), and
+    this text ends up in decision reasons that Slack, ``pending`` and logs show.
+    """
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind or message
+
+
+# cel-python reports the Python exception behind a failure; its class says what went wrong
+# without the values (the message would quote them).
+_FAILURE_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ZeroDivisionError, "division or modulo by zero"),
+    (OverflowError, "a number overflowed"),
+    (LookupError, "a key, field or index is missing"),
+    (TypeError, "no operator or function accepts these value types"),
+    (ValueError, "a value could not be converted"),
+)
+
+
+def _failure_kind(error: Any) -> str:
+    """A value-free description of a `celpy.CELEvalError`."""
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
+    cause = args[1] if len(args) > 1 else None
+    if isinstance(cause, type) and issubclass(cause, BaseException):
+        if "re2" in cause.__module__ or cause.__name__ == "error":
+            return "a regular expression failed"
+        for base, kind in _FAILURE_KINDS:
+            if issubclass(cause, base):
+                return kind
+    return "evaluation error"
 
 
 class CelMatcher:
@@ -60,11 +93,13 @@ class CelMatcher:
         try:
             result: Any = self._program.evaluate(activation)
         except celpy.CELEvalError as exc:
-            raise CelError(f"CEL evaluation failed: {exc}") from None
+            result = exc
+        except Exception as exc:  # noqa: BLE001 - celpy leaks builtins; the engine fails closed
+            raise _failed(type(exc).__name__) from None
         if isinstance(result, celpy.CELEvalError):
-            raise CelError(f"CEL evaluation failed: {result}")
+            raise _failed(_failure_kind(result)) from None
         if not isinstance(result, celpy.celtypes.BoolType):
-            raise CelError(f"'when' must evaluate to a bool, got {type(result).__name__}")
+            raise _failed(f"the expression gave a {_cel_type(result)}, not a bool")
         return bool(result)
 
     def matches(self, view: CallView) -> bool:
@@ -75,3 +110,12 @@ class CelMatcher:
             return None if self.evaluate(view) else f"when {self.expression!r} is false"
         except CelError as exc:
             return str(exc)
+
+
+def _failed(kind: str) -> CelError:
+    return CelError(f"CEL evaluation failed: {kind}", kind)
+
+
+def _cel_type(value: Any) -> str:
+    name = type(value).__name__
+    return name.removesuffix("Type").lower() or name

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from guardrails_plugin.policy.cel import CelError
 from guardrails_plugin.policy.compiler import (
     CompiledPolicy,
     CompiledRule,
@@ -140,7 +141,7 @@ class Policy:
                 reason = rule.matcher.why_not(view)
             except Exception as exc:  # noqa: BLE001 - same fail-closed rule as evaluate
                 restricted = self._failed(rule, exc)
-                reason = None if restricted is not None else f"condition failed: {exc}"
+                reason = None if restricted is not None else f"condition failed: {failure(exc)}"
                 if decision is None and restricted is not None:
                     decision = restricted
                     checked.append(_trace(rule, None))
@@ -161,13 +162,31 @@ class Policy:
     def _failed(rule: CompiledRule, exc: Exception) -> Decision | None:
         """A rule whose condition raised. Fail closed: a restricting rule counts as matched, an
         allowing one as not matched, so an error can never allow a call."""
-        log.warning("policy rule %r could not be evaluated: %s", rule.id, exc)
-        if rule.effect is Effect.ALLOW:
+        what = failure(exc)
+        applied = rule.effect is not Effect.ALLOW
+        log.warning(
+            "policy rule %r (%s:%d) could not be evaluated: %s; %s",
+            rule.id,
+            rule.file,
+            rule.line,
+            what,
+            f"applied as {rule.effect.value} (fail closed)" if applied else "skipped (an allow)",
+        )
+        if not applied:
             return None
         return dataclasses.replace(
             rule.decision,
-            reason=f"{rule.decision.reason} (applied because its condition failed: {exc})",
+            reason=f"{rule.decision.reason} (rule '{rule.id}' applied because its condition "
+            f"failed: {what})",
         )
+
+
+def failure(exc: Exception) -> str:
+    """What went wrong in a condition, without its message: messages of CEL and of custom
+    operators quote the argument values they failed on, and this text reaches reasons and logs."""
+    if isinstance(exc, CelError):
+        return f"CEL 'when' failed: {exc.kind}"
+    return f"a condition raised {type(exc).__name__}"
 
 
 def _trace(rule: CompiledRule, reason: str | None) -> RuleTrace:

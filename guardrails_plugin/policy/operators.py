@@ -20,6 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from guardrails_plugin.policy import aws, sql
+from guardrails_plugin.policy.casefold import fold, fold_spec
+from guardrails_plugin.policy.regex import compile_author_regex
+
 __all__ = [
     "BUILTIN_OPERATORS",
     "MISSING",
@@ -220,10 +224,7 @@ def _in(operand: Any, _sub: Any) -> ValuePredicate:
 def _regex(operand: Any, _sub: Any) -> ValuePredicate:
     if not isinstance(operand, str):
         raise ValueError(f"'regex' needs a string pattern, got {operand!r}")
-    try:
-        pattern = re.compile(operand)
-    except re.error as exc:
-        raise ValueError(f"invalid regex {operand!r}: {exc}") from None
+    pattern = compile_author_regex(operand)  # RE2: linear in the text, whatever the pattern
 
     def test(v: Any) -> bool:
         text = _text(v)
@@ -307,10 +308,53 @@ def _combinator(name: str, quantifier: Callable[[Any], bool]) -> Compiler:
     return compile
 
 
+def _casefold(
+    operand: Any, sub: Callable[[Any, tuple[str | int, ...]], ValuePredicate]
+) -> ValuePredicate:
+    if not isinstance(operand, dict):
+        operand = {"equals": operand}
+    inner = sub(fold_spec(operand), ())
+    t = inner.test
+    return ValuePredicate(
+        lambda v: t(v if v is MISSING else fold(v)), f"ignoring case, {inner.description}"
+    )
+
+
+def _sql(operand: Any, _sub: Any) -> ValuePredicate:
+    check = sql.parse_operand(operand)
+    holds = check.holds
+    return ValuePredicate(lambda v: v is not MISSING and holds(v), check.description)
+
+
+def _aws_public_policy(operand: Any, _sub: Any) -> ValuePredicate:
+    if not isinstance(operand, bool):
+        raise ValueError(f"'aws_public_policy' needs true or false, got {operand!r}")
+    if operand:
+        return ValuePredicate(
+            lambda v: v is not MISSING and aws.allows_public(v),
+            "is an AWS policy that allows any principal",
+        )
+    return ValuePredicate(
+        lambda v: v is not MISSING and not aws.allows_public(v),
+        "is an AWS policy that allows no wildcard principal",
+    )
+
+
+_SQL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "only": {"type": "array", "items": {"enum": list(sql.KINDS)}, "minItems": 1},
+        "any": {"type": "array", "items": {"enum": list(sql.KINDS)}, "minItems": 1},
+        "dialect": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "functions": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+
 _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("equals", _equals, {}, "Equal to this value (true is not 1)."),
     ("in", _in, {"type": "array", "minItems": 1}, "Equal to one of these values."),
-    ("regex", _regex, {"type": "string"}, "Python regex, searched; anchor with ^...$."),
+    ("regex", _regex, {"type": "string"}, "RE2 regex, searched; anchor with ^...$."),
     ("glob", _glob, {"type": "string"}, "Shell-style glob over the whole string."),
     ("gt", _comparison("gt", ">", lambda a, b: a > b), {"type": "number"}, "Greater than."),
     ("gte", _comparison("gte", ">=", lambda a, b: a >= b), {"type": "number"}, "At least."),
@@ -321,6 +365,24 @@ _BUILTIN: list[tuple[str, Compiler, dict[str, Any], str]] = [
     ("not", _not, {"type": "object"}, "The nested predicate does not hold."),
     ("any", _combinator("any", any), {"type": "array"}, "At least one nested predicate holds."),
     ("all", _combinator("all", all), {"type": "array"}, "Every nested predicate holds."),
+    (
+        "casefold",
+        _casefold,
+        {},
+        "The value, NFKC-normalized, casefolded and trimmed, satisfies the nested predicate.",
+    ),
+    (
+        "sql",
+        _sql,
+        _SQL_SCHEMA,
+        "SQL text classified by a parser: {only: [select]} or {any: [drop, truncate]}.",
+    ),
+    (
+        "aws_public_policy",
+        _aws_public_policy,
+        {"type": "boolean"},
+        "An AWS resource policy (JSON text or object) that allows any principal.",
+    ),
 ]
 
 BUILTIN_OPERATORS = tuple(name for name, *_ in _BUILTIN)

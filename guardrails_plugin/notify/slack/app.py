@@ -30,6 +30,7 @@ from guardrails_plugin.notify.slack.blocks import (
     deny_modal,
     edit_modal,
 )
+from guardrails_plugin.notify.slack.mrkdwn import mrkdwn
 from guardrails_plugin.notify.slack.outbox import KIND, SlackOutbox
 from guardrails_plugin.notify.slack.settings import SlackSettings
 from guardrails_plugin.store.events import Event
@@ -234,7 +235,8 @@ class _Voter:
 
     def _ephemeral(self, channel: str, user: str, text: str) -> None:
         try:
-            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            # Error texts can quote stored values; Slack must not read them as mentions.
+            self.client.chat_postEphemeral(channel=channel, user=user, text=mrkdwn(text, 3000))
         except Exception as exc:  # noqa: BLE001 - best effort
             log.error("could not tell %s why their vote failed: %s", user, exc)
 

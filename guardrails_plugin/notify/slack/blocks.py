@@ -1,6 +1,12 @@
 """Block Kit for approval requests. Everything here is built from the store's masked record,
 never from text the agent wrote about itself, and every piece of untrusted text is escaped so it
-cannot create links, mentions or formatting (``<!channel>``, ``<https://evil|good>``)."""
+cannot create links, mentions or formatting (``<!channel>``, ``<https://evil|good>``), then cut
+to fit Slack's limits (a message Slack refuses is never seen, and the request expires unseen).
+
+Budgets, in characters after escaping: each section's text stays under Slack's 3,000, the
+notification text under 700 (Slack's hard limit is 40,000). A cut is marked with ``…``; cut
+arguments also name the hash of the full arguments, which ``guardrails-plugin show`` prints.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from guardrails_plugin.notify.slack.mrkdwn import escape, mrkdwn
 from guardrails_plugin.store.records import ApprovalRequest, Status, Vote
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "VIEW_EDIT",
     "deny_modal",
     "edit_modal",
+    "editable",
     "escape",
     "request_message",
     "thread_parent",
@@ -28,13 +36,16 @@ ACTION_DENY = "guardrails_deny"
 ACTION_EDIT = "guardrails_edit"
 VIEW_DENY = "guardrails_deny_view"
 VIEW_EDIT = "guardrails_edit_view"
-MAX_ARGS_CHARS = 2500
 
-
-def escape(text: Any) -> str:
-    """Slack mrkdwn control characters, plus backticks so code blocks cannot be closed."""
-    value = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value.replace("`", "'")
+SECTION_CHARS = 3000  # Slack's limit for a section's text
+INPUT_CHARS = 3000  # the most a plain_text_input holds
+# Per-item budgets inside a section; they add up to less than SECTION_CHARS.
+TOOL_CHARS = 150
+RULE_CHARS = 130
+NAME_CHARS = 200
+LIST_CHARS = 300
+REASON_CHARS = 1200
+OUTCOME_REASON_CHARS = 2400
 
 
 def _when(ts: float | None) -> str:
@@ -49,100 +60,133 @@ def button_value(request: ApprovalRequest) -> str:
     return f"{request.id}:{request.revision}"
 
 
+def _section(text: str) -> dict[str, Any]:
+    # The budgets keep every section under the limit; this is the backstop if one is changed.
+    if len(text) > SECTION_CHARS:
+        raise ValueError(f"section text of {len(text)} characters exceeds Slack's limit")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
 def thread_parent(run_id: str, request: ApprovalRequest) -> tuple[str, list[dict[str, Any]]]:
-    env = ", ".join(f"{escape(k)}={escape(v)}" for k, v in request.environment.items()) or "-"
-    text = (
-        f"Agent run {escape(run_id)}: {escape(request.principal)} acting for "
-        f"{escape(request.on_behalf_of or '-')}"
-    )
+    run = mrkdwn(run_id, NAME_CHARS)
+    agent = mrkdwn(request.principal, NAME_CHARS)
+    human = mrkdwn(request.on_behalf_of or "-", NAME_CHARS)
+    text = f"Agent run {run}: {agent} acting for {human}"
     blocks = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f"*Approval requests for agent run* `{escape(run_id)}`\n"
-                f"Agent: {escape(request.principal)}   On behalf of: "
-                f"{escape(request.on_behalf_of or '-')}   Environment: {env}",
-            },
-        }
+        _section(
+            f"*Approval requests for agent run* `{run}`\n"
+            f"Agent: {agent}   On behalf of: {human}   Environment: {_labels(request)}"
+        )
     ]
     return text, blocks
+
+
+def _labels(request: ApprovalRequest) -> str:
+    shown: list[str] = []
+    used = 0
+    for key, value in request.environment.items():
+        label = f"{mrkdwn(key, 60)}={mrkdwn(value, 100)}"
+        if used + len(label) > LIST_CHARS:
+            shown.append("…")
+            break
+        shown.append(label)
+        used += len(label) + 2
+    return ", ".join(shown) or "-"
+
+
+def editable(request: ApprovalRequest) -> bool:
+    """Whether the arguments fit the edit modal's text input."""
+    return len(_args_json(request)) <= INPUT_CHARS
+
+
+def _args(request: ApprovalRequest) -> Any:
+    return request.edited_args if request.edited_args is not None else request.masked_args
+
+
+def _args_json(request: ApprovalRequest) -> str:
+    return json.dumps(_args(request), indent=2, ensure_ascii=False, default=str)
 
 
 def request_message(
     request: ApprovalRequest, votes: list[Vote]
 ) -> tuple[str, list[dict[str, Any]]]:
     """The text and blocks of a request: pending with buttons, or decided without them."""
-    args = request.edited_args if request.edited_args is not None else request.masked_args
-    shown = json.dumps(args, indent=2, ensure_ascii=False, default=str)
-    if len(shown) > MAX_ARGS_CHARS:
-        shown = shown[:MAX_ARGS_CHARS] + "\n… (truncated)"
-    rule = request.rule_id or "policy default"
-    header = f"*{escape(request.tool)}* needs approval (rule `{escape(rule)}`)"
+    digest = request.current_hash[-16:]
+    tool = mrkdwn(request.tool, TOOL_CHARS)
+    rule = mrkdwn(request.rule_id or "policy default", RULE_CHARS)
     fields = [
-        f"*Reason:* {escape(request.reason)}",
-        f"*Requested by:* {escape(request.principal)} for {escape(request.on_behalf_of or '-')}",
-        f"*Approvers:* {request.quorum} of {escape(', '.join(sorted(request.approvers)))}",
+        f"*Reason:* {mrkdwn(request.reason, REASON_CHARS)}",
+        f"*Requested by:* {mrkdwn(request.principal, NAME_CHARS)} for "
+        f"{mrkdwn(request.on_behalf_of or '-', NAME_CHARS)}",
+        f"*Approvers:* {request.quorum} of "
+        f"{mrkdwn(', '.join(sorted(request.approvers)), LIST_CHARS)}",
         f"*Expires:* {_when(request.expires_at)}",
     ]
     if request.data_classes:
-        fields.append(f"*Data found:* {escape(', '.join(request.data_classes))}")
+        fields.append(f"*Data found:* {mrkdwn(', '.join(request.data_classes), LIST_CHARS)}")
     current = [v for v in votes if v.revision == request.revision]
     if current:
-        fields.append(
-            "*Votes:* " + ", ".join(f"{escape(v.person)} {v.verdict.value}" for v in current)
-        )
+        shown_votes = ", ".join(f"{v.person} {v.verdict.value}" for v in current)
+        fields.append(f"*Votes:* {mrkdwn(shown_votes, LIST_CHARS)}")
+    marker = f"\n… (truncated; full arguments have hash {digest})"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": header}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(fields)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{escape(shown)}```"}},
+        _section(f"*{tool}* needs approval (rule `{rule}`)"),
+        _section("\n".join(fields)),
+        _section(f"```{mrkdwn(_args_json(request), SECTION_CHARS - 6, marker)}```"),
         {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
                     "text": f"request `{request.id}` revision {request.revision}, arguments "
-                    f"`{request.current_hash[-16:]}`",
+                    f"`{digest}`",
                 }
             ],
         },
     ]
     if request.status is Status.PENDING:
-        value = button_value(request)
-        buttons: list[dict[str, Any]] = [
-            {
-                "type": "button",
-                "action_id": ACTION_APPROVE,
-                "style": "primary",
-                "value": value,
-                "text": {"type": "plain_text", "text": "Approve"},
-            },
-            {
-                "type": "button",
-                "action_id": ACTION_DENY,
-                "style": "danger",
-                "value": value,
-                "text": {"type": "plain_text", "text": "Deny"},
-            },
-        ]
-        if request.allow_edit:
-            buttons.append(
-                {
-                    "type": "button",
-                    "action_id": ACTION_EDIT,
-                    "value": value,
-                    "text": {"type": "plain_text", "text": "Edit arguments"},
-                }
-            )
-        blocks.append({"type": "actions", "block_id": "guardrails_actions", "elements": buttons})
-        text = f"{request.tool} needs approval ({rule})"
+        blocks.append(_buttons(request))
+        text = f"{tool} needs approval ({rule})"
     else:
-        who = escape(request.decided_by or "system")
-        why = f": {escape(request.decision_reason)}" if request.decision_reason else ""
-        outcome = f"*{request.status.value.upper()}* by {who}{why}"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": outcome}})
-        text = f"{request.tool}: {request.status.value} by {request.decided_by or 'system'}"
+        who = mrkdwn(request.decided_by or "system", NAME_CHARS)
+        why = (
+            f": {mrkdwn(request.decision_reason, OUTCOME_REASON_CHARS)}"
+            if request.decision_reason
+            else ""
+        )
+        blocks.append(_section(f"*{request.status.value.upper()}* by {who}{why}"))
+        text = f"{tool}: {request.status.value} by {who}"
     return text, blocks
+
+
+def _buttons(request: ApprovalRequest) -> dict[str, Any]:
+    value = button_value(request)
+    buttons: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": ACTION_APPROVE,
+            "style": "primary",
+            "value": value,
+            "text": {"type": "plain_text", "text": "Approve"},
+        },
+        {
+            "type": "button",
+            "action_id": ACTION_DENY,
+            "style": "danger",
+            "value": value,
+            "text": {"type": "plain_text", "text": "Deny"},
+        },
+    ]
+    if request.allow_edit and editable(request):
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": ACTION_EDIT,
+                "value": value,
+                "text": {"type": "plain_text", "text": "Edit arguments"},
+            }
+        )
+    return {"type": "actions", "block_id": "guardrails_actions", "elements": buttons}
 
 
 def deny_modal(request: ApprovalRequest, private: str) -> dict[str, Any]:
@@ -165,7 +209,23 @@ def deny_modal(request: ApprovalRequest, private: str) -> dict[str, Any]:
 
 
 def edit_modal(request: ApprovalRequest, private: str) -> dict[str, Any]:
-    args = request.edited_args if request.edited_args is not None else request.masked_args
+    shown = _args_json(request)
+    if len(shown) > INPUT_CHARS:
+        # Slack's text input holds 3,000 characters: a cut copy would be an edit nobody meant.
+        return {
+            "type": "modal",
+            "callback_id": VIEW_EDIT,
+            "private_metadata": private,
+            "title": {"type": "plain_text", "text": "Edit arguments"},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": [
+                _section(
+                    f"These arguments are too long to edit in Slack ({len(shown):,} characters; "
+                    f"a text field holds {INPUT_CHARS:,}). Approve or deny them as they are; "
+                    f"`guardrails-plugin show {request.id}` prints them in full."
+                )
+            ],
+        }
     return {
         "type": "modal",
         "callback_id": VIEW_EDIT,
@@ -184,7 +244,7 @@ def edit_modal(request: ApprovalRequest, private: str) -> dict[str, Any]:
                     "type": "plain_text_input",
                     "action_id": "value",
                     "multiline": True,
-                    "initial_value": json.dumps(args, indent=2, ensure_ascii=False),
+                    "initial_value": shown,
                 },
             },
             {
