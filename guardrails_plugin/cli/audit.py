@@ -55,7 +55,7 @@ def tail(lines: int, db: Path | None, as_json: bool) -> None:
     rows = list(store.audit_rows(since_seq=start))
     if as_json:
         for r in rows:
-            click.echo(json.dumps(_row(r), ensure_ascii=False))
+            click.echo(render.safe(json.dumps(_row(r), ensure_ascii=False)))
         return
     table = Table()
     for col in ("seq", "time", "event", "request", "actor", "details"):
@@ -65,10 +65,10 @@ def tail(lines: int, db: Path | None, as_json: bool) -> None:
         table.add_row(
             str(r.seq),
             iso(r.ts),
-            r.event,
-            r.request_id or "",
-            escape(r.actor or ""),
-            escape(details if len(details) < 160 else details[:159] + "…"),
+            _cell(r.event),
+            _cell(r.request_id or ""),
+            _cell(r.actor or ""),
+            _cell(details if len(details) < 160 else details[:159] + "…"),
         )
     render.stdout().print(table)
 
@@ -133,6 +133,11 @@ def verify(checkpoint: str | None, db: Path | None, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+def _cell(text: str) -> str:
+    """Text read from the store, safe to print: no markup, no terminal control characters."""
+    return escape(render.safe(text))
+
+
 def _print_verify(result: VerifyResult, requests: int, problems: list[tuple[str, str]]) -> None:
     if result.ok:
         head = f"head {result.head.seq} {result.head.hash}" if result.head else "empty log"
@@ -146,7 +151,7 @@ def _print_verify(result: VerifyResult, requests: int, problems: list[tuple[str,
     else:
         render.stderr().print(f"[red]BROKEN[/] at row {result.first_bad_seq}: {result.problem}")
     for request_id, problem in problems:
-        render.stderr().print(f"[red]REQUEST[/] {request_id}: {escape(problem)}")
+        render.stderr().print(f"[red]REQUEST[/] {_cell(request_id)}: {_cell(problem)}")
     if not problems:
         render.stdout().print(f"{requests} requests match the audit log")
 

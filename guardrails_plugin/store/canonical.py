@@ -29,7 +29,9 @@ def _normalize(value: Any, depth: int = 0) -> Any:
         return {"$bytes": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, set | frozenset):
         return sorted((_normalize(v, depth + 1) for v in value), key=repr)
-    return {"$repr": f"{type(value).__name__}:{value}"}
+    # Never a repr: it would store whatever the object prints, raw. The guard converts objects
+    # to data (guardrails_plugin.payload) before anything is hashed or written.
+    raise TypeError(f"a {type(value).__name__} cannot be recorded; convert it to data first")
 
 
 # Built once: json.dumps with non-default options builds a new encoder on every call, which

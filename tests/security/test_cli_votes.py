@@ -144,6 +144,8 @@ def test_terminal_escapes_from_a_request_never_reach_the_terminal(broker):
         ("pending",),
         ("pending", "--json"),
         ("show", request.id, "--json"),
+        ("audit", "tail"),
+        ("audit", "tail", "--json"),
     ):
         code, out = cli_run(*args)
         assert code == 0
