@@ -22,6 +22,7 @@ from guardrails_plugin.approvals.duties import (
 )
 from guardrails_plugin.approvals.edits import apply_edit, rule_name
 from guardrails_plugin.approvals.execution import claim_execution
+from guardrails_plugin.approvals.proof import terms_refusal
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     AlreadyDecided,
@@ -217,6 +218,7 @@ class ApprovalBroker:
                         "masked_args": request.masked_args,
                         "args_hmac": args_hash,
                         "call_key": key,
+                        "terms": request.terms(),
                         "data_classes": classes,
                         "approvers": sorted(request.approvers),
                         "quorum": request.quorum,
@@ -296,6 +298,12 @@ class ApprovalBroker:
         revision: int | None,
     ) -> VoteResult:
         now = self.clock.now()
+        if (why := terms_refusal(tx, request)) is not None:
+            raise ApprovalError(
+                f"request {request.id} does not match the audit log ({why}): the store was "
+                "changed outside guardrails-plugin, so no vote on it counts",
+                request.id,
+            )
         if request.status is Status.PENDING and now >= request.expires_at:
             request = lifecycle.expire_in(tx, request, now) or request
         if request.status is not Status.PENDING:
@@ -304,6 +312,7 @@ class ApprovalBroker:
             )
         directory = self.policy.directory if self.policy else None
         voter = resolve_voter(identity, request, directory)
+        edit_note = ""
         if verdict is Verdict.APPROVE and revision is None:
             # An approval binds to what the reviewer was shown; a channel that cannot say which
             # revision that was must not approve (an edit in between would be approved unseen).
@@ -323,7 +332,13 @@ class ApprovalBroker:
         if edited_args is not None:
             if verdict is not Verdict.APPROVE:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)
+            before = request.rule_id
             request = apply_edit(self, tx, request, voter.identity, edited_args, now)
+            if request.rule_id != before:
+                edit_note = (
+                    f"edited; {rule_name(request)} applies now and needs {request.quorum} "
+                    f"approval(s) from {', '.join(sorted(request.approvers)) or 'nobody'}: "
+                )
         prior = [v for v in tx.votes(request.id) if v.revision == request.revision]
         if any(v.person == voter.person and v.verdict is verdict for v in prior):
             return VoteResult(request, False, f"{voter.person} already voted {verdict.value}")
@@ -367,7 +382,9 @@ class ApprovalBroker:
         approvers &= eligible_people(request, directory)
         if len(approvers) < request.quorum:
             return VoteResult(
-                request, True, f"approval {len(approvers)} of {request.quorum} recorded"
+                request,
+                True,
+                f"{edit_note}approval {len(approvers)} of {request.quorum} recorded",
             )
         decided = lifecycle.decide(
             tx,

@@ -1,7 +1,12 @@
-"""Reviewer edits: re-check the edited arguments against the policy and rebind the request.
+"""Reviewer edits: re-evaluate the edited call in full and rebind the request.
 
 An edit starts a new revision: approvals of the old arguments stop counting, and the approval
-binds to the keyed hash of the edited arguments (in the masked form the reviewer saw).
+binds to the keyed hash of the edited arguments (in the masked form the reviewer saw). The
+edited call goes through the policy again, as a new call would: a deny refuses the edit, and a
+different require_approval rule takes the request over — its approvers, quorum, reason and edit
+rules, and a fresh expiry — so an oncall edit cannot move `restart cache` onto `restart prod-db`
+and run it on the oncall approval alone. An edit that lands on an allow rule keeps the current
+rule's approval: a reviewer's edit never lowers the bar.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from guardrails_plugin.errors import AlreadyDecided, ApprovalError
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, Status
-from guardrails_plugin.types import Effect, Principal, ToolCall
+from guardrails_plugin.types import Decision, Effect, Principal, ToolCall
 
 if TYPE_CHECKING:
     from guardrails_plugin.approvals.broker import ApprovalBroker
@@ -57,13 +62,20 @@ def apply_edit(
             f"{decision.reason}",
             request.id,
         )
-    changes = {
+    changes: dict[str, Any] = {
         "edited_args": dict(edited),
         "current_hash": new_hash,
         "revision": request.revision + 1,
+        "data_classes": tuple(
+            sorted({f if isinstance(f, str) else f.data_class for f in findings})
+        ),
     }
+    takeover = _takeover(request, decision, now)
+    changes.update(takeover)
     if not tx.update_request(request.id, Status.PENDING, **changes):
         raise AlreadyDecided(f"request {request.id} is no longer pending", request.id)
+    updated = tx.get_request(request.id)
+    assert updated is not None
     tx.append_audit(
         Event.REQUEST_EDITED,
         request_id=request.id,
@@ -74,8 +86,27 @@ def apply_edit(
             "edited_hash": new_hash,
             "masked_args": dict(broker.mask(edited)) if broker.mask else None,
             "re_evaluated": {"effect": decision.effect.value, "rule_id": decision.rule_id},
+            "rule_changed": bool(takeover),
+            "terms": updated.terms(),
         },
     )
-    updated = tx.get_request(request.id)
-    assert updated is not None
     return updated
+
+
+def _takeover(request: ApprovalRequest, decision: Decision, now: float) -> dict[str, Any]:
+    """The request's new terms when the edited call falls under another approval rule."""
+    approval = decision.approval
+    if decision.effect is not Effect.REQUIRE_APPROVAL or approval is None:
+        return {}
+    if decision.rule_id == request.rule_id:
+        return {}
+    return {
+        "rule_id": decision.rule_id,
+        "reason": decision.reason,
+        "approvers": {p: tuple(sorted(ids)) for p, ids in approval.identities.items()},
+        "approver_sources": tuple(approval.sources),
+        "quorum": approval.quorum,
+        "require_reason": approval.require_reason,
+        "allow_edit": approval.allow_edit,
+        "expires_at": now + approval.timeout_seconds,
+    }

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from guardrails_plugin.store.events import Event
+from guardrails_plugin.store.protocol import StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 
-__all__ = ["NotProven", "ProvenApproval", "RequestChecker", "prove_approval"]
+__all__ = ["NotProven", "ProvenApproval", "RequestChecker", "prove_approval", "terms_refusal"]
 
 _DECISIONS = {
     Event.APPROVED: Status.APPROVED,
@@ -83,6 +84,30 @@ def prove_approval(events: Sequence[AuditRecord]) -> ProvenApproval:
     return ProvenApproval(row.seq, tool, bound, revision, quorum, counted, execute_by)
 
 
+# Rows that record a request's terms (`ApprovalRequest.terms`): its creation, and each edit.
+_TERMS = (Event.REQUEST_CREATED, Event.REQUEST_EDITED, Event.REQUEST_REKEYED)
+
+
+def terms_refusal(tx: StoreTx, request: ApprovalRequest) -> str | None:
+    """Why the request's columns cannot be trusted for a vote (None: they match the terms in
+    its latest authentic audit row that records them).
+
+    A vote is judged by the approvers, quorum and requester identities the request holds; if
+    someone who can write the file changed them, the broker would otherwise write an authentic
+    approval for an ineligible voter.
+    """
+    recorded = [
+        r.data["terms"]
+        for r in tx.request_events(request.id)
+        if r.event in _TERMS and isinstance(r.data.get("terms"), Mapping) and tx.authentic(r)
+    ]
+    if not recorded:
+        return "no authentic audit row records its terms"
+    expected, actual = recorded[-1], request.terms()
+    changed = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
+    return f"changed: {', '.join(changed)}" if changed else None
+
+
 def _created_quorum(events: Iterable[AuditRecord]) -> object:
     # Approvals recorded before the quorum was written into request.approved (older stores).
     for r in events:
@@ -100,6 +125,7 @@ class _Seen:
 _KEPT = {
     Event.REQUEST_CREATED,
     Event.REQUEST_EDITED,
+    Event.REQUEST_REKEYED,
     Event.VOTE_RECORDED,
     Event.TOOL_EXECUTING,
     *_DECISIONS,
@@ -153,6 +179,13 @@ def _request_problems(request: ApprovalRequest, rows: Sequence[AuditRecord]) -> 
         yield "no request.created row in the audit log"
     elif created[0].data.get("args_hmac") != request.args_hash:
         yield "its args_hash differs from the request.created row"
+    terms = [r.data["terms"] for r in rows if r.event in _TERMS and "terms" in r.data]
+    if terms and terms[-1] != request.terms():
+        current = request.terms()
+        changed = sorted(
+            k for k in set(terms[-1]) | set(current) if terms[-1].get(k) != current.get(k)
+        )
+        yield f"its columns differ from the terms the audit log records: {', '.join(changed)}"
     decisions = [r for r in rows if r.event in _DECISIONS]
     shown = [_DECISIONS[r.event].value for r in decisions]
     status = request.status

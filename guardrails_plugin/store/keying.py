@@ -25,7 +25,8 @@ from guardrails_plugin.errors import ConfigError, StoreError
 from guardrails_plugin.store.audit import row_hash
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import KEY_ENV, HashKey, call_key
-from guardrails_plugin.store.records import AuditRecord
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord
+from guardrails_plugin.store.rows import to_request
 
 __all__ = ["REKEY_WINDOW", "Keying", "adopt_key", "load_keying"]
 
@@ -120,11 +121,18 @@ def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append, now:
             args_hash=args_hash,
         )
         conn.execute("UPDATE requests SET idempotency_key = ? WHERE id = ?", (scoped, request_id))
-        append(
-            Event.REQUEST_REKEYED,
-            request_id,
-            {"call_key": scoped, "tool": tool, "args_hmac": args_hash},
-        )
+        data: dict[str, object] = {"call_key": scoped, "tool": tool, "args_hmac": args_hash}
+        if status == "pending":
+            # Votes are judged by the terms a keyed row records: the columns as they are now
+            # (trusted once, at the upgrade, like the rest of the unkeyed past).
+            data["terms"] = _request(conn, request_id).terms()
+        append(Event.REQUEST_REKEYED, request_id, data)
+
+
+def _request(conn: sqlite3.Connection, request_id: str) -> ApprovalRequest:
+    cursor = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
+    names = [d[0] for d in cursor.description]
+    return to_request(dict(zip(names, cursor.fetchone(), strict=True)))
 
 
 def load_keying(conn: sqlite3.Connection, key: HashKey, path: Path, key_file: Path) -> Keying:

@@ -71,6 +71,27 @@ class ApprovalRequest:
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def terms(self) -> dict[str, Any]:
+        """What a vote on this request is judged by, as JSON: written into the keyed audit rows
+        that create or change the request, and compared with the columns before any vote
+        counts, so changing a column (an approver's identities, the quorum, the requester's
+        identities) in the file changes nothing without the store's key."""
+        return {
+            "tool": self.tool,
+            "rule_id": self.rule_id,
+            "principal": self.principal,
+            "on_behalf_of": self.on_behalf_of,
+            "requester_identities": sorted(self.requester_identities),
+            "approvers": {p: sorted(ids) for p, ids in sorted(self.approvers.items())},
+            "approver_sources": list(self.approver_sources),
+            "quorum": self.quorum,
+            "require_reason": self.require_reason,
+            "allow_edit": self.allow_edit,
+            "expires_at": self.expires_at,
+            "revision": self.revision,
+            "current_hash": self.current_hash,
+        }
+
 
 @dataclass(frozen=True)
 class Vote:

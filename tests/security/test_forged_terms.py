@@ -1,0 +1,85 @@
+"""Issue 11 #9, before the vote: the columns a vote is judged by come from the audit log.
+
+The execution claim trusts only the keyed `request.approved` row, but the broker writes that row
+after judging the votes by the request's columns. Someone who can write the file but not read
+the key could lower the quorum, add their account to an approver, or take the requester's
+identities off the request, then let a legitimate vote (theirs from Slack, say) produce a
+perfectly authentic approval. The broker now compares those columns with the terms recorded in
+the request's keyed audit rows and counts no vote when they differ. Covers P3, P19, P28.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from guardrails_plugin.approvals import ApprovalBroker
+from guardrails_plugin.errors import ApprovalError
+from guardrails_plugin.policy import Policy
+from guardrails_plugin.store import Status
+from guardrails_plugin.store.sqlite import SQLiteStore
+
+from ..helpers import KEY, POLICY, make_request
+
+
+@pytest.fixture
+def broker(tmp_path):
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    yield ApprovalBroker(store, Policy.from_string(POLICY))
+    store.close()
+
+
+def tamper(broker: ApprovalBroker, sql: str, *params: object) -> None:
+    conn = sqlite3.connect(broker.store.path, isolation_level=None)
+    conn.execute(sql, params)
+    conn.close()
+
+
+def test_a_lowered_quorum_column_does_not_let_one_vote_decide(broker):
+    request = make_request(broker, "export_table", {"table": "customers"})  # dba, quorum 2
+    tamper(broker, "UPDATE requests SET quorum = 1 WHERE id = ?", request.id)
+    with pytest.raises(ApprovalError, match=r"does not match the audit log \(changed: quorum\)"):
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
+    assert broker.get(request.id).status is Status.PENDING
+
+
+def test_an_identity_added_to_an_approver_does_not_vote(broker):
+    request = make_request(broker, "export_table", {"table": "t"})
+    approvers = dict(request.approvers)
+    approvers["bob"] = [*approvers["bob"], "cli:mallory"]
+    tamper(
+        broker, "UPDATE requests SET approvers = ? WHERE id = ?", json.dumps(approvers), request.id
+    )
+    with pytest.raises(ApprovalError, match="changed: approvers"):
+        broker.vote(request.id, "cli:mallory", "approve", revision=0)
+    assert broker.store.votes(request.id) == []
+
+
+def test_removing_the_requesters_identities_does_not_allow_self_approval(broker):
+    # make_request acts for slack:UALICE; alice is a DBA.
+    request = make_request(broker, "export_table", {"table": "t"})
+    tamper(
+        broker,
+        "UPDATE requests SET requester_identities = '[]', on_behalf_of = NULL WHERE id = ?",
+        request.id,
+    )
+    with pytest.raises(ApprovalError, match="does not match the audit log"):
+        broker.vote(request.id, "slack:UALICE", "approve", revision=0)
+    assert broker.get(request.id).status is Status.PENDING
+
+
+def test_audit_verify_reports_changed_terms(broker, monkeypatch):
+    from click.testing import CliRunner
+
+    from guardrails_plugin.cli import cli
+
+    monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", KEY.hex())
+    request = make_request(broker, "export_table", {"table": "t"})
+    tamper(broker, "UPDATE requests SET quorum = 1 WHERE id = ?", request.id)
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(broker.store.path)])
+    assert result.exit_code == 1
+    assert f"{request.id}: its columns differ from the terms the audit log records: quorum" in (
+        result.output
+    )
