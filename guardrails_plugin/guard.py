@@ -14,6 +14,7 @@ can read, and the cause goes to the audit log.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -28,8 +29,10 @@ from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     ApprovalTimeout,
+    ConfigError,
     GuardError,
     InputTooLarge,
+    PolicyError,
     ToolDenied,
     UnsupportedValue,
 )
@@ -265,6 +268,52 @@ class Guard:
             )
         except Exception as exc:  # noqa: BLE001 - logged; the call is refused anyway
             log.error("could not audit a refused setting of run %r: %s", run_id, exc)
+
+    # --- policy -------------------------------------------------------------------------------
+
+    def reload_policy(self, source: str | Path | Policy | None = None) -> Policy:
+        """Load the policy again (from its file, or ``source``) and use it for new calls.
+
+        The guard never re-reads its policy file by itself: call this after editing it (from a
+        deploy hook or a SIGHUP handler). A policy that does not load changes nothing: the error
+        is raised and audited (``policy.reload_failed``) and the current policy stays. A
+        successful reload is audited (``policy.reloaded``, with the files and a digest of their
+        bytes). Requests already waiting keep the approvers and quorum recorded when they were
+        made; edits to them are judged by the new policy.
+        """
+        if isinstance(source, Policy):
+            new, where = source, ", ".join(source.files)
+        else:
+            path = Path(source) if source is not None else self._policy_file()
+            where = str(path)
+            try:
+                new = Policy.load(path)
+            except PolicyError as exc:
+                self.store.record_event(
+                    Event.POLICY_RELOAD_FAILED,
+                    actor=self.principal.agent,
+                    data={"file": where, "problems": [str(p)[:300] for p in exc.problems[:5]]},
+                )
+                raise
+        self.store.record_event(
+            Event.POLICY_RELOADED,
+            actor=self.principal.agent,
+            data={"files": list(new.files), "rules": len(new.rules), "digest": _digest(new)},
+        )
+        with self._lock:
+            self.policy = new
+            self.broker.policy = new
+        log.info("policy reloaded from %s (%d rules)", where, len(new.rules))
+        return new
+
+    def _policy_file(self) -> Path:
+        root = Path(self.policy.files[-1]) if self.policy.files else None
+        if root is None or not root.is_file():
+            raise ConfigError(
+                "this guard's policy was not loaded from a file; pass the file or a Policy to "
+                "reload_policy()"
+            )
+        return root
 
     # --- the one decision path -----------------------------------------------------------------
 
@@ -643,6 +692,17 @@ class Guard:
         except StopIteration as stop:
             outcome: Outcome = stop.value
             return outcome
+
+
+def _digest(policy: Policy) -> str | None:
+    """SHA-256 over the policy's files as they are on disk now (None for an in-memory one)."""
+    digest = hashlib.sha256()
+    for name in policy.files:
+        try:
+            digest.update(Path(name).read_bytes())
+        except OSError:
+            return None
+    return digest.hexdigest()
 
 
 def _observe(observe: Callable[[ApprovalRequest], None] | None, request: ApprovalRequest) -> None:

@@ -25,4 +25,6 @@ class Event:
     OUTPUT_MASKED = "output.masked"
     RUN_CONFIGURED = "run.configured"  # a run set an allowed setting (Guard run_overrides)
     RUN_CONFIG_REFUSED = "run.config_refused"  # a run tried to set one it may not
+    POLICY_RELOADED = "policy.reloaded"  # Guard.reload_policy swapped in a new policy
+    POLICY_RELOAD_FAILED = "policy.reload_failed"  # ...or refused a broken one, keeping the old
     AUDIT_KEYED = "audit.keyed"  # an upgraded store: the keyed part of the chain begins here
