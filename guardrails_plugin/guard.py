@@ -5,9 +5,11 @@
     outcome = guard.call("send_email", {"to": "<EMAIL_1>", "body": "hi"}, send_email)
 
 The path is written once, as a generator (`Guard.flow`) that yields the two things it cannot do
-itself: wait for a decision (`Wait`) and run the tool (`Execute`). Thin drivers run it: `call`
-(sync), `acall` (async), and the LangChain/LlamaIndex adapters (which may suspend a LangGraph run
-instead of waiting). Any error before the tool runs denies the call with one sentence the model
+itself: wait for a decision (`Wait`) and run the tool (`Execute`). Thin drivers (`flow.py`) run
+it: `call` (sync), `acall` (async), `authorize` (decide only), with hooks the LangChain/LlamaIndex
+adapters use (LangGraph's interrupt mode suspends the run instead of waiting). Arguments and
+outputs are plain data from the guard's entry on (`payload.py`); runs and what their callers may
+set live in `runs.py`. Any error before the tool runs denies the call with one sentence the model
 can read, and the cause goes to the audit log.
 """
 
@@ -18,10 +20,7 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,60 +35,19 @@ from guardrails_plugin.errors import (
     ToolDenied,
     UnsupportedValue,
 )
-from guardrails_plugin.masking import Masker, Vault
+from guardrails_plugin.flow import Execute, Outcome, Wait, adrive, drive, drive_to_decision
+from guardrails_plugin.masking import Masker
 from guardrails_plugin.payload import as_data
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.run_overrides import parse_run_overrides, refusal, requested_settings
+from guardrails_plugin.runs import RunContext, Runs
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import Store
 from guardrails_plugin.store.records import ApprovalRequest, Status
-from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
+from guardrails_plugin.types import Decision, Effect, Principal, ToolCall
 
 __all__ = ["Execute", "Guard", "Outcome", "RunContext", "Wait"]
 
 log = logging.getLogger(__name__)
-
-_MAX_RUNS = 1024
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """One agent run: who acts, for whom, where, and the run's placeholder vault."""
-
-    run_id: str
-    principal: Principal
-    environment: Mapping[str, str] = field(default_factory=dict)
-    vault: Vault = field(default_factory=Vault)
-
-
-@dataclass(frozen=True)
-class Wait:
-    """The flow needs a decision on ``request`` before it can go on."""
-
-    request: ApprovalRequest
-    deadline: float | None = None
-
-
-@dataclass(frozen=True)
-class Execute:
-    """The flow allows the call: run the tool with ``args``."""
-
-    args: dict[str, Any]
-    decision: Decision | None = None
-    request_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a guarded call ended. ``output`` is masked; ``message`` is for the model."""
-
-    allowed: bool
-    output: Any = None
-    message: str = ""
-    decision: Decision | None = None
-    request_id: str | None = None
-    failed: bool = False  # the tool itself raised; ``message`` holds its masked error
-    findings: tuple[Finding, ...] = ()
 
 
 def _denied(
@@ -128,9 +86,9 @@ class Guard:
         self.wait_timeout = wait_timeout
         # True: write call.evaluated before an allowed tool runs (one more commit per call).
         self.record_intent = record_intent
-        # What a run's (caller-chosen) configuration may set: see run_overrides.py.
-        self.run_overrides = parse_run_overrides(run_overrides)
-        self._runs: OrderedDict[str, RunContext] = OrderedDict()
+        # Runs, and what a run's (caller-chosen) configuration may set: see runs.py.
+        self.runs = Runs(self.principal, self.environment, run_overrides, store)
+        self.run_overrides = self.runs.overrides
         self._lock = threading.Lock()
 
     @classmethod
@@ -176,18 +134,9 @@ class Guard:
 
         For the application's own code: what it passes here is trusted. Values a run's caller
         chose go through `run_from_config`."""
-        run_id = run_id or f"run_{uuid.uuid4().hex}"
-        if principal is None and on_behalf_of is None and not environment:
-            with self._lock:
-                found = self._runs.get(run_id)
-                if found is not None:
-                    self._runs.move_to_end(run_id)
-                    return found
-        who = Principal(
-            principal or self.principal.agent,
-            on_behalf_of if on_behalf_of is not None else self.principal.on_behalf_of,
+        return self.runs.get(
+            run_id, principal=principal, on_behalf_of=on_behalf_of, environment=environment
         )
-        return self._context(run_id, who, {**self.environment, **(environment or {})})
 
     def run_from_config(
         self,
@@ -197,77 +146,11 @@ class Guard:
         environment: Any = None,
         source: str = "configurable",
     ) -> RunContext:
-        """The run's context with the settings its configuration asks for (``source`` names
-        where they came from: ``configurable.guard_on_behalf_of`` / ``guard_environment``).
-
-        Only settings named in ``run_overrides`` may differ from the Guard's own; any other
-        raises `ToolDenied` naming the key and the Guard parameter that would allow it, and is
-        audited (``run.config_refused``). A context changed by allowed settings is audited
-        (``run.configured``) before any call runs under it."""
-        with self._lock:
-            found = self._runs.get(run_id)
-        # The run as the application set it up (Guard.run), else as the Guard was built.
-        base = found.principal if found else self.principal
-        who, env = base.on_behalf_of, dict(found.environment if found else self.environment)
-        taken = []
-        try:
-            settings = requested_settings(on_behalf_of, environment, source=source)
-        except ToolDenied:
-            self._audit_refused_setting(run_id, f"{source}.guard_*", source)
-            raise
-        for setting in settings:
-            own = who if setting.label is None else env.get(setting.label)
-            if setting.value == own:
-                continue  # nothing is overridden
-            if setting.name not in self.run_overrides:
-                self._audit_refused_setting(run_id, setting.origin, source)
-                raise refusal(setting)
-            taken.append(setting.name)
-            if setting.label is None:
-                who = setting.value
-            else:
-                env[setting.label] = setting.value
-        if not taken:
-            return self.run(run_id)
-        principal = Principal(base.agent, who)
-        data = {"source": source, "on_behalf_of": who, "environment": env, "run_id": run_id}
-        try:
-            self.store.record_event(
-                Event.RUN_CONFIGURED,
-                actor=base.agent,
-                data={**data, "set_by_run": sorted(taken)},
-                durable=False,
-            )
-        except Exception as exc:  # no audit row, no call under these settings
-            log.error("could not audit the settings of run %r: %s", run_id, exc)
-            raise ToolDenied(
-                "Denied: the guard could not record the run's settings in the audit log, "
-                "so the call was not made."
-            ) from exc
-        return self._context(run_id, principal, env)
-
-    def _context(self, run_id: str, who: Principal, env: dict[str, str]) -> RunContext:
-        """The run's context with these settings; its vault is kept."""
-        with self._lock:
-            found = self._runs.get(run_id)
-            if found is None or found.principal != who or found.environment != env:
-                found = RunContext(run_id, who, env, found.vault if found else Vault(run_id))
-                self._runs[run_id] = found
-            self._runs.move_to_end(run_id)
-            while len(self._runs) > _MAX_RUNS:
-                self._runs.popitem(last=False)
-            return found
-
-    def _audit_refused_setting(self, run_id: str, origin: str, source: str) -> None:
-        try:  # the value itself is the caller's and is not recorded
-            self.store.record_event(
-                Event.RUN_CONFIG_REFUSED,
-                actor=self.principal.agent,
-                data={"key": origin, "source": source, "run_id": run_id},
-                durable=False,
-            )
-        except Exception as exc:  # noqa: BLE001 - logged; the call is refused anyway
-            log.error("could not audit a refused setting of run %r: %s", run_id, exc)
+        """The run's context with the settings its caller-chosen configuration asks for; see
+        `Runs.from_config` (only settings named in ``run_overrides`` may differ)."""
+        return self.runs.from_config(
+            run_id, on_behalf_of=on_behalf_of, environment=environment, source=source
+        )
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -592,32 +475,7 @@ class Guard:
         decision (LangGraph's interrupt mode suspends the run instead).
         """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
-        reply: Any = None
-        try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, Wait):
-                    try:
-                        if wait is None:
-                            reply = self.broker.wait(step.request.id, step.deadline)
-                        else:
-                            reply = wait(step)
-                    except passthrough:
-                        flow.close()
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - handed to the flow: it denies
-                        reply = exc
-                else:
-                    try:
-                        reply = fn(step.args)
-                    except passthrough:
-                        flow.close()
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - the flow masks and reports it
-                        reply = exc
-        except StopIteration as stop:
-            outcome: Outcome = stop.value
-            return outcome
+        return drive(flow, fn, wait or self._blocking_wait, passthrough)
 
     def authorize(
         self,
@@ -630,20 +488,7 @@ class Guard:
         """Decide (waiting for approval if needed) without running the tool, for adapters that
         cannot run it themselves (callbacks). An allowed outcome has no output."""
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
-        reply: Any = None
-        try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, Execute):
-                    flow.close()
-                    return Outcome(True, None, "", step.decision, step.request_id)
-                try:
-                    reply = self.broker.wait(step.request.id, step.deadline)
-                except Exception as exc:  # noqa: BLE001 - the flow denies
-                    reply = exc
-        except StopIteration as stop:
-            outcome: Outcome = stop.value
-            return outcome
+        return drive_to_decision(flow, self._blocking_wait)
 
     async def acall(
         self,
@@ -663,35 +508,13 @@ class Guard:
         (decided or expired), to stream progress; its errors are logged, never decisive.
         """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
-        reply: Any = None
-        try:
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, Wait):
-                    _observe(observe, step.request)
-                    try:
-                        if wait is None:
-                            reply = await self.broker.wait_async(step.request.id, step.deadline)
-                        else:
-                            reply = await wait(step)
-                    except passthrough:
-                        flow.close()
-                        raise
-                    except Exception as exc:  # noqa: BLE001
-                        reply = exc
-                    else:
-                        _observe(observe, reply)
-                else:
-                    try:
-                        reply = await fn(step.args)
-                    except passthrough:
-                        flow.close()
-                        raise
-                    except Exception as exc:  # noqa: BLE001
-                        reply = exc
-        except StopIteration as stop:
-            outcome: Outcome = stop.value
-            return outcome
+        return await adrive(flow, fn, wait or self._awaiting_wait, passthrough, observe)
+
+    def _blocking_wait(self, step: Wait) -> ApprovalRequest:
+        return self.broker.wait(step.request.id, step.deadline)
+
+    async def _awaiting_wait(self, step: Wait) -> ApprovalRequest:
+        return await self.broker.wait_async(step.request.id, step.deadline)
 
 
 def _digest(policy: Policy) -> str | None:
@@ -703,15 +526,6 @@ def _digest(policy: Policy) -> str | None:
         except OSError:
             return None
     return digest.hexdigest()
-
-
-def _observe(observe: Callable[[ApprovalRequest], None] | None, request: ApprovalRequest) -> None:
-    if observe is None:
-        return
-    try:
-        observe(request)
-    except Exception as exc:  # noqa: BLE001 - progress reports never change a decision
-        log.warning("approval observer failed on request %s: %s", request.id, exc)
 
 
 def _rule_sentence(decision: Decision) -> str:
