@@ -7,10 +7,10 @@ and re-keys the idempotency keys of existing requests. `load_keying` checks both
 What the meta table gives someone holding only the file: the fingerprint (an HMAC of a fixed
 label) is no help in guessing a 256-bit key; ``keyed_from`` carries an HMAC, so moving it (to pass
 off forged rows as pre-upgrade ones) is refused at open; deleting the meta table makes the store
-refuse to open. Resetting the schema version so that the upgrade runs again is the one way to
-push ``keyed_from`` forward: that rewrites history only before the new boundary, which an
-exported checkpoint catches, and execution claims never trust unkeyed rows (see
-docs/operations.md).
+refuse to open. Resetting the schema version so that the upgrade runs again is refused when the
+newest audit row is already keyed; after cutting every keyed row it would push ``keyed_from``
+forward, which an exported checkpoint catches, and neither execution claims nor votes trust what
+the upgrade writes from columns (see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from guardrails_plugin.errors import ConfigError, StoreError
 from guardrails_plugin.store.audit import row_hash
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import KEY_ENV, HashKey, call_key
-from guardrails_plugin.store.records import ApprovalRequest, AuditRecord
-from guardrails_plugin.store.rows import to_request
+from guardrails_plugin.store.records import AuditRecord
+from guardrails_plugin.store.rows import AUDIT_COLUMNS, AUDIT_SELECT, to_audit
 
 __all__ = ["REKEY_WINDOW", "Keying", "adopt_key", "load_keying"]
 
@@ -67,9 +67,21 @@ def _keyed_from_mac(key: HashKey, keyed_from: int) -> str:
 
 
 def adopt_key(conn: sqlite3.Connection, key: HashKey, append: Append, now: float) -> Keying:
-    """Migration 3's data step, inside its transaction."""
-    last = conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    unkeyed = last[0] if last else 0
+    """Migration 3's data step, inside its transaction.
+
+    Refuses a store whose newest audit row is already keyed under this key: its schema version
+    or meta table were reset (the file was tampered with), and running the upgrade again would
+    write keyed rows from columns someone may have edited."""
+    row = conn.execute(f"{AUDIT_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is not None:
+        newest = to_audit(dict(zip(AUDIT_COLUMNS, row, strict=True)))
+        if Keying(key, 1).authentic(newest):
+            raise StoreError(
+                "this approval store's audit log is already keyed under this key, but its "
+                "schema version or meta table say it was never upgraded: the file was tampered "
+                "with; restore it from a backup"
+            )
+    unkeyed = row[0] if row else 0
     keying = Keying(key, unkeyed + 1)
     conn.executemany(
         "INSERT INTO meta (name, value) VALUES (?, ?)",
@@ -121,18 +133,15 @@ def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append, now:
             args_hash=args_hash,
         )
         conn.execute("UPDATE requests SET idempotency_key = ? WHERE id = ?", (scoped, request_id))
-        data: dict[str, object] = {"call_key": scoped, "tool": tool, "args_hmac": args_hash}
-        if status == "pending":
-            # Votes are judged by the terms a keyed row records: the columns as they are now
-            # (trusted once, at the upgrade, like the rest of the unkeyed past).
-            data["terms"] = _request(conn, request_id).terms()
-        append(Event.REQUEST_REKEYED, request_id, data)
-
-
-def _request(conn: sqlite3.Connection, request_id: str) -> ApprovalRequest:
-    cursor = conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,))
-    names = [d[0] for d in cursor.description]
-    return to_request(dict(zip(names, cursor.fetchone(), strict=True)))
+        # No voting terms: copying them from columns into a keyed row would let whoever edited
+        # the file before this upgrade (or reset the schema version to re-run it) have forged
+        # approvers signed. Votes need terms from a keyed row, so requests open at the upgrade
+        # take no more votes and expire; the run asks again.
+        append(
+            Event.REQUEST_REKEYED,
+            request_id,
+            {"call_key": scoped, "tool": tool, "args_hmac": args_hash},
+        )
 
 
 def load_keying(conn: sqlite3.Connection, key: HashKey, path: Path, key_file: Path) -> Keying:

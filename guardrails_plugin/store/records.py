@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from guardrails_plugin.store.canonical import canonical_json
 
 __all__ = ["TERMINAL", "ApprovalRequest", "AuditRecord", "Status", "Verdict", "Vote"]
 
@@ -72,10 +75,11 @@ class ApprovalRequest:
         return self.status in TERMINAL
 
     def terms(self) -> dict[str, Any]:
-        """What a vote on this request is judged by, as JSON: written into the keyed audit rows
-        that create or change the request, and compared with the columns before any vote
-        counts, so changing a column (an approver's identities, the quorum, the requester's
-        identities) in the file changes nothing without the store's key."""
+        """What a vote on this request is judged by, and what its reviewers see (as a digest),
+        as JSON: written into the keyed audit rows that create or change the request, and
+        compared with the columns before any vote counts, so changing a column (an approver's
+        identities, the quorum, the requester's identities, the arguments shown) in the file
+        changes nothing without the store's key."""
         return {
             "tool": self.tool,
             "rule_id": self.rule_id,
@@ -90,6 +94,20 @@ class ApprovalRequest:
             "expires_at": self.expires_at,
             "revision": self.revision,
             "current_hash": self.current_hash,
+            # What reviewers are shown, by digest (all of it masked already): a request whose
+            # display was rewritten in the file takes no votes.
+            "view": hashlib.sha256(
+                canonical_json(
+                    {
+                        "masked_args": self.masked_args,
+                        "edited_args": self.edited_args,
+                        "data_classes": list(self.data_classes),
+                        "reason": self.reason,
+                        "environment": self.environment,
+                        "run_id": self.run_id,
+                    }
+                )
+            ).hexdigest(),
         }
 
 
