@@ -103,7 +103,18 @@ class MaskingSettings:
     restore_placeholders: bool = False
 
     def strategy_for(self, data_class: str) -> str:
-        return self.classes.get(data_class, self.strategy)
+        """The class's own strategy, else its nearest parent's (``SECRET`` covers ``API_KEY``),
+        else the default."""
+        from guardrails_plugin import data_classes
+
+        node = data_classes.get(data_class)
+        if node is None:
+            return self.classes.get(data_class, self.strategy)
+        while node is not None:
+            if node.name in self.classes:
+                return self.classes[node.name]
+            node = data_classes.get(node.parent) if node.parent else None
+        return self.strategy
 
 
 @dataclass(frozen=True)

@@ -333,7 +333,7 @@ class ApprovalBroker:
             if verdict is not Verdict.APPROVE:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)
             before = request.rule_id
-            request = apply_edit(self, tx, request, voter.identity, edited_args, now)
+            request = apply_edit(self, tx, request, voter.identity, edited_args, now, reason)
             if request.rule_id != before:
                 edit_note = (
                     f"edited; {rule_name(request)} applies now and needs {request.quorum} "

@@ -37,7 +37,11 @@ def apply_edit(
     identity: str,
     edited: Mapping[str, Any],
     now: float,
+    reason: str | None = None,
 ) -> ApprovalRequest:
+    """Re-check ``edited`` in full and make it the request's next revision. Everything that can
+    refuse the edit is checked before anything is written (the caller's transaction records a
+    refusal and commits)."""
     if not request.allow_edit:
         raise ApprovalError(f"{rule_name(request)} does not allow edits", request.id)
     if broker.policy is None:
@@ -62,15 +66,26 @@ def apply_edit(
             f"{decision.reason}",
             request.id,
         )
+    classes = sorted({f if isinstance(f, str) else f.data_class for f in findings})
+    blocked = [c for c in classes if decision.masking.strategy_for(c) == "block"]
+    if blocked:
+        raise ApprovalError(
+            f"the edited arguments contain {', '.join(blocked)} data, which "
+            f"{_rule_of(decision)} blocks",
+            request.id,
+        )
     changes: dict[str, Any] = {
         "edited_args": dict(edited),
         "current_hash": new_hash,
         "revision": request.revision + 1,
-        "data_classes": tuple(
-            sorted({f if isinstance(f, str) else f.data_class for f in findings})
-        ),
+        "data_classes": tuple(classes),
     }
     takeover = _takeover(request, decision, now)
+    if takeover.get("require_reason") and not reason:
+        raise ApprovalError(
+            f"the edit moves the request to {_rule_of(decision)}, which requires a reason",
+            request.id,
+        )
     changes.update(takeover)
     if not tx.update_request(request.id, Status.PENDING, **changes):
         raise AlreadyDecided(f"request {request.id} is no longer pending", request.id)
@@ -91,6 +106,10 @@ def apply_edit(
         },
     )
     return updated
+
+
+def _rule_of(decision: Decision) -> str:
+    return f"rule '{decision.rule_id}'" if decision.rule_id else "the policy's default"
 
 
 def _takeover(request: ApprovalRequest, decision: Decision, now: float) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from guardrails_plugin.approvals import ApprovalBroker
-from guardrails_plugin.errors import NotAnApprover
+from guardrails_plugin.errors import ApprovalError, NotAnApprover
+from guardrails_plugin.masking import Masker
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store import Event, Status
 from guardrails_plugin.store.sqlite import SQLiteStore
@@ -38,6 +39,16 @@ rules:
     effect: require_approval
     reason: Restarting the production database needs two DBAs.
     approval: {approvers: [dba], quorum: 2, timeout: 30m}
+  - id: restart-billing
+    match: {tool: restart, args: {service: billing}}
+    effect: require_approval
+    reason: Billing restarts are explained.
+    approval: {approvers: [oncall], require_reason: true}
+  - id: notify
+    match: {tool: notify}
+    effect: require_approval
+    approval: {approvers: [oncall], allow_edit: true}
+    masking: {classes: {CREDIT_CARD: block}}
   - id: restart-cache-quietly
     match: {tool: restart, args: {service: cache, quiet: true}}
     effect: allow
@@ -52,7 +63,12 @@ rules:
 @pytest.fixture
 def broker(tmp_path):
     store = SQLiteStore(tmp_path / "g.db", key=KEY)
-    yield ApprovalBroker(store, Policy.from_string(POLICY), clock=FrozenClock(1_000_000.0))
+    yield ApprovalBroker(
+        store,
+        Policy.from_string(POLICY),
+        clock=FrozenClock(1_000_000.0),
+        scan=Masker(ner=False).scan,
+    )
     store.close()
 
 
@@ -97,3 +113,33 @@ def test_an_edit_onto_an_allow_rule_keeps_the_current_approval(broker):
         revision=0,
     )
     assert result.request.rule_id == "restart" and result.request.status is Status.APPROVED
+
+
+def test_an_edit_onto_a_rule_that_requires_a_reason_needs_one(broker):
+    """Red-team F9: the takeover skipped the new rule's require_reason."""
+    request = restart_cache(broker)
+    with pytest.raises(ApprovalError, match="requires a reason"):
+        broker.vote(
+            request.id, "cli:olga", "approve", edited_args={"service": "billing"}, revision=0
+        )
+    assert broker.get(request.id).revision == 0  # the refused edit changed nothing
+    done = broker.vote(
+        request.id,
+        "cli:olga",
+        "approve",
+        reason="billing is stuck",
+        edited_args={"service": "billing"},
+        revision=0,
+    ).request
+    assert done.status is Status.APPROVED and done.rule_id == "restart-billing"
+
+
+def test_an_edit_cannot_add_data_the_rule_blocks(broker):
+    """Red-team F6: an approver's edit could add a card (literal or placeholder) that the
+    rule's `block` strategy refuses in the model's own calls."""
+    call = ToolCall("notify", {"text": "hi"}, "n1", "run-1", Principal("agent:ops", "cli:rita"))
+    request = broker.request(call, broker.policy.evaluate(call), masked_args=dict(call.args))
+    for text in ("card <CREDIT_CARD_1>", "card 4111 1111 1111 1111"):
+        with pytest.raises(ApprovalError, match="CREDIT_CARD data, which rule 'notify' blocks"):
+            broker.vote(request.id, "cli:olga", "approve", edited_args={"text": text}, revision=0)
+    assert broker.get(request.id).status is Status.PENDING

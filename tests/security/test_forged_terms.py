@@ -83,3 +83,24 @@ def test_audit_verify_reports_changed_terms(broker, monkeypatch):
     assert f"{request.id}: its columns differ from the terms the audit log records: quorum" in (
         result.output
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("masked_args", '\'{"table": "harmless"}\''),
+        ("data_classes", "'[\"EMAIL\"]'"),
+        ("reason", "'Routine'"),
+        ("run_id", "'run-other'"),
+    ],
+)
+def test_a_rewritten_display_takes_no_votes(broker, column, value):
+    """Red-team F2: rewriting what reviewers see (the masked arguments, the data found, the
+    reason) made `show` and Slack display a harmless call while the real one ran."""
+    request = make_request(
+        broker, "export_table", {"table": "customers", "card": "<CREDIT_CARD_1>"}
+    )
+    tamper(broker, f"UPDATE requests SET {column} = {value} WHERE id = ?", request.id)
+    with pytest.raises(ApprovalError, match=r"changed: view"):
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
+    assert broker.store.votes(request.id) == []
