@@ -45,7 +45,10 @@ from guardrails_plugin.store.protocol import Store
 from guardrails_plugin.store.records import ApprovalRequest, Status
 from guardrails_plugin.types import Decision, Effect, Principal, ToolCall
 
-__all__ = ["Execute", "Guard", "Outcome", "RunContext", "Wait"]
+__all__ = ["Execute", "Guard", "Outcome", "Prepare", "RunContext", "Wait"]
+
+# An adapter's "arguments as the tool will receive them", as plain data.
+Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +204,20 @@ class Guard:
     # --- the one decision path -----------------------------------------------------------------
 
     def flow(
-        self, tool: str, args: Mapping[str, Any], *, call_id: str | None, run: RunContext
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        call_id: str | None,
+        run: RunContext,
+        prepare: Prepare | None = None,
     ) -> Generator[Wait | Execute, Any, Outcome]:
         """The decision path. Send the decided `ApprovalRequest` after a `Wait`, and the tool's
-        raw result (or the exception it raised) after an `Execute`."""
+        raw result (or the exception it raised) after an `Execute`.
+
+        ``prepare`` turns arguments into what the tool will receive (the adapter's validation,
+        as plain data); ``args`` are already prepared, a reviewer's edit is prepared here and
+        judged again before it runs."""
         call = ToolCall(tool, args, call_id, run.run_id, run.principal, run.environment)
         try:
             # One plain-data view of the arguments for the policy, the masker, the approval
@@ -282,14 +295,23 @@ class Guard:
             refusal = _decision_sentence(decided)
             if refusal is not None:
                 return _denied(refusal, decision, request_id)
-            bound = dict(decided.edited_args) if decided.edited_args is not None else call.args
+            bound = call.args
+            if decided.edited_args is not None:
+                # The broker judged the edit as the reviewer typed it; the tool gets it after
+                # its own validation ("yes" -> true): judge that too, before anything runs.
+                bound = dict(decided.edited_args)
+                checked = self._recheck_edit(call, bound, decided, run, prepare)
+                if isinstance(checked, Outcome):
+                    return dataclasses.replace(checked, decision=decision, request_id=request_id)
+                exec_args = checked
+            else:
+                exec_args = bound
             try:
                 self.broker.claim_execution(request_id, tool, bound)
             except ToolDenied as exc:
                 return _denied(str(exc), decision, request_id)
             except Exception as exc:  # noqa: BLE001
                 return self._fail(call, "could not check the approval", exc, decision, request_id)
-            exec_args = bound
         if decision.masking.restore_placeholders:
             if missing := run.vault.unknown(exec_args):
                 self._audit_quietly(
@@ -305,6 +327,48 @@ class Guard:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return self._finish(
             call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
+        )
+
+    def _recheck_edit(
+        self,
+        call: ToolCall,
+        edited: dict[str, Any],
+        request: ApprovalRequest,
+        run: RunContext,
+        prepare: Prepare | None,
+    ) -> dict[str, Any] | Outcome:
+        """The reviewer's edit as the tool will receive it, or the denial when the policy,
+        judging that, would not run it under the rule it was approved under."""
+        why: str | None
+        try:
+            prepared = dict(prepare(edited)) if prepare is not None else edited
+            analysis = self.masker.analyze(prepared)
+            edit_call = dataclasses.replace(call, args=prepared)
+            decision = self.policy.evaluate(edit_call, list(analysis.findings))
+            blocked = analysis.apply(vault=run.vault, settings=decision.masking).blocked
+        except Exception as exc:  # noqa: BLE001 - an edit the guard cannot judge never runs
+            why = f"the tool would not accept it ({type(exc).__name__})"
+        else:
+            if decision.effect is Effect.DENY:
+                why = f"policy rule '{decision.rule_id}' denies it"
+            elif blocked:
+                why = f"it contains {', '.join(blocked)} data, which the policy blocks"
+            elif decision.effect is Effect.REQUIRE_APPROVAL and decision.rule_id != request.rule_id:
+                why = (
+                    f"it falls under rule '{decision.rule_id}', not '{request.rule_id}' that "
+                    "approved it"
+                )
+            else:
+                return prepared
+        self._audit_quietly(
+            Event.EXECUTION_REFUSED,
+            call,
+            request_id=request.id,
+            data={"tool": call.tool, "why": f"edited arguments: {why}"},
+        )
+        return _denied(
+            f"Denied: the reviewer's edit of approval request {request.id}, as the tool would "
+            f"receive it, cannot run: {why}. Ask again."
         )
 
     def _finish(
@@ -466,15 +530,17 @@ class Guard:
         run: RunContext | None = None,
         passthrough: tuple[type[BaseException], ...] = (),
         wait: Callable[[Wait], ApprovalRequest] | None = None,
+        prepare: Prepare | None = None,
     ) -> Outcome:
         """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it.
 
         Exceptions of the ``passthrough`` types raised by ``fn`` or ``wait`` propagate untouched
         (a framework's control flow, such as LangGraph's interrupt); others from ``fn`` are
         reported masked, others from ``wait`` deny. ``wait`` replaces the blocking wait for a
-        decision (LangGraph's interrupt mode suspends the run instead).
+        decision (LangGraph's interrupt mode suspends the run instead). ``prepare`` is the
+        adapter's view of what the tool receives (see `flow`).
         """
-        flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
+        flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), prepare=prepare)
         return drive(flow, fn, wait or self._blocking_wait, passthrough)
 
     def authorize(
@@ -501,13 +567,14 @@ class Guard:
         passthrough: tuple[type[BaseException], ...] = (),
         wait: Callable[[Wait], Awaitable[ApprovalRequest]] | None = None,
         observe: Callable[[ApprovalRequest], None] | None = None,
+        prepare: Prepare | None = None,
     ) -> Outcome:
         """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks.
 
         ``observe`` hears of each approval request when the wait starts (pending) and ends
         (decided or expired), to stream progress; its errors are logged, never decisive.
         """
-        flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
+        flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), prepare=prepare)
         return await adrive(flow, fn, wait or self._awaiting_wait, passthrough, observe)
 
     def _blocking_wait(self, step: Wait) -> ApprovalRequest:

@@ -54,7 +54,7 @@ class GuardMiddleware(AgentMiddleware):
         checked = self._check(request)
         if not isinstance(checked, tuple):
             return checked
-        args, run = checked
+        args, run, arguments = checked
 
         def run_tool(allowed: dict[str, Any]) -> Any:
             return _content(handler(_override(request, call, allowed)))
@@ -67,6 +67,7 @@ class GuardMiddleware(AgentMiddleware):
             run=run,
             passthrough=(GraphBubbleUp,),
             wait=self._suspend if self.mode == "interrupt" else None,
+            prepare=arguments.validate,
         )
         return _message(call, outcome)
 
@@ -77,7 +78,7 @@ class GuardMiddleware(AgentMiddleware):
         checked = self._check(request)
         if not isinstance(checked, tuple):
             return checked
-        args, run = checked
+        args, run, arguments = checked
 
         async def run_tool(allowed: dict[str, Any]) -> Any:
             return _content(await handler(_override(request, call, allowed)))
@@ -93,18 +94,21 @@ class GuardMiddleware(AgentMiddleware):
             run=run,
             passthrough=(GraphBubbleUp,),
             wait=suspend if self.mode == "interrupt" else None,
+            prepare=arguments.validate,
         )
         return _message(call, outcome)
 
     def _check(
         self, request: Any
-    ) -> tuple[dict[str, Any], RunContext] | ToolMessage | Command[Any]:
-        """(the arguments as the tool will receive them, the run), or the message that ends
-        the call before the guard: the tool's own validation error, or a refusal."""
+    ) -> tuple[dict[str, Any], RunContext, ToolArguments] | ToolMessage | Command[Any]:
+        """(the arguments as the tool will receive them, the run, the tool's validation), or
+        the message that ends the call before the guard: the tool's own validation error, or a
+        refusal."""
         call = request.tool_call
         try:
             run = run_for(self.guard, _config())
-            return ToolArguments(request.tool).validate(call.get("args") or {}), run
+            arguments = ToolArguments(request.tool)
+            return arguments.validate(call.get("args") or {}), run, arguments
         except ValidationError as exc:
             return _invalid(call, request.tool, exc)
         except ToolDenied as exc:

@@ -8,7 +8,7 @@ every call, and string annotations would be re-evaluated (compiled) each time.
 import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -98,8 +98,13 @@ class GuardedTool(BaseTool):
             call_id=call_id,
             run=run,
             passthrough=(GraphBubbleUp,),
+            prepare=self._prepare if injected is not None else None,
         )
         return _result(outcome, self.response_format == "content_and_artifact")
+
+    def _prepare(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """A reviewer's edit as the inner tool will receive it, as data (the guard judges it)."""
+        return self._checked.as_data(self._checked.typed(data))
 
     async def _arun(
         self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
@@ -119,6 +124,7 @@ class GuardedTool(BaseTool):
             call_id=call_id,
             run=run,
             passthrough=(GraphBubbleUp,),
+            prepare=self._prepare if injected is not None else None,
         )
         return _result(outcome, self.response_format == "content_and_artifact")
 
