@@ -78,8 +78,10 @@ def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
     """``value`` with ``fn`` applied to every string in it, however deeply nested."""
     if isinstance(value, str):
         return fn(value)
-    if isinstance(value, Mapping):
-        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, Mapping):  # keys too: a placeholder can stand as a key
+        return {
+            (fn(k) if isinstance(k, str) else k): _map_strings(v, fn) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_map_strings(v, fn) for v in value]
     if isinstance(value, tuple):

@@ -9,6 +9,7 @@ plain data `guardrails_plugin.payload.as_data` makes of them, or refused (`Unsup
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 from guardrails_plugin.errors import InputTooLarge
 from guardrails_plugin.payload import as_data
 
-__all__ = ["JSON_MARK", "LeafRef", "Limits", "collect", "rebuild"]
+__all__ = ["JSON_MARK", "KEY_MARK", "LeafRef", "Limits", "collect", "rebuild"]
 
 JSON_MARK = "$json"  # path segment: the string at this point held JSON
+KEY_MARK = "$key"  # path segment: the leaf is the key above, not its value
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,14 @@ def _visit(
         try:
             if isinstance(value, (dict, Mapping)):
                 scope = (*parents, key) if key is not None else parents
-                return {
-                    k: _visit(walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting)
-                    for k, v in value.items()
-                }
+                keys = {k: _key_leaf(walk, k, (*path, str(k), KEY_MARK), scope) for k in value}
+                return _Map(
+                    {
+                        k: _visit(walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting)
+                        for k, v in value.items()
+                    },
+                    {k: i for k, i in keys.items() if i is not None},
+                )
             items = [
                 _visit(walk, v, (*path, i), key, parents, depth + 1, json_nesting)
                 for i, v in enumerate(value)
@@ -122,6 +128,35 @@ def _visit(
     converted = as_data(value)
     inner = _visit(walk, converted, path, key, parents, depth, json_nesting)
     return _Converted(inner, converted)
+
+
+def _key_leaf(
+    walk: _Walk, key: Any, path: tuple[str | int, ...], parents: tuple[str, ...]
+) -> int | None:
+    """Keys are scanned too (a dict keyed by email address, a secret as a key), except plain
+    identifiers, which can hold nothing sensitive and are most keys of most payloads."""
+    if not isinstance(key, str) or _IDENTIFIER.fullmatch(key):
+        return None
+    walk.chars += len(key)
+    if walk.chars > walk.limits.max_chars:
+        raise InputTooLarge(f"payload holds more than {walk.limits.max_chars:,} characters")
+    walk.leaves.append(LeafRef(path, key, None, parents))
+    if len(walk.leaves) > walk.limits.max_leaves:
+        raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
+    return len(walk.leaves) - 1
+
+
+# snake_case / kebab-case / camelCase names of at most 32 characters, with at most 3 digits in
+# a row: field names, never an address, a number or a token.
+_IDENTIFIER = re.compile(r"(?=.{1,32}\Z)[a-z][a-zA-Z_-]*(?:[0-9]{1,3}[a-zA-Z_-]+)*[0-9]{0,3}")
+
+
+@dataclass(frozen=True)
+class _Map:
+    """A mapping: each value's shadow, and the leaf of each key that is scanned."""
+
+    values: dict[Any, Any]
+    keys: dict[Any, int]
 
 
 @dataclass(frozen=True)
@@ -146,6 +181,16 @@ class _Converted:
     data: Any
 
 
+def _unique(name: str, taken: Mapping[Any, Any]) -> str:
+    """A masked key that does not overwrite another (two addresses redacted to ``<EMAIL>``)."""
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name}#{n}" in taken:
+        n += 1
+    return f"{name}#{n}"
+
+
 def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) -> Any:
     """The payload with leaf ``i`` replaced by ``leaf_text(i)`` (None: unchanged)."""
     if isinstance(shadow, _Leaf):
@@ -161,9 +206,16 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         return original
     if isinstance(shadow, _Converted):
         return rebuild(shadow.inner, shadow.data, leaf_text)
-    if isinstance(shadow, dict):
+    if isinstance(shadow, _Map):
         source = original if isinstance(original, Mapping) else {}
-        return {k: rebuild(v, source.get(k), leaf_text) for k, v in shadow.items()}
+        out: dict[Any, Any] = {}
+        for k, v in shadow.values.items():
+            name = k
+            if k in shadow.keys:
+                masked = leaf_text(shadow.keys[k])
+                name = k if masked is None else _unique(masked, out)
+            out[name] = rebuild(v, source.get(k), leaf_text)
+        return out
     if isinstance(shadow, list | tuple):
         items = [rebuild(s, o, leaf_text) for s, o in zip(shadow, original, strict=True)]
         return tuple(items) if isinstance(shadow, tuple) else items
