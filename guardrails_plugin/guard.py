@@ -229,6 +229,15 @@ class Guard:
             analysis = self.masker.analyze(call.args)
             findings = list(analysis.findings)
             decision = self.policy.evaluate(call, findings)
+            # A placeholder to restore that this run never issued: checked before anyone is
+            # asked to approve (and again below for a reviewer's edits), so the tool never gets
+            # "<EMAIL_1>" — and before this call's own values get placeholders, so a model that
+            # guesses the next one ("<EMAIL_1>" beside a new address) gets nothing restored.
+            missing = (
+                run.vault.unknown(call.args)
+                if decision.masking.restore_placeholders and decision.effect is not Effect.DENY
+                else []
+            )
             masked = analysis.apply(vault=run.vault, settings=decision.masking)
         except Exception as exc:  # noqa: BLE001 - fail closed: deny and record why
             return self._fail(call, "could not check the call", exc)
@@ -244,13 +253,6 @@ class Guard:
         # An allowed call's evaluation is written with its result, in one commit, unless
         # record_intent asks for a row before the tool runs. Rows on this path are not fsynced:
         # they survive a crash of the process (WAL); decisions are fully synced.
-        # A placeholder to restore that this run never issued: checked before anyone is asked
-        # to approve (and again below for a reviewer's edits), so the tool never gets "<EMAIL_1>".
-        missing = (
-            run.vault.unknown(call.args)
-            if decision.masking.restore_placeholders and decision.effect is not Effect.DENY
-            else []
-        )
         if missing:
             evaluated["unknown_placeholders"] = missing
         defer = (

