@@ -278,6 +278,7 @@ class Guard:
             return _denied(_unknown_placeholders(missing), decision)
         request_id = None
         exec_args = call.args
+        foreign = False
         if decision.effect is Effect.REQUIRE_APPROVAL:
             try:
                 request = self.broker.request(
@@ -286,6 +287,7 @@ class Guard:
                     masked_args=masked.value,
                     findings=findings,
                     idempotency_key=call_id,
+                    vault_id=run.vault.id,
                 )
             except Exception as exc:  # noqa: BLE001
                 return self._fail(call, "could not create the approval request", exc, decision)
@@ -297,6 +299,7 @@ class Guard:
             refusal = _decision_sentence(decided)
             if refusal is not None:
                 return _denied(refusal, decision, request_id)
+            foreign = decided.vault_id is not None and decided.vault_id != run.vault.id
             bound = call.args
             if decided.edited_args is not None:
                 # The broker judged the edit as the reviewer typed it; the tool gets it after
@@ -315,6 +318,16 @@ class Guard:
             except Exception as exc:  # noqa: BLE001
                 return self._fail(call, "could not check the approval", exc, decision, request_id)
         if decision.masking.restore_placeholders:
+            if foreign and run.vault.holds_placeholders(exec_args):
+                # Approved in another process (or Guard), whose vault the placeholders came
+                # from: this vault may hold the same names for other values.
+                self._audit_quietly(
+                    Event.EXECUTION_REFUSED,
+                    call,
+                    request_id=request_id,
+                    data={"tool": tool, "why": "placeholders from another run's vault"},
+                )
+                return _denied(_foreign_placeholders(request_id), decision, request_id)
             if missing := run.vault.unknown(exec_args):
                 self._audit_quietly(
                     Event.EXECUTION_REFUSED,
@@ -608,6 +621,14 @@ def _unknown_placeholders(missing: list[str]) -> str:
         f"Denied: the arguments use {', '.join(missing)}, which this run never issued (a "
         "placeholder stands for a value only in the run, and process, that masked it), so the "
         "call was not made. Use a value you were given, or ask the user for it."
+    )
+
+
+def _foreign_placeholders(request_id: str | None) -> str:
+    return (
+        f"Denied: approval request {request_id} was made where the placeholders in this call "
+        "were issued, and this process cannot vouch that they stand for the same values here, "
+        "so the call was not made. Ask again with the values you have now."
     )
 
 

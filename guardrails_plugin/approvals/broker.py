@@ -119,6 +119,7 @@ class ApprovalBroker:
         masked_args: Mapping[str, Any],
         findings: Iterable[Finding | str] = (),
         idempotency_key: str | None = None,
+        vault_id: str | None = None,
     ) -> ApprovalRequest:
         """Create a pending request, or return the one already made for this call, since
         frameworks replay a step when they resume.
@@ -204,6 +205,7 @@ class ApprovalBroker:
                     environment=dict(call.environment),
                     created_at=now,
                     expires_at=now + approval.timeout_seconds,
+                    vault_id=vault_id,
                 )
                 tx.insert_request(request)
                 tx.append_audit(

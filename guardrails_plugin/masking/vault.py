@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,9 @@ PLACEHOLDER = re.compile(r"<(?P<label>[A-Z][A-Z0-9_]*?)_(?P<n>\d+)>")
 class Vault:
     def __init__(self, run_id: str | None = None) -> None:
         self.run_id = run_id
+        # Which vault this is: placeholder names repeat across vaults ("<EMAIL_1>" in every
+        # run), so an approval records the vault its placeholders came from.
+        self.id = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._by_value: dict[tuple[str, str], str] = {}
         self._by_placeholder: dict[str, str] = {}
@@ -50,6 +54,20 @@ class Vault:
     def lookup(self, placeholder: str) -> str | None:
         with self._lock:
             return self._by_placeholder.get(placeholder)
+
+    def holds_placeholders(self, value: Any) -> bool:
+        """Whether ``value`` has any placeholder-shaped text of a registered data class."""
+        found = False
+
+        def note(text: str) -> str:
+            nonlocal found
+            found = found or any(
+                data_classes.get(m.group("label")) is not None for m in PLACEHOLDER.finditer(text)
+            )
+            return text
+
+        _map_strings(value, note)
+        return found
 
     def unknown(self, value: Any) -> list[str]:
         """Placeholders in ``value``'s strings that look minted by a masker (a registered data
@@ -79,9 +97,7 @@ def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return fn(value)
     if isinstance(value, Mapping):  # keys too: a placeholder can stand as a key
-        return {
-            (fn(k) if isinstance(k, str) else k): _map_strings(v, fn) for k, v in value.items()
-        }
+        return {(fn(k) if isinstance(k, str) else k): _map_strings(v, fn) for k, v in value.items()}
     if isinstance(value, list):
         return [_map_strings(v, fn) for v in value]
     if isinstance(value, tuple):

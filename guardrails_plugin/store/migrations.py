@@ -121,7 +121,13 @@ CREATE TABLE meta (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# v4: which run's vault the request's placeholders came from (`Vault.id`): an approval of
+# "<EMAIL_1>" restores only in that vault, never in another process's that minted the same name.
+_V4 = """
+ALTER TABLE requests ADD COLUMN vault_id TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 # The migration after which the store holds keyed rows; its code step runs once, with the key.
 KEYED = 3

@@ -69,6 +69,7 @@ class ApprovalRequest:
     execute_by: float | None = None
     executed_at: float | None = None
     notify: Mapping[str, Any] = field(default_factory=dict)
+    vault_id: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -94,6 +95,7 @@ class ApprovalRequest:
             "expires_at": self.expires_at,
             "revision": self.revision,
             "current_hash": self.current_hash,
+            "vault_id": self.vault_id,
             # What reviewers are shown, by digest (all of it masked already): a request whose
             # display was rewritten in the file takes no votes.
             "view": hashlib.sha256(

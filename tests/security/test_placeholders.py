@@ -114,3 +114,55 @@ def test_a_guessed_placeholder_is_not_minted_by_the_same_call(make_guard):
         "send_email", {"to": "mallory@evil.example", "body": "<EMAIL_1>"}, tool, run=guard.run()
     )
     assert not outcome.allowed and tool.runs == [] and "never issued" in outcome.message
+
+
+APPROVED_EMAIL = """
+version: 1
+defaults: {effect: deny}
+people:
+  bob: [cli:bob]
+groups:
+  ops: [bob]
+rules:
+  - id: reads
+    match: {tool: lookup}
+    effect: allow
+  - id: email
+    match: {tool: send_email}
+    effect: require_approval
+    approval: {approvers: [ops], timeout: 2h}
+    masking: {restore_placeholders: true}
+"""
+
+
+def test_an_approval_restores_only_in_the_vault_its_placeholders_came_from(tmp_path):
+    """Red-team F8: the approval bound the text "<EMAIL_1>"; a restarted process that minted
+    "<EMAIL_1>" for another address in the same run restored that one into the approved call."""
+    from guardrails_plugin.guard import Guard
+    from guardrails_plugin.masking import Masker
+    from guardrails_plugin.policy import Policy
+    from guardrails_plugin.store.sqlite import SQLiteStore
+
+    from ..helpers import KEY
+
+    def process() -> Guard:  # one Guard per process, on the shared store
+        store = SQLiteStore(tmp_path / "g.db", key=KEY)
+        policy = Policy.from_string(APPROVED_EMAIL)
+        return Guard(policy, store, principal="agent:bot", masker=Masker(ner=False))
+
+    first = process()
+    first.wait_timeout = 0.0
+    run = first.run("thread:t1")
+    first.call("lookup", {}, SpyTool({"email": "ana.lopez@example.org"}), run=run)
+    args = {"to": "<EMAIL_1>", "body": "your invoice"}
+    assert not first.call("send_email", args, SpyTool(), call_id="c9", run=run).allowed
+    [request] = first.store.list_requests()
+    first.broker.vote(request.id, "cli:bob", "approve", revision=0)
+
+    second = process()
+    run = second.run("thread:t1")
+    second.call("lookup", {}, SpyTool({"email": "mallory@evil.example"}), run=run)
+    tool = SpyTool()
+    outcome = second.call("send_email", args, tool, call_id="c9", run=run)
+    assert not outcome.allowed and tool.runs == []
+    assert "cannot vouch that they stand for the same values" in outcome.message

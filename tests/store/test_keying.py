@@ -42,6 +42,7 @@ def _legacy_request(conn, clock, request_id, call_id, *, age=0.0, **columns) -> 
         **columns,
     )
     row = request_row(request)
+    row.pop("vault_id")  # a later column than the version-2 store has
     conn.execute(
         f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         tuple(row.values()),
