@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -215,7 +216,12 @@ def export(fmt: str, since: str | None, output: Path | None, db: Path | None) ->
     store = open_store(db)
     cutoff = _since(since)
     rows = (_row(r) for r in store.audit_rows() if r.ts >= cutoff)
-    if output is None:
+    if output is None and sys.stdout.isatty():
+        # For a person at a terminal: nothing from the log may act on it (files get the bytes).
+        buffer = io.StringIO()
+        _write(rows, fmt, buffer)
+        sys.stdout.write(render.safe(buffer.getvalue(), multiline=True))
+    elif output is None:
         _write(rows, fmt, sys.stdout)
     else:
         with output.open("w", encoding="utf-8", newline="") as f:

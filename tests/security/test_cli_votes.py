@@ -153,3 +153,38 @@ def test_terminal_escapes_from_a_request_never_reach_the_terminal(broker):
             assert bad not in out, (args, bad)
     code, out = cli_run("show", request.id, "--json")
     assert json.loads(out)["on_behalf_of"] == f"slack:UX{hostile}"  # JSON keeps the value
+
+
+def test_audit_export_to_a_terminal_is_terminal_safe(broker, tmp_path):
+    """Red-team F11: `audit export` printed raw CSI and bidi characters to the terminal (to a
+    file it still writes the exact bytes)."""
+    import pty
+
+    hostile = "".join(ESCAPES)
+    make_request(broker, "restart", {"service": "api"}, principal=Principal(f"agent:{hostile}"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for fmt in ("jsonl", "csv"):
+        command = [sys.executable, "-m", "guardrails_plugin", "audit", "export", "--format", fmt]
+        reader, writer = pty.openpty()
+        done = subprocess.run(
+            command, stdout=writer, stderr=subprocess.PIPE, env=env, timeout=60, check=False
+        )
+        os.close(writer)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(reader)
+        assert done.returncode == 0, done.stderr
+        text = out.decode("utf-8", "replace")
+        assert "agent:" in text
+        for bad in ("\x1b", "\x07", "\x9b", "\u202e"):
+            assert bad not in text, (fmt, bad)
+    exported = tmp_path / "audit.jsonl"
+    assert CliRunner().invoke(cli, ["audit", "export", "-o", str(exported)]).exit_code == 0
+    assert "\x9b" in exported.read_text(encoding="utf-8")  # a file keeps the exact record

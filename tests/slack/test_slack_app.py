@@ -475,3 +475,20 @@ def test_settings_name_what_is_missing():
         rule_channels={"export": "C2"},
     )
     assert settings.api_url == "http://h/api/" and settings.channel_for("export") == "C2"
+
+
+def test_arguments_cut_to_fit_cannot_be_approved_from_slack(env):
+    """Red-team F10: with 3,200 characters of padding first, the dangerous part of the
+    arguments was past the cut, and Approve was still offered. A reviewer approves what they
+    saw: a cut request has no Approve button, and an approve click on it is refused."""
+    request = env.request(args={"padding": "x" * 3200, "query": "DROP TABLE customers"})
+    env.outbox.sync_once()
+    [message] = [m for m in env.slack.calls("chat.postMessage") if "thread_ts" in m]
+    actions = [
+        e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert ACTION_APPROVE not in actions and "guardrails_deny" in actions
+    assert f"guardrails-plugin show {request.id}" in json.dumps(message["blocks"])
+    assert env.click(request.id, "UBOB")[0] == 200
+    assert env.broker.get(request.id).status is Status.PENDING
+    assert any("too long to show in Slack" in text for text in env.ephemerals())

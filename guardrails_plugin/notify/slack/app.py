@@ -29,6 +29,7 @@ from guardrails_plugin.notify.slack.blocks import (
     VIEW_EDIT,
     deny_modal,
     edit_modal,
+    shown_whole,
 )
 from guardrails_plugin.notify.slack.mrkdwn import mrkdwn
 from guardrails_plugin.notify.slack.outbox import KIND, SlackOutbox
@@ -99,8 +100,18 @@ class _Voter:
     def approve(self, ack: Callable[..., Any], body: dict[str, Any]) -> None:
         ack()
         where = self._where(body)
-        if where is not None:
-            self._vote(body, where, "approve")
+        if where is None:
+            return
+        if not shown_whole(self.broker.get(where[0])):
+            self._refuse(
+                body,
+                where[0],
+                "its arguments are too long to show in Slack, so they cannot be approved here: "
+                f"review them with `guardrails-plugin show {where[0]}`",
+                where[2],
+            )
+            return
+        self._vote(body, where, "approve")
 
     def open_deny(self, ack: Callable[..., Any], body: dict[str, Any]) -> None:
         ack()

@@ -28,6 +28,7 @@ __all__ = [
     "editable",
     "escape",
     "request_message",
+    "shown_whole",
     "thread_parent",
 ]
 
@@ -107,6 +108,12 @@ def _args_json(request: ApprovalRequest) -> str:
     return json.dumps(_args(request), indent=2, ensure_ascii=False, default=str)
 
 
+def shown_whole(request: ApprovalRequest) -> bool:
+    """Whether the arguments fit the message uncut. A reviewer approves only what they saw, so
+    a request whose arguments are cut has no Approve button (review it with `show`)."""
+    return len(escape(_args_json(request))) <= SECTION_CHARS - 6
+
+
 def request_message(
     request: ApprovalRequest, votes: list[Vote]
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -145,7 +152,16 @@ def request_message(
         },
     ]
     if request.status is Status.PENDING:
-        blocks.append(_buttons(request))
+        whole = shown_whole(request)
+        if not whole:
+            blocks.append(
+                _section(
+                    "The arguments are too long to show here, so they cannot be approved from "
+                    f"Slack: review them with `guardrails-plugin show {request.id}` and approve "
+                    "there, or deny here."
+                )
+            )
+        blocks.append(_buttons(request, approvable=whole))
         text = f"{tool} needs approval ({rule})"
     else:
         who = mrkdwn(request.decided_by or "system", NAME_CHARS)
@@ -159,16 +175,20 @@ def request_message(
     return text, blocks
 
 
-def _buttons(request: ApprovalRequest) -> dict[str, Any]:
+def _buttons(request: ApprovalRequest, *, approvable: bool = True) -> dict[str, Any]:
     value = button_value(request)
-    buttons: list[dict[str, Any]] = [
-        {
-            "type": "button",
-            "action_id": ACTION_APPROVE,
-            "style": "primary",
-            "value": value,
-            "text": {"type": "plain_text", "text": "Approve"},
-        },
+    buttons: list[dict[str, Any]] = []
+    if approvable:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": ACTION_APPROVE,
+                "style": "primary",
+                "value": value,
+                "text": {"type": "plain_text", "text": "Approve"},
+            }
+        )
+    buttons += [
         {
             "type": "button",
             "action_id": ACTION_DENY,
