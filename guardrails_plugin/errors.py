@@ -13,7 +13,8 @@
      ├── StoreError                     the SQLite store failed; the guard denies
      │    └── SchemaVersionError        the database was written by a newer version
      └── MaskingError                   the masker failed; the guard denies
-          └── InputTooLarge             a payload over the configured limits
+          ├── InputTooLarge             a payload over the configured limits
+          └── MaskingTimeout(seconds)   masking ran past its deadline
 
 Errors carry their facts as attributes, so callers never parse messages.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "GuardError",
     "InputTooLarge",
     "MaskingError",
+    "MaskingTimeout",
     "NotAnApprover",
     "PolicyError",
     "PolicyProblem",
@@ -160,3 +162,13 @@ class MaskingError(GuardError):
 
 class InputTooLarge(MaskingError):
     """A payload exceeded the size, depth or count limits."""
+
+
+class MaskingTimeout(MaskingError):
+    """Masking one payload ran past the masker's deadline (``seconds``); ``stage`` says where
+    it was when the budget ran out. The guard denies the call."""
+
+    def __init__(self, message: str, *, seconds: float, stage: str) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.stage = stage

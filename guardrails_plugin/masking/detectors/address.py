@@ -37,8 +37,11 @@ _PATTERNS = [
         rf"(?:{_W}[ \t]+){{0,4}}(?:{_EN_TYPES})\b\.?{_TAIL}"
     ),
     # Döhnstraße 10/92, 27407 Mühldorf am Inn / Pascal-Gehringer-Allee 2-7, 47671 Erkelenz
+    # Starts at the start of a word or after a quote or dot that starts one (not after a '.'
+    # inside a word) and reads at most 60 characters: a long 'a.b.a.b…' token cost a pass per
+    # '.' (quadratic).
     re.compile(
-        r"(?<![\w-])[^\W\d_][\w'’.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
+        r"(?<![\w-])(?<!\w[.'’])[^\W\d_][\w'’.-]{0,60}(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
         r"ufer|chaussee|pfad|steig|markt)[ \t]+\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)?"
         r"(?:,?[ \t]*\d{5}[ \t]+[^\n,;:.@\"|<>()]{2,40})?",
         re.IGNORECASE,

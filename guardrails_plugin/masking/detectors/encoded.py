@@ -19,7 +19,9 @@ from guardrails_plugin.masking.spans import Span
 __all__ = ["EncodedDetector"]
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{16,4096}={0,2}(?![A-Za-z0-9+/_=-])")
-_PCT = re.compile(r"(?:[^\s%\"'<>]*%[0-9A-Fa-f]{2})+[^\s%\"'<>]*")
+# Starts only where a run of URL characters starts, and never gives back what it read: a long
+# token in a text holding a '%' was re-read from every position in it (quadratic).
+_PCT = re.compile(r"(?<![^\s%\"'<>])(?:[^\s%\"'<>]*+%[0-9A-Fa-f]{2})++[^\s%\"'<>]*+")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,1024}(?![0-9A-Fa-f])")
 _MAX_DEPTH = 2
 
