@@ -153,11 +153,31 @@ def _cards(text: str) -> Iterator[Span]:
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
-        digits = re.sub(r"\D", "", m.group())
-        if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
-            continue
-        if luhn.is_valid(digits):
-            yield Span(m.start(), m.end(), "CREDIT_CARD", "card.luhn", 0.95)
+        found = _valid_card(m.group())
+        if found is not None:
+            start, end = m.start() + found[0], m.start() + found[1]
+            yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+
+
+_GROUP = re.compile(r"\d+")
+_MAX_TRIM = 3
+
+
+def _valid_card(candidate: str) -> tuple[int, int] | None:
+    """The card number in a run of digit groups: the whole run, or the run without up to
+    three groups at either end ('0 4242 4242 4242 4242': a number glued to a card) when what
+    is left is grouped as cards are (groups of four or more digits)."""
+    groups = [(g.start(), g.end()) for g in _GROUP.finditer(candidate)]
+    for trim in range(min(_MAX_TRIM, len(groups) - 1) + 1):
+        for lead in range(trim + 1):
+            kept = groups[lead : len(groups) - (trim - lead)]
+            if trim and any(end - start < 4 for start, end in kept):
+                continue
+            first, last = kept[0], kept[-1]
+            digits = re.sub(r"\D", "", candidate[first[0] : last[1]])
+            if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn.is_valid(digits):
+                return first[0], last[1]
+    return None
 
 
 def _ibans(text: str) -> Iterator[Span]:
