@@ -24,7 +24,15 @@ from contextvars import ContextVar
 
 from guardrails_plugin.errors import MaskingTimeout
 
-__all__ = ["DEFAULT_DEADLINE_SECONDS", "Budget", "Monotonic", "checkpoint", "paused"]
+__all__ = [
+    "DEFAULT_DEADLINE_SECONDS",
+    "LONG_TEXT",
+    "Budget",
+    "Monotonic",
+    "checkpoint",
+    "checkpoint_long",
+    "paused",
+]
 
 # Masking runs at 0.15-0.3 MB/s on ordinary tool output and at >= 0.1 MB/s on the worst
 # adversarial text measured (BENCHMARKS.md, "Masking under attack"): 10 s covers a few MB of
@@ -81,6 +89,17 @@ def checkpoint(stage: str) -> None:
     budget = _current.get()
     if budget is not None:
         budget.check(stage)
+
+
+# Strings at least this long get checkpoints between the patterns of a built-in detector too
+# (shorter ones are checked between slices of strings by the masker).
+LONG_TEXT = 65_536
+
+
+def checkpoint_long(text: str, detector: str, step: str) -> None:
+    """`checkpoint` for a step of ``detector`` over ``text``, if ``text`` is long."""
+    if len(text) >= LONG_TEXT and _current.get() is not None:
+        checkpoint(f"detector {detector!r}, {step}, on {len(text):,} characters")
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -74,7 +75,8 @@ class AddressDetector:
             text = leaf.text
             spans: list[Span] = []
             if any(c.isdigit() for c in text) and any(c.isalpha() for c in text):
-                for pattern in _PATTERNS:
+                for number, pattern in enumerate(_PATTERNS, 1):
+                    checkpoint_long(text, "address", f"pattern {number}")
                     for m in pattern.finditer(text):
                         value = m.group().rstrip(" \t,.")
                         if len(value) >= 8:

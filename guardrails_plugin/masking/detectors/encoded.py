@@ -13,6 +13,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -69,6 +70,7 @@ class EncodedDetector:
             return []
         spans: list[Span] = []
         candidates: list[tuple[int, int, str | None]] = []
+        checkpoint_long(text, "encoded", "base64")
         for m in _B64.finditer(text):
             token = m.group()
             if any(c.isupper() for c in token) and any(c.islower() for c in token):
@@ -77,8 +79,10 @@ class EncodedDetector:
             for m in _PCT.finditer(text):
                 unquoted = urllib.parse.unquote(m.group())
                 candidates.append((m.start(), m.end(), unquoted if unquoted != m.group() else None))
+        checkpoint_long(text, "encoded", "hex")
         for m in _HEX.finditer(text):
             candidates.append((m.start(), m.end(), _hex(m.group())))
+        checkpoint_long(text, "encoded", "decoded candidates")
         for start, end, decoded in candidates:
             if not decoded:
                 continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.detectors.keyctx import looks_like_name
 from guardrails_plugin.masking.spans import Span
@@ -144,7 +145,8 @@ def _find(text: str) -> Iterator[Span]:
             span = _name_span(text, base + m.start("n"), base + m.end("n"))
             if span:
                 yield span
-    for pattern in (_GREETING, _SIGN_OFF, _WROTE, _SIGNATURE):
+    for number, pattern in enumerate((_GREETING, _SIGN_OFF, _WROTE, _SIGNATURE), 1):
+        checkpoint_long(text, "names", f"pattern {number}")
         for m in pattern.finditer(text):
             candidate = m.group("n")
             if pattern in (_GREETING, _SIGNATURE) and not all(

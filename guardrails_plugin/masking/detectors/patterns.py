@@ -20,6 +20,7 @@ from stdnum import luhn
 from stdnum.es import dni as es_dni
 from stdnum.us import ssn as us_ssn
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -280,6 +281,7 @@ class PatternDetector:
             spans: list[Span] = []
             if any(ch.isdigit() or ch == "@" for ch in text):
                 for finder in _FINDERS:
+                    checkpoint_long(text, "patterns", finder.__name__.strip("_"))
                     spans.extend(finder(text))
             out.append(spans)
         return out

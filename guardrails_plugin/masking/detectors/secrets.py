@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -126,6 +127,7 @@ def looks_like_token(value: str, *, min_length: int = 12) -> bool:
 
 def _catalogue(text: str) -> Iterator[Span]:
     for name, label, pattern in CATALOGUE:
+        checkpoint_long(text, "secrets", name)
         for m in pattern.finditer(text):
             start, end = (m.start("s"), m.end("s")) if "s" in pattern.groupindex else m.span()
             if end > start:
@@ -244,9 +246,12 @@ class SecretsDetector:
         for leaf in leaves:
             text = leaf.text
             spans = list(_catalogue(text))
+            checkpoint_long(text, "secrets", "private keys")
             spans.extend(_pem_keys(text))
             if "://" in text:
+                checkpoint_long(text, "secrets", "URL passwords")
                 spans.extend(_url_passwords(text))
+            checkpoint_long(text, "secrets", "secret words")
             spans.extend(_secret_in_context(text))
             out.append(spans)
         return out
