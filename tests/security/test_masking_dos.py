@@ -7,17 +7,20 @@ overlap resolution and name spreading. Masking is now linear in the input (docs/
 "Cost"; BENCHMARKS.md, "Masking under attack") and each call has a deadline that turns an
 overrun into `MaskingTimeout`, which the guard denies (P1, P10, P16).
 
-The size tests are not performance targets: their timeouts are generous (the new code needs a
-few seconds at most), and chosen so the old code, quadratic or worse, cannot finish. The
-``thread`` method is used because the old code stalls inside one C-level regex call, where a
-signal-based timeout would not fire until the call returns.
+The size tests are not performance targets: each masks its payload in a child process that is
+killed after a generous timeout (the new code needs seconds; the old code, quadratic or worse,
+minutes). A child process, because the old code stalls inside one C-level regex call that holds
+the GIL, which neither a signal nor a watchdog thread can interrupt.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,11 +36,12 @@ from guardrails_plugin.testing import FrozenClock
 
 from ..helpers import KEY
 
+REPO = Path(__file__).resolve().parents[2]
 FIRST = ["Anna", "Bernd", "Carla", "Dieter", "Elena", "Farid", "Greta", "Hannes", "Ines", "Jonas"]
 
 
 def distinct_names(count: int) -> list[str]:
-    """``count`` different 'First Lastname' pairs (30,000 are possible)."""
+    """``count`` different 'First Lastname' pairs (up to 56,160)."""
     names = [
         f"{FIRST[i % 10]} {chr(65 + (i // 10) % 26)}{'aeiouy'[(i // 260) % 6]}"
         f"{'nrstlm'[(i // 1560) % 6]}{'bdgkpv'[(i // 9360) % 6]}er"
@@ -47,60 +51,91 @@ def distinct_names(count: int) -> list[str]:
     return names
 
 
-@pytest.fixture(scope="module")
-def masker() -> Masker:
-    """The default masker, NER included, without a deadline: these tests are about the work."""
-    return Masker(hash_key=b"k" * 32, deadline_seconds=None)
+SIZE_TIMEOUT = 60  # seconds; the new code needs under 15 on a loaded 2-core machine
+
+CHILD = """
+import json, sys
+from guardrails_plugin.masking import Masker
+from tests.security import test_masking_dos as t
+payload = getattr(t, sys.argv[1])()
+result = Masker(hash_key=b"k" * 32, **json.loads(sys.argv[2])).mask(payload)
+print(json.dumps({"value": result.value, "classes": [f.data_class for f in result.findings]}))
+"""
+
+
+def mask_in_child(build: str, **masker_kwargs: Any) -> dict[str, Any]:
+    """Mask ``build()`` with a fresh masker (no deadline) in a child process."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, build, json.dumps(masker_kwargs)],
+            capture_output=True,
+            text=True,
+            timeout=SIZE_TIMEOUT,
+            cwd=REPO,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"masking {build}() did not finish in {SIZE_TIMEOUT} s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def lowercase_text() -> dict[str, str]:
+    return {"note": "contact ana.lopez@example.org, card 4242 4242 4242 4242 " + "lorem" * 20_000}
+
+
+def csv_export() -> dict[str, str]:
+    names = distinct_names(4000)
+    rows = ["id,name,email,phone,city,notes"]
+    i = 0
+    while sum(len(r) + 1 for r in rows) < 600_000:
+        name = names[i % len(names)]
+        rows.append(f"{i},{name},user{i}@example.org,+49 30 {7_000_000 + i},Berlin,ordered twice")
+        i += 1
+    return {"export": "\n".join(rows)}
+
+
+def forty_thousand_names() -> dict[str, str]:
+    names = distinct_names(40_000)
+    letters = " ".join(f"Dear {name}, your parcel left today." for name in names)
+    mentions = " ".join(f"{name.split()[1]} signed." for name in names[:2000])
+    return {"letters": letters, "log": mentions}
 
 
 # --- (a) the former pathological inputs complete, and still mask ---------------------------------
 
 
-@pytest.mark.timeout(60, method="thread")
-def test_100_kb_of_lowercase_text_is_masked_in_linear_time(masker: Masker):
+def test_100_kb_of_lowercase_text_is_masked_in_linear_time():
     """Issue 11 #5: lower-case text with fewer than six words and then a long unbroken run (a
     blob, a hash, minified text) made NER's prose check backtrack over every start: 10 KB took
-    12 s, 100 KB would take about 20 minutes."""
-    text = "contact ana.lopez@example.org, card 4242 4242 4242 4242 " + "lorem" * 20_000
-    assert len(text) > 100_000
-    out = masker.mask({"note": text}).value["note"]
+    12 s, 100 KB would take about 20 minutes, holding the GIL."""
+    assert len(lowercase_text()["note"]) > 100_000
+    out = mask_in_child("lowercase_text")["value"]["note"]
     assert "ana.lopez@example.org" not in out and "4242 4242" not in out
     assert out.startswith("contact <EMAIL_1>, card <CREDIT_CARD_1> lorem")
 
 
-@pytest.mark.timeout(60, method="thread")
-def test_half_a_megabyte_csv_export_is_masked_in_linear_time(masker: Masker):
+def test_a_600_kb_csv_export_is_masked_in_linear_time():
     """Issue 11 #5: overlap resolution compared every span with every kept span, and NER's
     window check every word with every finding: a benign 100 KB CSV took 5 s, 500 KB 104 s."""
-    names = distinct_names(4000)
-    rows = ["id,name,email,phone,city,notes"]
-    i = 0
-    while sum(len(r) + 1 for r in rows) < 500_000:
-        name = names[i % len(names)]
-        rows.append(f"{i},{name},user{i}@example.org,+49 30 {7_000_000 + i},Berlin,ordered twice")
-        i += 1
-    text = "\n".join(rows)
-    out = masker.mask({"export": text}).value["export"]
+    out = mask_in_child("csv_export")["value"]["export"]
     assert "@example.org" not in out
     assert "+49 30 7" not in out
-    assert not any(name in out for name in names[:50])
+    assert not any(name in out for name in distinct_names(50))
     assert "Berlin,ordered twice" in out  # and what is not personal stays
 
 
-@pytest.mark.timeout(60, method="thread")
-def test_thirty_thousand_distinct_names_are_masked_in_linear_time():
+def test_forty_thousand_distinct_names_are_masked_in_linear_time():
     """Issue 11 #5: every person name found is spread to its other mentions with one
-    alternation of all names, tried name by name at every position (4,000 names: 22 s; this
-    payload: minutes). Now a trie-shaped pattern reads each position once."""
-    names = distinct_names(30_000)
-    letters = " ".join(f"Dear {name}, your parcel left today." for name in names)
-    mentions = " ".join(f"{name.split()[1]} signed." for name in names[:2000])
-    masker = Masker(hash_key=b"k" * 32, ner=False, deadline_seconds=None)
-    result = masker.mask({"letters": letters, "log": mentions})
-    assert not any(name in result.value["letters"] for name in names[::97])
+    alternation of all names, tried name by name at every position (4,000 names: 22 s;
+    30,000: 105 s). Now a trie-shaped pattern reads each position once."""
+    names = distinct_names(40_000)
+    result = mask_in_child("forty_thousand_names", ner=False)
+    assert not any(name in result["value"]["letters"] for name in names[::97])
     # Spreading: the surname alone, elsewhere in the payload, is masked too.
-    assert not any(name.split()[1] in result.value["log"] for name in names[:2000:37])
-    assert sum(f.data_class == "PERSON" for f in result.findings) >= 32_000
+    assert not any(name.split()[1] in result["value"]["log"] for name in names[:2000:37])
+    assert result["classes"].count("PERSON") >= 42_000
 
 
 # --- (b) a deadline bounds every call ----------------------------------------------------------

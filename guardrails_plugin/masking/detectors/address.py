@@ -50,14 +50,14 @@ _PATTERNS = [
     # 86, avenue de Chevallier, 97128 Maillardnec
     re.compile(
         r"(?<![\w-])\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|av\.|boulevard|bd|place|"
-        r"chemin|allée|impasse|quai|route|cours|passage|square)[ \t]+[^\n,;\"|<>()]{2,50}"
+        r"chemin|all[ée]e|impasse|quai|route|cours|passage|square)[ \t]+[^\n,;\"|<>()]{2,50}"
         r"(?:,[ \t]*\d{5}[ \t]+[^\n,;:.@\"|<>()]{2,40})?",
         re.IGNORECASE,
     ),
     # Avenida Chucho Hoyos 36, Cuenca, 14502 / Calle de Gastón Osorio 20 Piso 2 , Segovia, 26749
     re.compile(
-        r"(?<![\w-])(?:Calle|C/|Vial|Avenida|Avda\.?|Plaza|Paseo|Camino|Ronda|Carrer|Callejón|Pasaje|"
-        r"Urbanización|Travesía|Glorieta|Rambla|Vía|Via|Viale|Piazza|Corso|Vicolo|Largo|Strada|"
+        r"(?<![\w-])(?:Calle|C/|Vial|Avenida|Avda\.?|Plaza|Paseo|Camino|Ronda|Carrer|Callej[óo]n|Pasaje|"
+        r"Urbanizaci[óo]n|Traves[íi]a|Glorieta|Rambla|V[íi]a|Viale|Piazza|Corso|Vicolo|Largo|Strada|"
         r"Contrada|Borgo)[ \t]+[^\n,;\"|<>()\d]{2,50}?[ \t]*\d{1,4}[a-zA-Z]?"
         r"(?:[ \t]+(?:Piso|Puerta|Esc\.?|Bajo|Interno|Scala)[ \t]*\w+)*[ \t]*"
         r"(?:,[ \t]*[^\n,;:.@\"|<>()]{2,40}){0,2}"

@@ -36,12 +36,13 @@ _GREETING = re.compile(
 )
 _SIGN_OFF = re.compile(
     rf"(?im)^[ \t>]*(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|"
-    rf"mit freundlichen grüßen|viele grüße|cordialement|saludos|un saludo|grazie|ciao)[ \t]*+[,!.]?"
+    rf"mit freundlichen gr[üu](?:ß|ss)en|viele gr[üu](?:ß|ss)e|cordialement|saludos|un saludo|"
+    rf"grazie|ciao)[ \t]*+[,!.]?"
     rf"[ \t]*+\r?\n[ \t>]*+(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})[ \t]*$"
 )
 _WROTE = re.compile(
     rf"(?im)(?:^|\bon\b[^\n]{{0,40}},)[ \t>]*+(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})"
-    rf"(?:[ \t]+<[^>\n]{{1,200}}>)?[ \t]+(?:wrote|schrieb|a écrit|escribió|ha scritto):"
+    rf"(?:[ \t]+<[^>\n]{{1,200}}>)?[ \t]+(?:wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto):"
 )
 _CHAT_SPEAKER = re.compile(
     r"(?m)^[ \t]*(?:\[[^\]\n]{5,40}\]|\(?\d{1,2}:\d{2}(?::\d{2})?\)?|<)[ \t]*<?"

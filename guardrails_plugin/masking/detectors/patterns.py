@@ -90,7 +90,7 @@ PHONE = re.compile(
 )
 _PHONE_WORDS = re.compile(
     r"(?i)(?:phone|tel|mobile|cell|fax|call|number|contact|reach|ring|whatsapp|sms|"
-    r"telefon|téléphone|teléfono|móvil|portable|handy|nummer|numéro|número)"
+    r"telefon|t[ée]l[ée]phone|tel[ée]fono|m[óo]vil|portable|handy|nummer|num[ée]ro|n[úu]mero)"
 )
 _ID_WORDS = re.compile(
     r"(?i)(?:sku|model|order|invoice|inv|po|ref|reference|tracking|ticket|case|part|item|"
@@ -130,7 +130,7 @@ DATE = re.compile(
     r")(?![\w/-])"
 )
 _BIRTH_WORDS = re.compile(
-    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|geboren|\bnée?\b|naissance|"
+    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|geboren|\bn[ée]e?\b|naissance|"
     r"\bnacid[oa]\b|nacimiento|\bnat[oa]\b)"
 )
 
