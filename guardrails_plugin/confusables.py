@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-__all__ = ["HOMOGLYPHS", "IRREGULAR", "fold", "fold_char"]
+__all__ = ["HOMOGLYPHS", "IRREGULAR", "fold", "fold_char", "preload"]
 
 # Invisible characters that are not in category Cf.
 _INVISIBLE = frozenset("\u00ad\u034f\u115f\u1160\u3164\uffa0")
@@ -58,6 +58,11 @@ def _confusables() -> dict[str, list[str]]:
         for ch, entries in raw.items()
         if len(ch) == 1
     }
+
+
+def preload() -> None:
+    """Read the confusables data now (~50 ms) rather than on the first non-ASCII text."""
+    _confusables()
 
 
 def _latin_letter(ch: str, *, small_capital_only: bool = False) -> str | None:

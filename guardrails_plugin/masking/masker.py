@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from guardrails_plugin import data_classes
+from guardrails_plugin import confusables, data_classes
 from guardrails_plugin.errors import InputTooLarge, MaskingError
 from guardrails_plugin.masking.cells import find_cells
 from guardrails_plugin.masking.deadline import (
@@ -141,6 +141,7 @@ class Masker:
         self.limits = limits or Limits()
         self.deadline_seconds = deadline_seconds
         self._clock = clock
+        confusables.preload()  # once per process, so no call pays for it
         # Detection results of short, recently seen leaves: tool payloads repeat themselves.
         # Held in memory only, like the vault; bounded.
         self._cache: OrderedDict[tuple[str, str | None, tuple[str, ...]], tuple[Span, ...]] = (
