@@ -34,6 +34,7 @@ bench: install
 	$(PY) benchmarks/bench_guard.py
 	$(PY) benchmarks/bench_masking.py
 	$(PY) benchmarks/bench_masking.py --split benchmarks/fixtures/masking.jsonl
+	$(PY) benchmarks/bench_masking_adversarial.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

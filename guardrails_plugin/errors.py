@@ -14,7 +14,8 @@
      │    └── SchemaVersionError        the database was written by a newer version
      └── MaskingError                   the masker failed; the guard denies
           ├── InputTooLarge             a payload over the configured limits
-          └── UnsupportedValue          an object the guard cannot turn into data to check
+          ├── UnsupportedValue          an object the guard cannot turn into data to check
+          └── MaskingTimeout(seconds)   masking ran past its deadline
 
 Errors carry their facts as attributes, so callers never parse messages.
 """
@@ -35,6 +36,7 @@ __all__ = [
     "GuardError",
     "InputTooLarge",
     "MaskingError",
+    "MaskingTimeout",
     "NotAnApprover",
     "PolicyError",
     "PolicyProblem",
@@ -167,3 +169,13 @@ class InputTooLarge(MaskingError):
 class UnsupportedValue(MaskingError):
     """A value that cannot be converted to data the guard can check (a client, a callable,
     binary data, a cycle). Refused, never passed through or stored as its repr."""
+
+
+class MaskingTimeout(MaskingError):
+    """Masking one payload ran past the masker's deadline (``seconds``); ``stage`` says where
+    it was when the budget ran out. The guard denies the call."""
+
+    def __init__(self, message: str, *, seconds: float, stage: str) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.stage = stage

@@ -17,9 +17,13 @@ from .helpers import KEY, POLICY
 
 REPO = Path(__file__).resolve().parent.parent
 
-# HYPOTHESIS_PROFILE=long runs the property tests and the state machine for much longer.
+# HYPOTHESIS_PROFILE=long runs the property tests and the state machine for much longer. CI
+# (CI=true) draws the same examples every run, so a red build always means a changed result;
+# random exploration happens on developers' machines, where new counterexamples get fixed.
 hypothesis_settings.register_profile("long", max_examples=5000, deadline=None)
-hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+default = "ci" if os.environ.get("CI") else "default"
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default))
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ keyword arguments, CSV and psql columns, SQL ``INSERT`` columns.
 This is how key-name context reaches text that is not a parsed structure: a log line, an env
 file, HTTP headers, a CSV export. Parsing is shallow on purpose: each finder recognises its own
 shape and gives up quietly on anything else.
+
+Every pattern here runs in linear time; the comments at each say why.
 """
 
 from __future__ import annotations
@@ -19,20 +21,32 @@ _KV = re.compile(
     r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]{0,63})=(?P<q>[\"'])?"
     r"(?P<value>(?(q)[^\"'\n]*|[^\s&;,\"'<>)]+))(?(q)(?P=q))"
 )
+# The value runs to the end of the line and trailing blanks are trimmed in code: a lazy value
+# followed by '[ \t]*$' re-read a run of blanks once per character of it (quadratic).
 _HEADER_LINE = re.compile(
-    r"(?m)^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z][\w.-]{0,63})[ \t]*:[ \t]+(?P<value>[^\n]*?)[ \t]*$"
+    r"(?m)^[ \t]*+(?:-[ \t]+)?(?P<key>[A-Za-z][\w.-]{0,63})[ \t]*:[ \t]++(?P<value>[^\n]*)"
 )
+# A quoted value's body: characters other than the quote, a backslash or a newline, and runs of
+# backslashes, each possibly escaping a quote. A run is read whole (possessive), so the body
+# splits one way only; only the choice to end at an escaped quote is kept, as before ('\\"'
+# may end a value when no plain quote follows). The old '(?:\\.|(?!q).)*' split a run of
+# backslashes in exponentially many ways.
+_BODY = r"(?:(?!(?P=q))[^\\\n]|\\++(?P=q)?)*"
 _QUOTED_PAIR = re.compile(
-    r"(?P<kq>[\"'])(?P<key>[\w.@ -]{1,64})(?P=kq)\s*:\s*"
-    r"(?:(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
+    r"(?P<kq>[\"'])(?P<key>[\w.@ -]{1,64})(?P=kq)\s*+:\s*+"
+    r"(?:(?P<q>[\"'])(?P<value>" + _BODY + r")(?P=q)"
     r"|(?P<bare>-?\d[\d.eE+-]*|true|false|null|None|True|False))"
 )
 _KWARG = re.compile(
-    r"(?<![\w.])(?P<key>[A-Za-z_]\w{0,63})\s*[:=]\s*(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
+    r"(?<![\w.])(?P<key>[A-Za-z_]\w{0,63})\s*+[:=]\s*+(?P<q>[\"'])(?P<value>" + _BODY + r")(?P=q)"
 )
 _INSERT = re.compile(
-    r"(?is)\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<cols>[^)]*)\)\s*VALUES\s*(?P<rows>.*)"
+    r"(?is)\bINSERT\s++INTO\s++[\w.\"`\[\]]{1,200}\s*+\((?P<cols>[^)]{0,4000})\)\s*+VALUES\s*+"
+    r"(?P<rows>.*)"
 )
+# One row of VALUES: quoted strings ('' is an escaped quote) and anything but parentheses. A
+# string is an atomic unit, so a run of quotes is read one way only (it was exponential).
+_ROW = re.compile(r"\((?P<vals>(?:(?>'(?:[^']|'')*+')|[^()'])*+)\)")
 
 
 def _split_fields(line: str, sep: str) -> list[tuple[int, int]]:
@@ -119,7 +133,7 @@ def _insert(text: str) -> Iterator[Cell]:
     columns = [c.strip().strip('"`[]') for c in m.group("cols").split(",")]
     rows_start = m.start("rows")
     body = m.group("rows")
-    for row in re.finditer(r"\((?P<vals>(?:'(?:''|[^'])*'|[^()'])*)\)", body):
+    for row in _ROW.finditer(body):
         values = _sql_values(row.group("vals"))
         if len(values) != len(columns):
             continue
@@ -180,7 +194,8 @@ def find_cells(text: str) -> list[Cell]:
                 cells.append(Cell(m.start("value"), m.end("value"), m.group("key")))
     if ":" in text:
         for m in _HEADER_LINE.finditer(text):
-            value = m.group("value")
+            value = m.group("value").rstrip(" \t")
             if value and not value.startswith(("//", "{", "[")):
-                cells.append(Cell(m.start("value"), m.end("value"), m.group("key")))
+                start = m.start("value")
+                cells.append(Cell(start, start + len(value), m.group("key")))
     return cells

@@ -1,19 +1,25 @@
 """Undo common evasions before detection, keeping a map back to the original offsets.
 
-Zero-width and other invisible format characters are dropped, fullwidth and other compatibility
-forms are folded (NFKC), and Cyrillic/Greek letters that look like Latin ones are mapped to
-Latin. Detectors run on the folded text; `Folded.span` maps what they find back onto the
-original, so the original characters are what gets masked.
+Each character is folded as `guardrails_plugin.confusables` says: invisible characters and
+combining marks are dropped, compatibility forms (fullwidth, mathematical, ligatures) and
+accents undone, and look-alike letters from other scripts mapped to the ASCII they imitate
+(Unicode's confusables data). Detectors run on the folded text; `Folded.span` maps what they
+find back onto the original, so the original characters are what gets masked.
+
+Cost: ASCII stretches are copied as they are; the rest goes through one ``str.translate`` per
+stretch, and character by character only where a character folds to nothing or to several.
 """
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass
 
-from guardrails_plugin.confusables import HOMOGLYPHS
+from guardrails_plugin.confusables import HOMOGLYPHS, IRREGULAR
 
 __all__ = ["Folded", "fold"]
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 @dataclass(frozen=True)
@@ -25,40 +31,48 @@ class Folded:
     original_length: int
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        """Original ``(start, end)`` covering folded ``[start, end)``."""
+        """Original ``(start, end)`` covering folded ``[start, end)``, with the marks and
+        invisible characters that follow its last character in the original."""
         if self.offsets is None:
             return start, end
         if start >= len(self.offsets):
             return self.original_length, self.original_length
         first = self.offsets[start]
-        last = self.offsets[end - 1] + 1 if end > start else first
-        # Pull in invisible characters that sat inside the span in the original.
+        if end <= start:
+            return first, first
+        if end < len(self.offsets):
+            last = self.offsets[end]
+            # A character the folded span ends inside (a ligature) is masked whole.
+            if last == self.offsets[end - 1]:
+                last += 1
+        else:
+            last = self.original_length
         return first, max(last, first)
 
 
-def _needs_folding(text: str) -> bool:
-    return not text.isascii()
-
-
 def fold(text: str) -> Folded:
-    if not _needs_folding(text):
+    if text.isascii():
         return Folded(text, None, len(text))
     out: list[str] = []
     offsets: list[int] = []
-    for i, ch in enumerate(text):
-        if ch.isascii():
-            out.append(ch)
-            offsets.append(i)
-            continue
-        category = unicodedata.category(ch)
-        if category == "Cf" or ch in "\u00ad\u034f\u115f\u1160\u3164\uffa0":
-            continue  # invisible: zero-width space/joiners, bidi controls, soft hyphen, tags
-        folded = unicodedata.normalize("NFKC", ch).translate(HOMOGLYPHS)
-        if len(folded) != 1:
-            # Ligatures and the like expand; keep the original character for alignment.
-            folded = ch.translate(HOMOGLYPHS)
-        out.append(folded)
-        offsets.append(i)
+    done = 0
+    for m in _NON_ASCII.finditer(text):
+        start, end = m.span()
+        out.append(text[done:start])
+        offsets.extend(range(done, start))
+        run = m.group()
+        folded = run.translate(HOMOGLYPHS)
+        if len(folded) == len(run) and IRREGULAR.isdisjoint(map(ord, run)):
+            out.append(folded)
+            offsets.extend(range(start, end))
+        else:
+            for i, ch in enumerate(run, start):
+                piece = HOMOGLYPHS[ord(ch)]
+                out.append(piece)
+                offsets.extend([i] * len(piece))
+        done = end
+    out.append(text[done:])
+    offsets.extend(range(done, len(text)))
     folded_text = "".join(out)
     if folded_text == text:
         return Folded(text, None, len(text))

@@ -35,9 +35,11 @@ SEPARATORS = [" ", "\n", "=", ": ", ",", "\t", " is ", "(", '"']
 def test_masking_never_raises_and_json_stays_json(value):
     result = MASKER.mask(value)
     json.dumps(result.value)  # still serialisable, same kinds of values
-    text = json.dumps(value)
-    masked_text = MASKER.mask(text).value
-    json.loads(masked_text)
+    if isinstance(value, dict | list):
+        # A JSON document in a string is parsed, masked and written back as JSON. (A bare
+        # scalar is plain text: "117200000000000" may be masked whole, like any number.)
+        masked_text = MASKER.mask(json.dumps(value)).value
+        json.loads(masked_text)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

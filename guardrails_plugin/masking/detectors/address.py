@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -37,8 +38,11 @@ _PATTERNS = [
         rf"(?:{_W}[ \t]+){{0,4}}(?:{_EN_TYPES})\b\.?{_TAIL}"
     ),
     # Döhnstraße 10/92, 27407 Mühldorf am Inn / Pascal-Gehringer-Allee 2-7, 47671 Erkelenz
+    # Starts at the start of a word or after a quote or dot that starts one (not after a '.'
+    # inside a word) and reads at most 60 characters: a long 'a.b.a.b…' token cost a pass per
+    # '.' (quadratic).
     re.compile(
-        r"(?<![\w-])[^\W\d_][\w'’.-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
+        r"(?<![\w-])(?<!\w[.'’])[^\W\d_][\w'’.-]{0,60}(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
         r"ufer|chaussee|pfad|steig|markt)[ \t]+\d+[a-zA-Z]?(?:[/-]\d+[a-zA-Z]?)?"
         r"(?:,?[ \t]*\d{5}[ \t]+[^\n,;:.@\"|<>()]{2,40})?",
         re.IGNORECASE,
@@ -46,14 +50,14 @@ _PATTERNS = [
     # 86, avenue de Chevallier, 97128 Maillardnec
     re.compile(
         r"(?<![\w-])\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|av\.|boulevard|bd|place|"
-        r"chemin|allée|impasse|quai|route|cours|passage|square)[ \t]+[^\n,;\"|<>()]{2,50}"
+        r"chemin|all[ée]e|impasse|quai|route|cours|passage|square)[ \t]+[^\n,;\"|<>()]{2,50}"
         r"(?:,[ \t]*\d{5}[ \t]+[^\n,;:.@\"|<>()]{2,40})?",
         re.IGNORECASE,
     ),
     # Avenida Chucho Hoyos 36, Cuenca, 14502 / Calle de Gastón Osorio 20 Piso 2 , Segovia, 26749
     re.compile(
-        r"(?<![\w-])(?:Calle|C/|Vial|Avenida|Avda\.?|Plaza|Paseo|Camino|Ronda|Carrer|Callejón|Pasaje|"
-        r"Urbanización|Travesía|Glorieta|Rambla|Vía|Via|Viale|Piazza|Corso|Vicolo|Largo|Strada|"
+        r"(?<![\w-])(?:Calle|C/|Vial|Avenida|Avda\.?|Plaza|Paseo|Camino|Ronda|Carrer|Callej[óo]n|Pasaje|"
+        r"Urbanizaci[óo]n|Traves[íi]a|Glorieta|Rambla|V[íi]a|Viale|Piazza|Corso|Vicolo|Largo|Strada|"
         r"Contrada|Borgo)[ \t]+[^\n,;\"|<>()\d]{2,50}?[ \t]*\d{1,4}[a-zA-Z]?"
         r"(?:[ \t]+(?:Piso|Puerta|Esc\.?|Bajo|Interno|Scala)[ \t]*\w+)*[ \t]*"
         r"(?:,[ \t]*[^\n,;:.@\"|<>()]{2,40}){0,2}"
@@ -71,7 +75,8 @@ class AddressDetector:
             text = leaf.text
             spans: list[Span] = []
             if any(c.isdigit() for c in text) and any(c.isalpha() for c in text):
-                for pattern in _PATTERNS:
+                for number, pattern in enumerate(_PATTERNS, 1):
+                    checkpoint_long(text, "address", f"pattern {number}")
                     for m in pattern.finditer(text):
                         value = m.group().rstrip(" \t,.")
                         if len(value) >= 8:

@@ -13,13 +13,16 @@ import re
 import urllib.parse
 from collections.abc import Callable, Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["EncodedDetector"]
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{16,4096}={0,2}(?![A-Za-z0-9+/_=-])")
-_PCT = re.compile(r"(?:[^\s%\"'<>]*%[0-9A-Fa-f]{2})+[^\s%\"'<>]*")
+# Starts only where a run of URL characters starts, and never gives back what it read: a long
+# token in a text holding a '%' was re-read from every position in it (quadratic).
+_PCT = re.compile(r"(?<![^\s%\"'<>])(?:[^\s%\"'<>]*+%[0-9A-Fa-f]{2})++[^\s%\"'<>]*+")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){12,1024}(?![0-9A-Fa-f])")
 _MAX_DEPTH = 2
 
@@ -67,6 +70,7 @@ class EncodedDetector:
             return []
         spans: list[Span] = []
         candidates: list[tuple[int, int, str | None]] = []
+        checkpoint_long(text, "encoded", "base64")
         for m in _B64.finditer(text):
             token = m.group()
             if any(c.isupper() for c in token) and any(c.islower() for c in token):
@@ -75,8 +79,10 @@ class EncodedDetector:
             for m in _PCT.finditer(text):
                 unquoted = urllib.parse.unquote(m.group())
                 candidates.append((m.start(), m.end(), unquoted if unquoted != m.group() else None))
+        checkpoint_long(text, "encoded", "hex")
         for m in _HEX.finditer(text):
             candidates.append((m.start(), m.end(), _hex(m.group())))
+        checkpoint_long(text, "encoded", "decoded candidates")
         for start, end, decoded in candidates:
             if not decoded:
                 continue

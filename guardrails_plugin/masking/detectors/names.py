@@ -4,6 +4,10 @@
 These complement NER, which misses names it has not seen (many non-English names), names in
 lower case, and chat handles. Each pattern is a convention of how people write to each other,
 not a list of names.
+
+Linear time: blank runs between optional parts are possessive (``[ \t]*,?[ \t]+`` re-read a
+run of blanks once per character of it), a pattern that can start at many places in one line
+has bounded parts, and the display-name pattern starts only where a run of name characters does.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.detectors.keyctx import looks_like_name
 from guardrails_plugin.masking.spans import Span
@@ -19,19 +24,25 @@ __all__ = ["NOT_NAMES", "NameShapeDetector"]
 
 _NAME_WORD = r"[^\W\d_][^\W\d_'’-]*"
 _ADDRESS_HEADER = re.compile(r"(?im)^(?:from|to|cc|bcc|reply-to|sender)[ \t]*:[ \t]*(?P<v>.+)$")
-_DISPLAY_NAME = re.compile(r"\"?(?P<n>[^\"<>,;:@\n]+?)\"?\s*<[^<>@\s]+@[^<>\s]+>")
+# Starts only where a run of name characters starts (a later start in the same run could only
+# find the same '<', after re-reading the run: quadratic on a long header).
+_DISPLAY_NAME = re.compile(
+    r"(?<![^\"<>,;:@\n])\"?(?P<n>[^\"<>,;:@\n]++)\"?\s*+<[^<>@\s]++@[^<>\s]++>"
+)
 _GREETING = re.compile(
     rf"(?<![\w])(?i:hi|hello|hey|dear|hallo|bonjour|hola|ciao|buongiorno|guten tag|thanks|"
-    rf"thank you|cheers)[ \t]*,?[ \t]+(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)[ \t]*[,!.:\n]"
+    rf"thank you|cheers)(?:[ \t]*+,)?[ \t]++"
+    rf"(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)[ \t]*[,!.:\n]"
 )
 _SIGN_OFF = re.compile(
     rf"(?im)^[ \t>]*(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|"
-    rf"mit freundlichen grüßen|viele grüße|cordialement|saludos|un saludo|grazie|ciao)[ \t]*[,!.]?"
-    rf"[ \t]*\r?\n[ \t>]*(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})[ \t]*$"
+    rf"mit freundlichen gr[üu](?:ß|ss)en|viele gr[üu](?:ß|ss)e|cordialement|saludos|un saludo|"
+    rf"grazie|ciao)[ \t]*+[,!.]?"
+    rf"[ \t]*+\r?\n[ \t>]*+(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})[ \t]*$"
 )
 _WROTE = re.compile(
-    rf"(?im)(?:^|\bon\b[^\n]{{0,40}},)[ \t>]*(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})"
-    rf"(?:[ \t]+<[^>\n]+>)?[ \t]+(?:wrote|schrieb|a écrit|escribió|ha scritto):"
+    rf"(?im)(?:^|\bon\b[^\n]{{0,40}},)[ \t>]*+(?P<n>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})"
+    rf"(?:[ \t]+<[^>\n]{{1,200}}>)?[ \t]+(?:wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto):"
 )
 _CHAT_SPEAKER = re.compile(
     r"(?m)^[ \t]*(?:\[[^\]\n]{5,40}\]|\(?\d{1,2}:\d{2}(?::\d{2})?\)?|<)[ \t]*<?"
@@ -135,7 +146,8 @@ def _find(text: str) -> Iterator[Span]:
             span = _name_span(text, base + m.start("n"), base + m.end("n"))
             if span:
                 yield span
-    for pattern in (_GREETING, _SIGN_OFF, _WROTE, _SIGNATURE):
+    for number, pattern in enumerate((_GREETING, _SIGN_OFF, _WROTE, _SIGNATURE), 1):
+        checkpoint_long(text, "names", f"pattern {number}")
         for m in pattern.finditer(text):
             candidate = m.group("n")
             if pattern in (_GREETING, _SIGNATURE) and not all(

@@ -4,16 +4,22 @@ Machine data (hex, ids, timestamps, base64) is skipped before the model sees it:
 a capitalised word that is not all upper case are sent, batched through ``nlp.pipe`` once per
 payload, and results are cached by line, because tool outputs repeat themselves. spaCy itself is
 imported only by `guardrails_plugin.masking.spacy_model`.
+
+Cost: lines longer than `_MAX_LINE` are read in overlapping segments of at most that length, and
+every check on a segment is linear in it, so the model sees at most ~1.1x the text and the work
+around it is linear too. The deadline is checked between model batches.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from guardrails_plugin.masking.deadline import checkpoint, paused
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -25,8 +31,18 @@ _CANDIDATE = re.compile(
 _QUOTED_NAME = re.compile(
     r"(?P<q>['\"])(?P<n>[A-ZÀ-ÖØ-Þ][^\W\d_]+(?:[ -][A-ZÀ-ÖØ-Þ][^\W\d_]+){1,3})(?P=q)"
 )
-_LOWERCASE_PROSE = re.compile(r"^(?=[^A-Z]*$)(?=(?:.*?[a-z]{2,}[ ,;.]){6})")
+# Whole lower-case words followed by a word break. Anchored at the start of a run of letters and
+# possessive, so a long run costs one pass (the old lookahead '(?:.*?[a-z]{2,}[ ,;.]){6}'
+# backtracked over every start in a run: quadratic, ~100 s for 100 KB).
+_LOWER_WORD = re.compile(r"(?<![a-z])[a-z]{2,}+[ ,;.]")
+_UPPER = re.compile(r"[A-Z]")
+_CAPITALISED = re.compile(r"(?<![\w@./-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+")
 _MAX_LINE = 2000
+_OVERLAP = 200  # characters a long line's segments share, so a name at a cut is seen whole
+# A model batch holds up to this many texts or characters: the deadline is checked between
+# batches, so a batch is the most the model runs past it (~0.5 s on the slowest text measured).
+_BATCH = 64
+_BATCH_CHARS = 32_768
 _CACHE_SIZE = 20_000
 # Capitalised words that start sentences or name things in machine text; not worth a model call.
 _COMMON = {
@@ -141,61 +157,133 @@ class NerDetector:
     def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
         jobs: list[tuple[int, int, str, float]] = []  # (leaf, offset, text, score)
         for index, leaf in enumerate(leaves):
-            offset = 0
-            for line in leaf.text.split("\n"):
+            checkpoint(f"detector 'ner', string {index + 1} of {len(leaves)}")
+            covered = _coverage(leaf)
+            for offset, line in _segments(leaf.text):
                 if _worth_a_look(line):
-                    covered = [
-                        (sp.start - offset, sp.end - offset)
-                        for sp in leaf.found
-                        if sp.score >= 0.75
-                    ]
-                    for start, end in _windows(line, covered):
+                    for start, end in _windows(line, covered, offset):
                         jobs.append((index, offset + start, line[start:end], 0.75))
                     # A quoted name inside code or a row reads better to NER on its own.
                     for m in _QUOTED_NAME.finditer(line):
                         jobs.append((index, offset + m.start("n"), m.group("n"), 0.75))
-                elif _LOWERCASE_PROSE.match(line):
+                elif _lowercase_prose(line):
                     # All lower case: NER needs capitals to see names, so give it a titled copy.
-                    jobs.append((index, offset, line[:_MAX_LINE].title(), 0.65))
-                offset += len(line) + 1
+                    jobs.append((index, offset, line.title(), 0.65))
         out: list[list[Span]] = [[] for _ in leaves]
         if not jobs:
             return out
-        todo = [line for _, _, line, _ in jobs if line not in self._cache]
-        if todo:
-            unique = list(dict.fromkeys(todo))
-            nlp = self._model()
-            with self._lock:
-                docs = list(nlp.pipe(unique, batch_size=256))
-                for line, doc in zip(unique, docs, strict=True):
-                    self._cache[line] = tuple(
-                        (e.start_char, e.end_char) for e in doc.ents if e.label_ == "PERSON"
-                    )
-                while len(self._cache) > _CACHE_SIZE:
-                    self._cache.popitem(last=False)
+        found = self._persons(list(dict.fromkeys(line for _, _, line, _ in jobs)))
         for index, offset, line, score in jobs:
-            for start, end in self._cache.get(line, ()):
+            for start, end in found[line]:
                 value = line[start:end].rstrip("'\"")
                 if _plausible(value):
                     end = start + len(value)
                     out[index].append(Span(offset + start, offset + end, "PERSON", "ner", score))
         return out
 
+    def _persons(self, texts: list[str]) -> dict[str, tuple[tuple[int, int], ...]]:
+        """PERSON entities of each text, from the cache or the model. Kept per call too: a
+        payload with more texts than the cache holds must not lose the first ones."""
+        found: dict[str, tuple[tuple[int, int], ...]] = {}
+        todo = []
+        with self._lock:
+            for text in texts:
+                cached = self._cache.get(text)
+                if cached is None:
+                    todo.append(text)
+                else:
+                    found[text] = cached
+        if not todo:
+            return found
+        with paused():  # loading the model once is not this call's cost
+            nlp = self._model()
+        for number, batch in enumerate(_batches(todo), 1):
+            checkpoint(f"detector 'ner', model batch {number}")
+            with self._lock:
+                docs = list(nlp.pipe(batch, batch_size=_BATCH))
+                for text, doc in zip(batch, docs, strict=True):
+                    persons = tuple(
+                        (e.start_char, e.end_char) for e in doc.ents if e.label_ == "PERSON"
+                    )
+                    found[text] = self._cache[text] = persons
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return found
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    chars = 0
+    for text in texts:
+        if batch and (len(batch) >= _BATCH or chars + len(text) > _BATCH_CHARS):
+            yield batch
+            batch, chars = [], 0
+        batch.append(text)
+        chars += len(text)
+    if batch:
+        yield batch
+
+
+def _segments(text: str) -> list[tuple[int, str]]:
+    """``(offset, segment)``: each line, and a line longer than `_MAX_LINE` as segments of at most
+    that length, cut at a space where there is one, each repeating the last `_OVERLAP`
+    characters of the one before."""
+    out: list[tuple[int, str]] = []
+    offset = 0
+    for line in text.split("\n"):
+        if len(line) <= _MAX_LINE:
+            out.append((offset, line))
+        else:
+            start = 0
+            while True:
+                end = start + _MAX_LINE
+                if end >= len(line):
+                    out.append((offset + start, line[start:]))
+                    break
+                cut = line.rfind(" ", end - _OVERLAP, end)
+                end = cut if cut > start else end
+                out.append((offset + start, line[start:end]))
+                space = line.find(" ", end - _OVERLAP, end)
+                start = space + 1 if space > start else end - _OVERLAP
+        offset += len(line) + 1
+    return out
+
+
+def _coverage(leaf: Leaf) -> bytearray | None:
+    """A byte per character, 1 where a confident finding of a cheaper detector already lies
+    (NER need not look there), or None when there is none."""
+    spans = [sp for sp in leaf.found if sp.score >= 0.75 and sp.end > sp.start >= 0]
+    if not spans:
+        return None
+    covered = bytearray(len(leaf.text))
+    for sp in spans:
+        end = min(sp.end, len(covered))
+        covered[sp.start : end] = b"\x01" * max(0, end - sp.start)
+    return covered
+
+
+def _lowercase_prose(line: str) -> bool:
+    """No capital letters and at least six whole lower-case words: prose someone typed."""
+    if _UPPER.search(line):
+        return False
+    return sum(1 for _ in itertools.islice(_LOWER_WORD.finditer(line), 6)) == 6
+
 
 _TOKEN = re.compile(r"\S+")
 _CONTEXT_WORDS = 4
 
 
-def _windows(line: str, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _windows(line: str, covered: bytearray | None, offset: int) -> list[tuple[int, int]]:
     """Stretches of the line around capitalised words, a few words either side: NER needs the
-    context, not the hashes and ids elsewhere on the line (it costs per token)."""
-    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line[:_MAX_LINE])]
+    context, not the hashes and ids elsewhere on the line (it costs per token). Words that
+    ``covered`` (from ``offset`` on) marks as found already are no reason to look."""
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line)]
     marks = [
         i
         for i, (s, e) in enumerate(tokens)
-        if _CANDIDATE.match(line, s)
+        if _CAPITALISED.match(line, s)
         and line[s:e].strip(",.;:!?()'\"") not in _COMMON
-        and not any(cs <= s and e <= ce for cs, ce in covered)
+        and (covered is None or covered.find(0, offset + s, offset + e) >= 0)
     ]
     windows: list[tuple[int, int]] = []
     for i in marks:

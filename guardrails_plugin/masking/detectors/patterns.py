@@ -20,6 +20,7 @@ from stdnum import luhn
 from stdnum.es import dni as es_dni
 from stdnum.us import ssn as us_ssn
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -59,7 +60,7 @@ _ROLE_MAILBOXES = {
     "root",
 }
 
-CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-]|\.\d)")
+CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,30}\d(?![\w-]|\.\d)")
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35)")
 
 IBAN = re.compile(
@@ -89,7 +90,7 @@ PHONE = re.compile(
 )
 _PHONE_WORDS = re.compile(
     r"(?i)(?:phone|tel|mobile|cell|fax|call|number|contact|reach|ring|whatsapp|sms|"
-    r"telefon|téléphone|teléfono|móvil|portable|handy|nummer|numéro|número)"
+    r"telefon|t[ée]l[ée]phone|tel[ée]fono|m[óo]vil|portable|handy|nummer|num[ée]ro|n[úu]mero)"
 )
 _ID_WORDS = re.compile(
     r"(?i)(?:sku|model|order|invoice|inv|po|ref|reference|tracking|ticket|case|part|item|"
@@ -129,7 +130,7 @@ DATE = re.compile(
     r")(?![\w/-])"
 )
 _BIRTH_WORDS = re.compile(
-    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|geboren|\bnée?\b|naissance|"
+    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|geboren|\bn[ée]e?\b|naissance|"
     r"\bnacid[oa]\b|nacimiento|\bnat[oa]\b)"
 )
 
@@ -153,11 +154,31 @@ def _cards(text: str) -> Iterator[Span]:
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
-        digits = re.sub(r"\D", "", m.group())
-        if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
-            continue
-        if luhn.is_valid(digits):
-            yield Span(m.start(), m.end(), "CREDIT_CARD", "card.luhn", 0.95)
+        found = _valid_card(m.group())
+        if found is not None:
+            start, end = m.start() + found[0], m.start() + found[1]
+            yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+
+
+_GROUP = re.compile(r"\d+")
+_MAX_TRIM = 3
+
+
+def _valid_card(candidate: str) -> tuple[int, int] | None:
+    """The card number in a run of digit groups: the whole run, or the run without up to
+    three groups at either end ('0 4242 4242 4242 4242': a number glued to a card) when what
+    is left is grouped as cards are (groups of four or more digits)."""
+    groups = [(g.start(), g.end()) for g in _GROUP.finditer(candidate)]
+    for trim in range(min(_MAX_TRIM, len(groups) - 1) + 1):
+        for lead in range(trim + 1):
+            kept = groups[lead : len(groups) - (trim - lead)]
+            if trim and any(end - start < 4 for start, end in kept):
+                continue
+            first, last = kept[0], kept[-1]
+            digits = re.sub(r"\D", "", candidate[first[0] : last[1]])
+            if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn.is_valid(digits):
+                return first[0], last[1]
+    return None
 
 
 def _ibans(text: str) -> Iterator[Span]:
@@ -260,6 +281,7 @@ class PatternDetector:
             spans: list[Span] = []
             if any(ch.isdigit() or ch == "@" for ch in text):
                 for finder in _FINDERS:
+                    checkpoint_long(text, "patterns", finder.__name__.strip("_"))
                     spans.extend(finder(text))
             out.append(spans)
         return out

@@ -7,11 +7,13 @@ Catalogue patterns are matched with Python ``re`` on the raw string: a spaCy tok
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
+from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -56,13 +58,6 @@ CATALOGUE: list[tuple[str, str, re.Pattern[str]]] = [
             "jwt",
             "TOKEN",
             r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        ),
-        (
-            "pem.private_key",
-            "PRIVATE_KEY",
-            r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----[ \t]*\r?\n"
-            r"(?P<s>[A-Za-z0-9+/=\s:,-]+?)"
-            r"\s*(?:-----END (?P=kind)PRIVATE KEY-----|$)",
         ),
         ("auth.bearer", "TOKEN", r"(?i:\bbearer)\s+(?P<s>[A-Za-z0-9._~+/=-]{8,})"),
         (
@@ -132,6 +127,7 @@ def looks_like_token(value: str, *, min_length: int = 12) -> bool:
 
 def _catalogue(text: str) -> Iterator[Span]:
     for name, label, pattern in CATALOGUE:
+        checkpoint_long(text, "secrets", name)
         for m in pattern.finditer(text):
             start, end = (m.start("s"), m.end("s")) if "s" in pattern.groupindex else m.span()
             if end > start:
@@ -140,30 +136,100 @@ def _catalogue(text: str) -> Iterator[Span]:
 
 def _url_passwords(text: str) -> Iterator[Span]:
     """``scheme://user:pass@host``: the password may hold ``#``, ``?``, ``/`` or ``@``, so the
-    userinfo ends at the last ``@`` that is followed by a host name."""
+    userinfo ends at the last ``@`` that is followed by a host name.
+
+    Linear: the URL's token (up to whitespace or a quote) is read once, however many
+    ``scheme://`` it holds; each start then looks its ``@`` and ``:`` up (it re-read the token
+    per start, quadratic on ``ab://c:d@ab://c:d@…``).
+    """
+    token_end = -1
+    last_at = -1
+    colons: list[int] = []
     for m in _URL_START.finditer(text):
         rest_start = m.end()
-        stop = _URL_END.search(text, rest_start)
-        rest = text[rest_start : stop.start() if stop else len(text)]
-        best = -1
-        for at in (i for i, ch in enumerate(rest) if ch == "@"):
-            if _HOST.match(rest, at + 1):
-                best = at
-        if best <= 0:
+        if rest_start > token_end:
+            stop = _URL_END.search(text, rest_start)
+            token_end = stop.start() if stop else len(text)
+            last_at = _last_host_at(text, rest_start, token_end)
+            colons = [
+                c.start() for c in _COLON.finditer(text, rest_start, max(rest_start, last_at))
+            ]
+        if last_at <= rest_start:
             continue
-        colon = rest.find(":", 0, best)
-        if colon < 0 or colon == best - 1:
+        i = bisect.bisect_left(colons, rest_start)
+        if i == len(colons) or colons[i] >= last_at or colons[i] == last_at - 1:
             continue
-        yield Span(
-            rest_start + colon + 1, rest_start + best, "PASSWORD", "secret.url_password", 0.97
-        )
+        yield Span(colons[i] + 1, last_at, "PASSWORD", "secret.url_password", 0.97)
+
+
+_COLON = re.compile(":")
+_AT = re.compile("@")
+
+
+def _last_host_at(text: str, start: int, end: int) -> int:
+    """The last ``@`` in ``text[start:end]`` followed by a host name, or -1."""
+    best = -1
+    for at in _AT.finditer(text, start, end):
+        # Each host match reads at most up to the next '@' or '/', so all of them read the
+        # token about once.
+        if _HOST.match(text, at.start() + 1, end):
+            best = at.start()
+    return best
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN (?P<kind>[A-Z0-9 ]{0,40})PRIVATE KEY-----[ \t]*+\r?\n")
+_PEM_END = re.compile(r"-----END (?P<kind>[A-Z0-9 ]{0,40})PRIVATE KEY-----")
+_NOT_PEM_BODY = re.compile(r"[^A-Za-z0-9+/=\s:,-]")
+
+
+def _pem_keys(text: str) -> Iterator[Span]:
+    """The body of a PEM private key: from the line after ``-----BEGIN … PRIVATE KEY-----`` to its
+    ``-----END`` line (the same kind), or to the end of the text if the key was cut off. The
+    body must consist of base64, header fields and blanks.
+
+    Done in code so it is linear: ``END`` lines are indexed once by kind, and the first
+    character that cannot be in a body is looked up once per stretch (a lazy regex body before
+    a blank run and ``(?:END|$)`` was quadratic on long blank runs and on many unterminated
+    keys).
+    """
+    if "PRIVATE KEY-----" not in text:
+        return
+    ends: dict[str, list[tuple[int, int]]] = {}
+    for m in _PEM_END.finditer(text):
+        ends.setdefault(m.group("kind"), []).append((m.start(), m.end()))
+    scanned_from, next_stop = -1, -1  # the first non-body character at or after scanned_from
+    resume = 0
+    for m in _PEM_BEGIN.finditer(text):
+        if m.start() < resume:
+            continue
+        body = m.end()
+        if body >= len(text):
+            continue
+        if not scanned_from <= body <= next_stop:
+            stop = _NOT_PEM_BODY.search(text, body)
+            scanned_from, next_stop = body, stop.start() if stop else len(text)
+        kind_ends = ends.get(m.group("kind"), [])
+        i = bisect.bisect_left(kind_ends, (body + 1, 0))  # the body has at least one character
+        if i < len(kind_ends):
+            end_start, match_end = kind_ends[i]
+        elif next_stop == len(text):
+            end_start, match_end = len(text), len(text)  # cut off: the key runs to the end
+        else:
+            continue
+        if next_stop < end_start:
+            continue  # something that cannot be in a key body comes first
+        resume = match_end
+        # Blanks before the END line (or the end of the text) are not part of the body.
+        body_end = body + 1 + len(text[body + 1 : end_start].rstrip())
+        yield Span(body, body_end, "PRIVATE_KEY", "secret.pem.private_key", 0.97)
 
 
 def _secret_in_context(text: str) -> Iterator[Span]:
     """'my password is Nimbus2717!YAz', 'token for now: x9…' — a token right after the word."""
     for word in _SECRET_WORD.finditer(text):
-        newline = text.find("\n", word.end())
-        window_end = min(len(text), word.end() + 40, newline if newline >= 0 else len(text))
+        window_end = min(len(text), word.end() + 40)
+        newline = text.find("\n", word.end(), window_end)
+        window_end = newline if newline >= 0 else window_end
         for m in _TOKEN_CANDIDATE.finditer(text, word.end(), window_end):
             value = m.group().rstrip(".,;:!")
             if looks_like_token(value, min_length=8):
@@ -180,8 +246,12 @@ class SecretsDetector:
         for leaf in leaves:
             text = leaf.text
             spans = list(_catalogue(text))
+            checkpoint_long(text, "secrets", "private keys")
+            spans.extend(_pem_keys(text))
             if "://" in text:
+                checkpoint_long(text, "secrets", "URL passwords")
                 spans.extend(_url_passwords(text))
+            checkpoint_long(text, "secrets", "secret words")
             spans.extend(_secret_in_context(text))
             out.append(spans)
         return out
