@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from guardrails_plugin import confusables, data_classes
+from guardrails_plugin import confusables
 from guardrails_plugin.errors import InputTooLarge, MaskingError
 from guardrails_plugin.masking.cells import find_cells
 from guardrails_plugin.masking.deadline import (
@@ -93,7 +93,7 @@ class Analysis:
             text = self.leaves[index]
             out, last = [], 0
             for start, end, label in spans:
-                strategy = _strategy(settings, label)
+                strategy = settings.strategy_for(label)
                 if strategy == "block":
                     blocked.add(label)
                 out.append(text[last:start])
@@ -331,15 +331,6 @@ def _escaped_forms(value: str, depth: int) -> set[str]:
 def _registered() -> list[Detector]:
     builtin_detectors()
     return detectors()
-
-
-def _strategy(settings: MaskingSettings, label: str) -> str:
-    node = data_classes.get(label)
-    while node is not None:
-        if node.name in settings.classes:
-            return settings.classes[node.name]
-        node = data_classes.get(node.parent) if node.parent else None
-    return settings.strategy
 
 
 _WORD = re.compile(r"[^\W\d_][^\W\d_'’-]{2,}")
