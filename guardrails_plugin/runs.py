@@ -66,9 +66,9 @@ class Runs:
         on_behalf_of: str | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> RunContext:
-        """See `Guard.run`."""
-        run_id = run_id or f"run_{uuid.uuid4().hex}"
-        if principal is None and on_behalf_of is None and not environment:
+        """See `Guard.run`. Without a ``run_id`` the run is new and nobody can ask for it
+        again, so it is not kept."""
+        if run_id is not None and principal is None and on_behalf_of is None and not environment:
             with self._lock:
                 found = self._runs.get(run_id)
                 if found is not None:
@@ -78,7 +78,11 @@ class Runs:
             principal or self.principal.agent,
             on_behalf_of if on_behalf_of is not None else self.principal.on_behalf_of,
         )
-        return self._context(run_id, who, {**self.environment, **(environment or {})})
+        env = {**self.environment, **(environment or {})}
+        if run_id is None:
+            one_off = f"run_{uuid.uuid4().hex}"
+            return RunContext(one_off, who, env, Vault(one_off))
+        return self._context(run_id, who, env)
 
     def from_config(
         self,

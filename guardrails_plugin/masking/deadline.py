@@ -53,13 +53,14 @@ class Budget:
         self._clock = clock
         self._started = clock()
         self._expires = math.inf if seconds is None else self._started + seconds
-        self._stage = "start"
 
-    def check(self, stage: str) -> None:
-        self._stage = stage
+    def check(self, stage: str, *args: object) -> None:
+        """Raise `MaskingTimeout` past the deadline. ``stage % args`` says where masking was;
+        it is formatted only then (this runs once per string of every payload)."""
         now = self._clock()
         if now > self._expires:
             assert self.seconds is not None  # an unlimited budget never expires
+            stage = stage % args if args else stage
             raise MaskingTimeout(
                 f"masking took longer than its {self.seconds:g} s deadline "
                 f"({now - self._started:.2f} s, stopped at {stage}); the payload was not "
@@ -84,11 +85,11 @@ class Budget:
         return self._clock
 
 
-def checkpoint(stage: str) -> None:
+def checkpoint(stage: str, *args: object) -> None:
     """Raise `MaskingTimeout` if the current masking call is over its budget."""
     budget = _current.get()
     if budget is not None:
-        budget.check(stage)
+        budget.check(stage, *args)
 
 
 # Strings at least this long get checkpoints between the patterns of a built-in detector too
@@ -99,7 +100,7 @@ LONG_TEXT = 65_536
 def checkpoint_long(text: str, detector: str, step: str) -> None:
     """`checkpoint` for a step of ``detector`` over ``text``, if ``text`` is long."""
     if len(text) >= LONG_TEXT and _current.get() is not None:
-        checkpoint(f"detector {detector!r}, {step}, on {len(text):,} characters")
+        checkpoint("detector %r, %s, on %d characters", detector, step, len(text))
 
 
 @contextmanager

@@ -210,7 +210,7 @@ class Masker:
         folded: list[Folded] = []
         leaves: list[Leaf] = []
         for index, ref in enumerate(refs):
-            checkpoint(f"reading string {index + 1} of {len(refs)}")
+            checkpoint("reading string %d of %d", index + 1, len(refs))
             folded_text = fold(ref.text)
             folded.append(folded_text)
             leaves.append(
@@ -219,7 +219,7 @@ class Masker:
         spans = self._detect(leaves)
         resolved = []
         for index, found in enumerate(spans):
-            checkpoint(f"settling overlaps in string {index + 1} of {len(spans)}")
+            checkpoint("settling overlaps in string %d of %d", index + 1, len(spans))
             resolved.append(resolve(found))
         _spread_names(leaves, resolved)
         findings: list[Finding] = []
@@ -266,12 +266,14 @@ class Masker:
             if detector.batched:
                 for leaf, so_far in zip(leaves, spans, strict=True):
                     leaf.found = so_far
-                checkpoint(f"detector {detector.name!r}")
+                checkpoint("detector %r", detector.name)
                 _run_one(detector, leaves, spans, 0)
                 continue
             # Others see the leaves a slice at a time, so the deadline is checked in between.
             for lo, hi in _slices(leaves):
-                checkpoint(f"detector {detector.name!r}, strings {lo + 1}-{hi} of {len(leaves)}")
+                checkpoint(
+                    "detector %r, strings %d-%d of %d", detector.name, lo + 1, hi, len(leaves)
+                )
                 _run_one(detector, leaves[lo:hi], spans, lo)
         return spans
 
@@ -357,7 +359,7 @@ def _spread_names(leaves: list[Leaf], resolved: list[list[Span]]) -> None:
         return
     pattern = re.compile(r"(?<![\w@.])(?:" + _trie_pattern(names) + r")(?![\w@])")
     for index, leaf in enumerate(leaves):
-        checkpoint(f"spreading names in string {index + 1} of {len(leaves)}")
+        checkpoint("spreading names in string %d of %d", index + 1, len(leaves))
         extra = [
             Span(m.start(), m.end(), "PERSON", "names.spread", 0.7)
             for m in pattern.finditer(leaf.text)

@@ -8,6 +8,7 @@ plain data `guardrails_plugin.payload.as_data` makes of them, or refused (`Unsup
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -135,7 +136,7 @@ def _key_leaf(
 ) -> int | None:
     """Keys are scanned too (a dict keyed by email address, a secret as a key), except plain
     identifiers, which can hold nothing sensitive and are most keys of most payloads."""
-    if not isinstance(key, str) or _IDENTIFIER.fullmatch(key):
+    if not isinstance(key, str) or _plain(key):
         return None
     walk.chars += len(key)
     if walk.chars > walk.limits.max_chars:
@@ -149,6 +150,12 @@ def _key_leaf(
 # snake_case / kebab-case / camelCase names of at most 32 characters, with at most 3 digits in
 # a row: field names, never an address, a number or a token.
 _IDENTIFIER = re.compile(r"(?=.{1,32}\Z)[a-z][a-zA-Z_-]*(?:[0-9]{1,3}[a-zA-Z_-]+)*[0-9]{0,3}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain(key: str) -> bool:
+    # Keys repeat across payloads far more than values do.
+    return _IDENTIFIER.fullmatch(key) is not None
 
 
 @dataclass(frozen=True)

@@ -225,13 +225,19 @@ class Doubling(BaseModel):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_validator_that_changes_its_own_output_is_refused(tmp_path: Path, variant):
-    """If validating the checked values again gives other values, the guard cannot know
-    what the tool would get: it refuses rather than guess."""
+    """If the tool would validate the checked values again and get other values, the guard
+    cannot know what the tool would get: it refuses rather than guess. (Behind guard_tools,
+    LangChain validated once and the tool gets exactly the values the guard judged.)"""
     guard = make_guard(tmp_path, POLICY)
     ran: list[Any] = []
     doubled = StructuredTool.from_function(
         lambda amount: ran.append(amount), name="bump", description="Bump.", args_schema=Doubling
     )
     [message] = run(agent_for(variant, guard, [doubled], tool_call("bump", {"amount": 2})))
+    if variant == "wrapper":
+        assert ran == [4] and message.status == "success"
+        [evaluated] = [r for r in guard.store.audit_rows() if r.event == "call.evaluated"]
+        assert evaluated.data["masked_args"] == {"amount": 4}  # judged what ran
+        return
     assert ran == [] and message.status == "error"
     assert "not stable" in message.content

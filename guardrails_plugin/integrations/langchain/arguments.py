@@ -76,7 +76,7 @@ class ToolArguments:
 
     def split(self, kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(what the model supplied, what LangChain injected) from a tool's ``_run`` kwargs."""
-        injected = self.injected | self._injected_by_signature()
+        injected = self.injected | self._by_signature
         model = {k: v for k, v in kwargs.items() if k not in injected}
         return model, {k: v for k, v in kwargs.items() if k in injected}
 
@@ -126,8 +126,10 @@ class ToolArguments:
             raise self._not_data(exc) from None
         return {**data, **(model.model_extra or {})}
 
-    def _injected_by_signature(self) -> frozenset[str]:
-        # ToolRuntime and friends named in _run's signature, for tools without a schema field.
+    @functools.cached_property
+    def _by_signature(self) -> frozenset[str]:
+        # ToolRuntime and friends named in _run's signature, for tools without a schema field
+        # (LangChain recomputes this from type hints on every access: once per tool is enough).
         keys: Any = getattr(self.tool, "_injected_args_keys", frozenset())
         return frozenset(keys) if isinstance(keys, frozenset | set) else frozenset()
 

@@ -23,9 +23,11 @@ def run_for(guard: Guard, config: Mapping[str, Any] | None) -> RunContext:
     """
     configurable = dict((config or {}).get("configurable") or {})
     thread = configurable.get("thread_id")
-    run_id = f"thread:{thread}" if thread is not None else f"call:{uuid.uuid4().hex}"
     on_behalf_of = configurable.get("guard_on_behalf_of")
     environment = configurable.get("guard_environment")
+    if thread is None and on_behalf_of is None and environment is None:
+        return guard.run()  # a run of its own, not kept
+    run_id = f"thread:{thread}" if thread is not None else f"call:{uuid.uuid4().hex}"
     if on_behalf_of is None and environment is None:
         return guard.run(run_id)
     return guard.run_from_config(

@@ -9,6 +9,7 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -24,6 +25,13 @@ from guardrails_plugin.integrations.langchain.context import run_for
 __all__ = ["GuardedTool", "guard_tool", "guard_tools"]
 
 _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("guard_call_id", default=None)
+
+
+@dataclass(frozen=True)
+class _Call:
+    data: dict[str, Any]  # what the guard judges
+    typed: dict[str, Any]  # the same values as LangChain validated them
+    injected: dict[str, Any] | None  # None: a single positional input
 
 
 class GuardedTool(BaseTool):
@@ -54,17 +62,15 @@ class GuardedTool(BaseTool):
     def _checked(self) -> ToolArguments:
         return ToolArguments(self.inner)
 
-    def _model_args(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """(the model's arguments as JSON data for the guard, the injected ones, untouched;
-        None for a single positional input). LangChain has validated ``kwargs`` with the inner
-        tool's schema already."""
+    def _model_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call:
+        """The model's arguments as JSON data for the guard, as LangChain validated them, and
+        the injected ones, untouched (None for a single positional input). LangChain has
+        validated ``kwargs`` with the inner tool's schema already."""
         if args:
-            return _arguments(args, kwargs), None
+            return _Call(_arguments(args, kwargs), {}, None)
         model, injected = self._checked.split(kwargs)
         try:
-            return self._checked.as_data(model), injected
+            return _Call(self._checked.as_data(model), model, injected)
         except ToolDenied as exc:
             raise ToolException(str(exc)) from None
 
@@ -72,33 +78,34 @@ class GuardedTool(BaseTool):
         self,
         func: Callable[..., Any],
         allowed: dict[str, Any],
-        injected: dict[str, Any] | None,
+        call: _Call,
         config: RunnableConfig,
         run_manager: Any,
     ) -> dict[str, Any]:
-        # What the guard allowed (after a reviewer's edit and placeholder restore) is data;
-        # the inner tool gets it validated by its own schema again, typed as LangChain would.
-        if injected is None:
+        if call.injected is None:
             return _inner_kwargs(func, allowed, config, run_manager)
-        values = self._checked.typed(allowed)
-        return _inner_kwargs(func, {**values, **injected}, config, run_manager)
+        # The guard allowed the very data LangChain's values convert to: run with those values.
+        # Anything else (a reviewer's edit, restored placeholders) is validated by the inner
+        # tool's own schema again, typed as LangChain would.
+        values = call.typed if allowed == call.data else self._checked.typed(allowed)
+        return _inner_kwargs(func, {**values, **call.injected}, config, run_manager)
 
     def _run(
         self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
     ) -> Any:
         call_id = _call_id.get()
         run = _run_for(self.guard, config)
-        model_args, injected = self._model_args(args, kwargs)
+        call = self._model_args(args, kwargs)
         outcome = self.guard.call(
             self.name,
-            model_args,
+            call.data,
             lambda a: self.inner._run(
-                **self._inner_call(self.inner._run, a, injected, config, run_manager)
+                **self._inner_call(self.inner._run, a, call, config, run_manager)
             ),
             call_id=call_id,
             run=run,
             passthrough=(GraphBubbleUp,),
-            prepare=self._prepare if injected is not None else None,
+            prepare=self._prepare if call.injected is not None else None,
         )
         return _result(outcome, self.response_format == "content_and_artifact")
 
@@ -111,20 +118,20 @@ class GuardedTool(BaseTool):
     ) -> Any:
         call_id = _call_id.get()
         run = _run_for(self.guard, config)
-        model_args, injected = self._model_args(args, kwargs)
+        call = self._model_args(args, kwargs)
 
         async def run_inner(a: dict[str, Any]) -> Any:
-            inner_kwargs = self._inner_call(self.inner._arun, a, injected, config, run_manager)
+            inner_kwargs = self._inner_call(self.inner._arun, a, call, config, run_manager)
             return await self.inner._arun(**inner_kwargs)
 
         outcome = await self.guard.acall(
             self.name,
-            model_args,
+            call.data,
             run_inner,
             call_id=call_id,
             run=run,
             passthrough=(GraphBubbleUp,),
-            prepare=self._prepare if injected is not None else None,
+            prepare=self._prepare if call.injected is not None else None,
         )
         return _result(outcome, self.response_format == "content_and_artifact")
 

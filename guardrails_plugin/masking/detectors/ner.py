@@ -157,7 +157,7 @@ class NerDetector:
     def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
         jobs: list[tuple[int, int, str, float]] = []  # (leaf, offset, text, score)
         for index, leaf in enumerate(leaves):
-            checkpoint(f"detector 'ner', string {index + 1} of {len(leaves)}")
+            checkpoint("detector 'ner', string %d of %d", index + 1, len(leaves))
             covered = _coverage(leaf)
             for offset, line in _segments(leaf.text):
                 if _worth_a_look(line):
@@ -198,7 +198,7 @@ class NerDetector:
         with paused():  # loading the model once is not this call's cost
             nlp = self._model()
         for number, batch in enumerate(_batches(todo), 1):
-            checkpoint(f"detector 'ner', model batch {number}")
+            checkpoint("detector 'ner', model batch %d", number)
             with self._lock:
                 docs = list(nlp.pipe(batch, batch_size=_BATCH))
                 for text, doc in zip(batch, docs, strict=True):
