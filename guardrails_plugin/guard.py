@@ -211,13 +211,15 @@ class Guard:
         call_id: str | None,
         run: RunContext,
         prepare: Prepare | None = None,
+        exact: bool = False,
     ) -> Generator[Wait | Execute, Any, Outcome]:
         """The decision path. Send the decided `ApprovalRequest` after a `Wait`, and the tool's
         raw result (or the exception it raised) after an `Execute`.
 
         ``prepare`` turns arguments into what the tool will receive (the adapter's validation,
         as plain data); ``args`` are already prepared, a reviewer's edit is prepared here and
-        judged again before it runs."""
+        judged again before it runs. ``exact``: the adapter cannot change what the tool
+        receives (callbacks), so a call whose approved or restored arguments differ is denied."""
         call = ToolCall(tool, args, call_id, run.run_id, run.principal, run.environment)
         try:
             # One plain-data view of the arguments for the policy, the masker, the approval
@@ -278,6 +280,8 @@ class Guard:
             return _denied(_unknown_placeholders(missing), decision)
         request_id = None
         exec_args = call.args
+        bound = call.args  # what an approval is claimed for
+        settings, rule_id = decision.masking, decision.rule_id
         foreign = False
         if decision.effect is Effect.REQUIRE_APPROVAL:
             try:
@@ -300,43 +304,58 @@ class Guard:
             if refusal is not None:
                 return _denied(refusal, decision, request_id)
             foreign = decided.vault_id is not None and decided.vault_id != run.vault.id
-            bound = call.args
+            rule_id = decided.rule_id  # an edit may have moved the request to another rule
             if decided.edited_args is not None:
                 # The broker judged the edit as the reviewer typed it; the tool gets it after
                 # its own validation ("yes" -> true): judge that too, before anything runs.
                 bound = dict(decided.edited_args)
-                checked = self._recheck_edit(call, bound, decided, run, prepare)
-                if isinstance(checked, Outcome):
-                    return dataclasses.replace(checked, decision=decision, request_id=request_id)
-                exec_args = checked
-            else:
-                exec_args = bound
+                try:
+                    exec_args = dict(prepare(bound)) if prepare is not None else bound
+                except Exception as exc:  # noqa: BLE001 - an edit the tool refuses never runs
+                    why = f"the tool would not accept the reviewer's edit ({type(exc).__name__})"
+                    return self._refuse(call, decision, request_id, why)
+                judged = self._judge(call, exec_args, rule_id)
+                if isinstance(judged, str):
+                    why = f"the reviewer's edit, as the tool would receive it: {judged}"
+                    return self._refuse(call, decision, request_id, why)
+                settings = judged.masking
+        if settings.restore_placeholders and run.vault.holds_placeholders(exec_args):
+            if foreign:
+                # Approved in another process (or Guard), whose vault the placeholders came
+                # from: this vault may hold the same names for other values.
+                why = "its placeholders come from another run's vault"
+                return self._refuse(call, decision, request_id, why, _foreign(request_id))
+            if missing := run.vault.unknown(exec_args):
+                why = f"unknown placeholders {', '.join(missing)}"
+                return self._refuse(
+                    call,
+                    decision,
+                    request_id,
+                    why,
+                    _unknown_placeholders(missing),
+                    unknown_placeholders=missing,
+                )
+            # The policy judged the placeholders; the tool gets the values behind them, which
+            # may fall under another rule ("'<ADDRESS_1>'" hiding "'; DELETE ..."): judge those.
+            restored = run.vault.restore(exec_args)
+            judged = self._judge(call, restored, rule_id)
+            if isinstance(judged, str):
+                why = f"with the real values behind its placeholders, {judged}"
+                return self._refuse(call, decision, request_id, why)
+            exec_args = restored
+        if exact and exec_args != call.args:
+            why = (
+                "the approved arguments differ from the call's, and this adapter cannot change "
+                "what the tool receives"
+            )
+            return self._refuse(call, decision, request_id, why)
+        if request_id is not None:
             try:
                 self.broker.claim_execution(request_id, tool, bound)
             except ToolDenied as exc:
                 return _denied(str(exc), decision, request_id)
             except Exception as exc:  # noqa: BLE001
                 return self._fail(call, "could not check the approval", exc, decision, request_id)
-        if decision.masking.restore_placeholders:
-            if foreign and run.vault.holds_placeholders(exec_args):
-                # Approved in another process (or Guard), whose vault the placeholders came
-                # from: this vault may hold the same names for other values.
-                self._audit_quietly(
-                    Event.EXECUTION_REFUSED,
-                    call,
-                    request_id=request_id,
-                    data={"tool": tool, "why": "placeholders from another run's vault"},
-                )
-                return _denied(_foreign_placeholders(request_id), decision, request_id)
-            if missing := run.vault.unknown(exec_args):
-                self._audit_quietly(
-                    Event.EXECUTION_REFUSED,
-                    call,
-                    request_id=request_id,
-                    data={"tool": tool, "unknown_placeholders": missing},
-                )
-                return _denied(_unknown_placeholders(missing), decision, request_id)
-            exec_args = run.vault.restore(exec_args)
         started = time.perf_counter()
         result = yield Execute(dict(exec_args), decision, request_id)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -344,47 +363,38 @@ class Guard:
             call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
         )
 
-    def _recheck_edit(
+    def _judge(self, call: ToolCall, args: dict[str, Any], rule_id: str | None) -> Decision | str:
+        """The policy's decision on ``args`` (what the tool will actually receive), or why it
+        may not run under ``rule_id``, the rule that allowed or approved the call."""
+        try:
+            analysis = self.masker.analyze(args)
+            decision = self.policy.evaluate(dataclasses.replace(call, args=args), analysis.findings)
+            blocked = analysis.apply(settings=decision.masking).blocked
+        except Exception as exc:  # noqa: BLE001 - what the guard cannot judge never runs
+            return f"the guard could not check it ({type(exc).__name__})"
+        if decision.effect is Effect.DENY:
+            return f"policy rule '{decision.rule_id}' denies it"
+        if blocked:
+            return f"it contains {', '.join(blocked)} data, which the policy blocks"
+        if decision.rule_id != rule_id:
+            return f"it falls under {_rule(decision.rule_id)}, not {_rule(rule_id)}"
+        return decision
+
+    def _refuse(
         self,
         call: ToolCall,
-        edited: dict[str, Any],
-        request: ApprovalRequest,
-        run: RunContext,
-        prepare: Prepare | None,
-    ) -> dict[str, Any] | Outcome:
-        """The reviewer's edit as the tool will receive it, or the denial when the policy,
-        judging that, would not run it under the rule it was approved under."""
-        why: str | None
-        try:
-            prepared = dict(prepare(edited)) if prepare is not None else edited
-            analysis = self.masker.analyze(prepared)
-            edit_call = dataclasses.replace(call, args=prepared)
-            decision = self.policy.evaluate(edit_call, list(analysis.findings))
-            blocked = analysis.apply(vault=run.vault, settings=decision.masking).blocked
-        except Exception as exc:  # noqa: BLE001 - an edit the guard cannot judge never runs
-            why = f"the tool would not accept it ({type(exc).__name__})"
-        else:
-            if decision.effect is Effect.DENY:
-                why = f"policy rule '{decision.rule_id}' denies it"
-            elif blocked:
-                why = f"it contains {', '.join(blocked)} data, which the policy blocks"
-            elif decision.effect is Effect.REQUIRE_APPROVAL and decision.rule_id != request.rule_id:
-                why = (
-                    f"it falls under rule '{decision.rule_id}', not '{request.rule_id}' that "
-                    "approved it"
-                )
-            else:
-                return prepared
-        self._audit_quietly(
-            Event.EXECUTION_REFUSED,
-            call,
-            request_id=request.id,
-            data={"tool": call.tool, "why": f"edited arguments: {why}"},
-        )
-        return _denied(
-            f"Denied: the reviewer's edit of approval request {request.id}, as the tool would "
-            f"receive it, cannot run: {why}. Ask again."
-        )
+        decision: Decision,
+        request_id: str | None,
+        why: str,
+        message: str | None = None,
+        **extra: Any,
+    ) -> Outcome:
+        """An allowed or approved call that may not run after all, audited."""
+        data = {"tool": call.tool, "why": why, **extra}
+        self._audit_quietly(Event.EXECUTION_REFUSED, call, request_id=request_id, data=data)
+        what = f"approval request {request_id}" if request_id else "the call"
+        text = message or f"Denied: {what} cannot run: {why}. Ask again."
+        return _denied(text, decision, request_id)
 
     def _finish(
         self,
@@ -568,7 +578,7 @@ class Guard:
     ) -> Outcome:
         """Decide (waiting for approval if needed) without running the tool, for adapters that
         cannot run it themselves (callbacks). An allowed outcome has no output."""
-        flow = self.flow(tool, args, call_id=call_id, run=run or self.run())
+        flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), exact=True)
         return drive_to_decision(flow, self._blocking_wait)
 
     async def acall(
@@ -624,7 +634,11 @@ def _unknown_placeholders(missing: list[str]) -> str:
     )
 
 
-def _foreign_placeholders(request_id: str | None) -> str:
+def _rule(rule_id: str | None) -> str:
+    return f"rule '{rule_id}'" if rule_id else "the policy's default"
+
+
+def _foreign(request_id: str | None) -> str:
     return (
         f"Denied: approval request {request_id} was made where the placeholders in this call "
         "were issued, and this process cannot vouch that they stand for the same values here, "

@@ -331,6 +331,9 @@ class ApprovalBroker:
             )
         if request.require_reason and not reason:
             raise ApprovalError(f"{rule_name(request)} requires a reason", request.id)
+        shown = request.edited_args if request.edited_args is not None else request.masked_args
+        if edited_args is not None and dict(edited_args) == dict(shown):
+            edited_args = None  # "approve edited" with nothing changed is a plain approval
         if edited_args is not None:
             if verdict is not Verdict.APPROVE:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)

@@ -86,7 +86,7 @@ def test_an_edit_is_judged_as_the_tool_will_receive_it(tmp_path, variant):
     assert "policy rule 'no-forced-deploys' denies it" in denials[0]
     assert "policy rule 'big-transfers' denies it" in denials[1]
     refused = [r for r in guard.store.audit_rows() if r.event == Event.EXECUTION_REFUSED]
-    assert len(refused) == 2 and all("edited arguments" in r.data["why"] for r in refused)
+    assert len(refused) == 2 and all("reviewer's edit" in r.data["why"] for r in refused)
 
 
 @pytest.mark.parametrize("variant", ["wrapper", "middleware"])
