@@ -147,9 +147,12 @@ def _key_leaf(
     return len(walk.leaves) - 1
 
 
-# snake_case / kebab-case / camelCase names of at most 32 characters, with at most 3 digits in
-# a row: field names, never an address, a number or a token.
-_IDENTIFIER = re.compile(r"(?=.{1,32}\Z)[a-z][a-zA-Z_-]*(?:[0-9]{1,3}[a-zA-Z_-]+)*[0-9]{0,3}")
+# Field names: lowercase words joined by "_" or "-" or in camelCase (each hump a capital and
+# lowercase letters), at most 32 characters, optionally ending in up to three digits
+# ("user_id", "createdAt", "x-api-key", "field2"). Tokens are not like that: mixed case within a
+# word, digits inside, long runs ("sk_live_4eC39HqLyjWDarjtT1zdp7dc").
+_WORD = r"[a-z]+(?:[A-Z][a-z]+)*"
+_IDENTIFIER = re.compile(rf"(?=.{{1,32}}\Z){_WORD}(?:[_-]{_WORD})*(?:[_-]?[0-9]{{1,3}})?")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -188,14 +191,17 @@ class _Converted:
     data: Any
 
 
-def _unique(name: str, taken: Mapping[Any, Any]) -> str:
-    """A masked key that does not overwrite another (two addresses redacted to ``<EMAIL>``)."""
+def _unique(name: str, taken: Mapping[Any, Any], counters: dict[str, int]) -> str:
+    """A masked key that does not overwrite another (two addresses redacted to ``<EMAIL>``).
+    ``counters`` remembers the last suffix per name, so 10,000 alike keys cost 10,000 steps."""
     if name not in taken:
         return name
-    n = 2
-    while f"{name}#{n}" in taken:
+    n = counters.get(name, 1)
+    while True:
         n += 1
-    return f"{name}#{n}"
+        if f"{name}#{n}" not in taken:
+            counters[name] = n
+            return f"{name}#{n}"
 
 
 def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) -> Any:
@@ -216,11 +222,12 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
     if isinstance(shadow, _Map):
         source = original if isinstance(original, Mapping) else {}
         out: dict[Any, Any] = {}
+        counters: dict[str, int] = {}
         for k, v in shadow.values.items():
             name = k
             if k in shadow.keys:
                 masked = leaf_text(shadow.keys[k])
-                name = k if masked is None else _unique(masked, out)
+                name = k if masked is None else _unique(masked, out, counters)
             out[name] = rebuild(v, source.get(k), leaf_text)
         return out
     if isinstance(shadow, list | tuple):

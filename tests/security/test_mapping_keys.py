@@ -9,6 +9,8 @@ excepted). Covers P11 and P12.
 
 from __future__ import annotations
 
+import pytest
+
 from guardrails_plugin.masking import Masker
 from guardrails_plugin.types import MaskingSettings
 
@@ -74,3 +76,18 @@ def test_keys_that_mask_alike_do_not_overwrite_each_other():
 def test_plain_identifier_keys_are_left_alone():
     payload = {"user_id": 1, "firstName": "x", "field2": "y", "x-api-key": "z"}
     assert Masker(ner=False).mask(payload).value.keys() == payload.keys()
+
+
+def test_a_token_shaped_like_a_field_name_is_still_scanned():
+    """Second red team M1: `sk_live_4eC39HqLyjWDarjtT1zdp7dc` passed for a field name."""
+    key = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+    assert Masker(ner=False).mask({"json": {key: "x"}}).value == {"json": {"<API_KEY_1>": "x"}}
+
+
+@pytest.mark.timeout(60)  # does not hang; quadratic probing took minutes at this size
+def test_many_keys_masked_alike_cost_linear_time():
+    """Second red team M2: every redacted key probed `#2`, `#3`, ... from the start."""
+    redact = MaskingSettings(strategy="redact")
+    payload = {f"user{i}@example.org": i for i in range(4000)}
+    masked = Masker(ner=False).mask(payload, settings=redact).value
+    assert len(masked) == 4000 and "<EMAIL>#4000" in masked

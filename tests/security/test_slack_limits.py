@@ -187,3 +187,10 @@ def test_a_cut_never_splits_an_entity(raw, limit):
     assert not BROKEN_ENTITY.search(cut)
     full = escape(raw)
     assert cut == full or (cut.endswith("…") and full.startswith(cut[:-1]))
+
+
+def test_a_backtick_reads_differently_from_a_quote():
+    """Second red team M4: backticks became apostrophes, so `level` and 'level' (different SQL)
+    looked identical to the reviewer; they still cannot close the code block."""
+    backtick, quote = escape("WHERE level = `level`"), escape("WHERE level = 'level'")
+    assert backtick != quote and "`" not in backtick

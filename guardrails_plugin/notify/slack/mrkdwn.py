@@ -15,13 +15,16 @@ __all__ = ["ELLIPSIS", "escape", "mrkdwn"]
 
 ELLIPSIS = "…"
 
-# Backticks become quotes so untrusted text can never close a code block it is shown in.
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "'"}
+# Backticks become U+02CB (a look-alike that is not one) so untrusted text can never close a
+# code block it is shown in, and still reads differently from a quote: in SQL `level` and
+# 'level' are different things, and the reviewer must see which.
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "\u02cb"}
 _TABLE = str.maketrans(_ESCAPES)
 
 
 def escape(text: Any) -> str:
-    """Slack mrkdwn control characters, plus backticks so code blocks cannot be closed."""
+    """Slack mrkdwn control characters, plus backticks (as U+02CB) so code blocks cannot be
+    closed."""
     return str(text).translate(_TABLE)
 
 
