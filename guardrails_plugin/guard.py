@@ -300,7 +300,7 @@ class Guard:
             decided = yield Wait(request, deadline)
             if isinstance(decided, BaseException):
                 return self._fail(call, "could not get a decision", decided, decision, request_id)
-            refusal = _decision_sentence(decided)
+            refusal = self._decision_sentence(decided)
             if refusal is not None:
                 return _denied(refusal, decision, request_id)
             foreign = decided.vault_id is not None and decided.vault_id != run.vault.id
@@ -362,6 +362,34 @@ class Guard:
         return self._finish(
             call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
         )
+
+    def _decision_sentence(self, request: ApprovalRequest) -> str | None:
+        """What the model reads about a decided request. A denial's author and reason come
+        from its keyed audit row, masked (a reviewer may have typed anything), never from the
+        columns, which anyone holding the file could fill with text for the model to read."""
+        if request.status is not Status.DENIED:
+            return _decision_sentence(request)
+        try:
+            row = self.broker.recorded_decision(request.id)
+        except Exception as exc:  # noqa: BLE001 - it is a denial either way
+            log.error("could not read the decision of request %s: %s", request.id, exc)
+            row = None
+        if row is None or row.event != Event.DENIED:
+            return (
+                f"Denied: approval request {request.id} is marked denied, but the audit log does "
+                "not show that decision (the store may have been changed), so the call was not "
+                "made."
+            )
+        by = str(row.data.get("denied_by") or row.actor or "a reviewer")
+        reason = row.data.get("reason")
+        why = f": {self._mask_text(str(reason))}" if reason else ""
+        return f"Denied: approval request {request.id} was denied by {by}{why}."
+
+    def _mask_text(self, text: str) -> str:
+        try:
+            return str(self.masker.mask(text).value)
+        except Exception:  # noqa: BLE001 - withhold what cannot be masked
+            return "(reason withheld: it could not be masked)"
 
     def _judge(self, call: ToolCall, args: dict[str, Any], rule_id: str | None) -> Decision | str:
         """The policy's decision on ``args`` (what the tool will actually receive), or why it
@@ -649,9 +677,6 @@ def _foreign(request_id: str | None) -> str:
 def _decision_sentence(request: ApprovalRequest) -> str | None:
     if request.status is Status.APPROVED:
         return None
-    if request.status is Status.DENIED:
-        why = f": {request.decision_reason}" if request.decision_reason else ""
-        return f"Denied: approval request {request.id} was denied by {request.decided_by}{why}."
     if request.status is Status.EXPIRED:
         return f"Denied: approval request {request.id} expired before anyone decided."
     if request.status is Status.CANCELLED:

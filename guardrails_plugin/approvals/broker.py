@@ -22,7 +22,7 @@ from guardrails_plugin.approvals.duties import (
 )
 from guardrails_plugin.approvals.edits import apply_edit, rule_name
 from guardrails_plugin.approvals.execution import claim_execution
-from guardrails_plugin.approvals.proof import terms_refusal
+from guardrails_plugin.approvals.proof import DECISION_EVENTS, terms_refusal
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     AlreadyDecided,
@@ -35,7 +35,7 @@ from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import call_key
 from guardrails_plugin.store.protocol import Store, StoreTx
-from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict, Vote
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
 from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
 
 __all__ = ["ApprovalBroker", "VoteResult"]
@@ -230,6 +230,15 @@ class ApprovalBroker:
                 return request
         assert refusal is not None
         raise refusal
+
+    def recorded_decision(self, request_id: str) -> AuditRecord | None:
+        """The request's decision row, if the audit log holds an authentic one (the columns
+        alone prove nothing: anyone who can write the file can set them)."""
+        with self.store.transaction() as tx:
+            for row in reversed(tx.request_events(request_id)):
+                if row.event in DECISION_EVENTS and tx.authentic(row):
+                    return row
+        return None
 
     def get(self, request_id: str) -> ApprovalRequest:
         request = self.store.get_request(request_id)

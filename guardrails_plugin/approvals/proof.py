@@ -17,7 +17,14 @@ from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 
-__all__ = ["NotProven", "ProvenApproval", "RequestChecker", "prove_approval", "terms_refusal"]
+__all__ = [
+    "DECISION_EVENTS",
+    "NotProven",
+    "ProvenApproval",
+    "RequestChecker",
+    "prove_approval",
+    "terms_refusal",
+]
 
 _DECISIONS = {
     Event.APPROVED: Status.APPROVED,
@@ -25,6 +32,9 @@ _DECISIONS = {
     Event.EXPIRED: Status.EXPIRED,
     Event.CANCELLED: Status.CANCELLED,
 }
+
+
+DECISION_EVENTS = frozenset(_DECISIONS)
 
 
 class NotProven(Exception):
