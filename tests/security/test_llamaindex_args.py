@@ -216,3 +216,55 @@ def test_python_objects_are_checked_as_data_and_reach_the_tool_typed(guard, ran)
     big = Order(order_id="o-2", amount=5000, placed=date(2024, 5, 1))
     denied = guarded.call(big, reason="damaged")
     assert denied.is_error and "no-big-refunds" in denied.content and len(ran) == 1
+
+
+DEFAULTS = r"""
+version: 1
+defaults: {effect: allow}
+rules:
+  - id: no-prod-export
+    match: {tool: export_table, args: {database: {regex: "prod"}}}
+    effect: deny
+  - id: big-export
+    match: {tool: export_rows, args: {limit: {gt: 10000}}}
+    effect: deny
+"""
+
+
+def test_partial_params_and_defaults_are_judged_too(tmp_path: Path):
+    """Second red team M3: `partial_params` and parameter defaults (`= Field(default=...)`)
+    were merged by the inner tool after the guard judged the call: `database='prod-main'`
+    and `limit=5_000_000` ran past rules on exactly those arguments."""
+    from pydantic import Field
+
+    guard = make_guard(tmp_path, DEFAULTS)
+    ran: list[Any] = []
+
+    def export_table(table: str, database: str) -> str:
+        """Export a table."""
+        ran.append((table, database))
+        return "exported"
+
+    def export_rows(table: str, limit: int = Field(default=5_000_000, description="rows")) -> str:
+        """Export rows."""
+        ran.append((table, limit))
+        return "exported"
+
+    tools = [
+        guard_tool(
+            FunctionTool.from_defaults(export_table, partial_params={"database": "prod-main"}),
+            guard,
+        ),
+        guard_tool(FunctionTool.from_defaults(export_rows), guard),
+    ]
+    llm = calling(("export_table", {"table": "users"}), ("export_rows", {"table": "users"}))
+
+    async def main() -> None:
+        await FunctionAgent(tools=tools, llm=llm).run("go")
+
+    asyncio.run(main())
+    assert ran == []
+    evaluated = {d["tool"]: d["rule_id"] for d in events(guard, Event.CALL_EVALUATED)}
+    assert evaluated == {"export_table": "no-prod-export", "export_rows": "big-export"}
+    assert tools[1].call(table="users", limit=10).is_error is False
+    assert ran == [("users", 10)]

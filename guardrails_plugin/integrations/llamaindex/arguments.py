@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError, PydanticSerializationUnexpectedValue
 
 __all__ = ["Bound", "CallShape", "shape_of_function", "shape_of_schema"]
@@ -45,6 +46,9 @@ class CallShape:
     positional_only: frozenset[str] = frozenset()
     star_kwargs: str | None = None
     annotations: Mapping[str, Any] = field(default_factory=dict)
+    # What the function gets for a parameter nobody passes: the guard judges it too, and the
+    # tool is then called with it explicitly (a rule on `limit` must see the default 5,000,000).
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Bound:
         """Name every argument. Raises TypeError as Python would for a call that cannot bind
@@ -69,6 +73,9 @@ class CallShape:
             if key in self.positional_only and self.star_kwargs is None:
                 raise TypeError(f"the tool's argument {key!r} is positional-only")
             named[key] = value
+        for name, default in self.defaults.items():
+            if name not in named:
+                named[name] = _default_value(default)
         return Bound(named, filled)
 
     def as_data(self, bound: Bound) -> dict[str, Any]:
@@ -130,12 +137,14 @@ def shape_of_function(fn: Callable[..., Any], skip: frozenset[str] = frozenset()
         signature = inspect.signature(fn)  # a string annotation we cannot resolve: no type
     except ValueError:  # no signature (a builtin): LlamaIndex's convention, one "input"
         return CallShape(("input",))
-    positional, positional_only, annotations = [], set(), {}
+    positional, positional_only, annotations, defaults = [], set(), {}, {}
     star = star_kwargs = None
     for param in signature.parameters.values():
         if param.name in skip:
             continue
         annotations[param.name] = param.annotation
+        if param.default is not _P.empty:
+            defaults[param.name] = param.default
         if param.kind is _P.VAR_POSITIONAL:
             star = param.name
         elif param.kind is _P.VAR_KEYWORD:
@@ -144,7 +153,17 @@ def shape_of_function(fn: Callable[..., Any], skip: frozenset[str] = frozenset()
             positional.append(param.name)
             if param.kind is _P.POSITIONAL_ONLY:
                 positional_only.add(param.name)
-    return CallShape(tuple(positional), star, frozenset(positional_only), star_kwargs, annotations)
+    return CallShape(
+        tuple(positional), star, frozenset(positional_only), star_kwargs, annotations, defaults
+    )
+
+
+def _default_value(default: Any) -> Any:
+    """A parameter's default as the function will get it (``= Field(default=...)`` included,
+    as LlamaIndex resolves it)."""
+    if isinstance(default, FieldInfo):
+        return default.get_default(call_default_factory=True)
+    return default
 
 
 def shape_of_schema(parameters: Mapping[str, Any], annotations: Mapping[str, Any]) -> CallShape:

@@ -141,7 +141,10 @@ class GuardedFunctionTool(FunctionTool):
         rest = dict(kwargs)
         ctx = rest.pop(self.ctx_param_name, None) if self.ctx_param_name else None
         extra = {self._inner_ctx: ctx} if self._inner_ctx else {}
-        return ctx, self._shape.bind(args, rest), extra
+        # The inner tool would merge its partial_params under the call's own keywords: merge
+        # them here, so the guard judges every argument the function will get.
+        partial = {k: v for k, v in (self._inner.partial_params or {}).items() if k not in extra}
+        return ctx, self._shape.bind(args, {**partial, **rest}), extra
 
     def _outcome(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Outcome, Named]:
         _, bound, extra = self._split(args, kwargs)
