@@ -58,13 +58,13 @@ def json_option(func: F) -> F:
     )
 
 
-def open_store(db: Path | None) -> Any:
+def open_store(db: Path | None, *, upgrade: bool = False) -> Any:
     """Open an existing store for a CLI command. Never creates a database or a key: a missing
     key is an error that says how to restore it (a new key could verify nothing)."""
     from guardrails_plugin.store.sqlite import SQLiteStore
 
     try:
-        return SQLiteStore(db, create=False)
+        return SQLiteStore(db, create=False, upgrade=upgrade)
     except GuardError as exc:
         raise click.ClickException(str(exc)) from None
 

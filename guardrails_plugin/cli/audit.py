@@ -157,6 +157,26 @@ def _print_verify(result: VerifyResult, requests: int, problems: list[tuple[str,
         render.stdout().print(f"{requests} requests match the audit log")
 
 
+@audit.command("upgrade")
+@db_options
+@with_store_errors
+def upgrade(db: Path | None) -> None:
+    """Key the audit log of a store made before version 3 of the schema, once.
+
+    Records the key's fingerprint, starts the keyed chain at the next row and re-keys open
+    requests. Other commands refuse such a store rather than upgrade it silently: someone who
+    can write the file could make an upgraded store look old again. Export a checkpoint after.
+    """
+    store = open_store(db, upgrade=True)
+    result = store.verify_audit()
+    keyed = result.keyed_from or 1
+    render.stdout().print(
+        f"[green]ok[/] {store.path}: audit rows from {keyed} on are keyed"
+        + (f" (rows 1-{keyed - 1} predate the keyed chain)" if keyed > 1 else "")
+        + "; now run `guardrails-plugin audit checkpoint -o FILE`"
+    )
+
+
 @audit.command("checkpoint")
 @click.option(
     "-o",

@@ -188,7 +188,9 @@ class SQLiteStore(NotifyMixin):
     The key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key`` beside the
     database (never inside it). A key file is created, with mode 0600, only for a new store and
     only when ``create`` is true; read-only tools pass ``create=False``. A key whose fingerprint
-    differs from the one the store recorded is refused.
+    differs from the one the store recorded is refused. A store whose audit log predates the
+    keyed chain is upgraded only when asked (``upgrade=True``, `guardrails-plugin audit
+    upgrade`): done silently, a file reset to look old would have its history signed.
     """
 
     def __init__(
@@ -200,8 +202,10 @@ class SQLiteStore(NotifyMixin):
         busy_timeout: float = 5.0,
         clock: Clock | None = None,
         create: bool = True,
+        upgrade: bool = False,
     ) -> None:
         self.path = resolve_db_path(path)
+        self._upgrade = upgrade
         if not create and not self.path.is_file():
             raise StoreError(
                 f"no approval store at {self.path}; pass --db or set {DB_ENV} to its path"
@@ -275,6 +279,8 @@ class SQLiteStore(NotifyMixin):
                     f"{self.path} has schema version {version}, newer than this guardrails-plugin "
                     f"understands ({len(MIGRATIONS)}); upgrade guardrails-plugin"
                 )
+            if 0 < version < KEYED and not self._upgrade:
+                self._refuse_silent_upgrade(db, version)
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _split_sql(script):
                     db.execute(statement)
@@ -291,6 +297,19 @@ class SQLiteStore(NotifyMixin):
         db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
         db.execute("ROLLBACK")
         return keying
+
+    def _refuse_silent_upgrade(self, db: sqlite_utils.Database, version: int) -> None:
+        """An unkeyed store with history is keyed on purpose, once. Anyone who can write the
+        file can make it look unkeyed (rewrite every row as plain SHA-256, reset the schema
+        version), and an upgrade at the next open would sign that history."""
+        if db.execute("SELECT 1 FROM audit LIMIT 1").fetchone() is None:
+            return  # nothing recorded yet: nothing to sign
+        raise StoreError(
+            f"approval store {self.path} has schema version {version}: its audit log predates "
+            "the keyed chain. Upgrade it once, on purpose: `guardrails-plugin audit upgrade "
+            f"--db {self.path}` (or SQLiteStore(..., upgrade=True)). If it was upgraded before, "
+            "someone has reset it: restore it from a backup instead."
+        )
 
     def _adopt_key(self, db: sqlite_utils.Database) -> None:
         tx = _Tx(db, self.clock, Keying(self._key, 1))

@@ -88,7 +88,7 @@ def legacy_store(path, clock, *, more: bool = False) -> str:
 @pytest.fixture
 def upgraded(db_path, clock, policy):
     request_id = legacy_store(db_path, clock)
-    store = SQLiteStore(db_path, key=KEY, clock=clock)
+    store = SQLiteStore(db_path, key=KEY, clock=clock, upgrade=True)
     yield store, ApprovalBroker(store, policy, clock=clock), request_id
     store.close()
 
@@ -127,13 +127,35 @@ def test_re_running_the_upgrade_on_a_keyed_store_is_refused(upgraded, db_path):
     with sqlite3.connect(db_path) as conn:
         conn.execute("DROP TABLE meta")
         conn.execute("PRAGMA user_version = 2")
+    with pytest.raises(StoreError, match=r"predates the keyed chain\. Upgrade it once"):
+        SQLiteStore(db_path, key=KEY)  # never silently
     with pytest.raises(StoreError, match="already keyed under this key"):
-        SQLiteStore(db_path, key=KEY)
+        SQLiteStore(db_path, key=KEY, upgrade=True)
+
+
+def test_a_store_with_unkeyed_history_is_upgraded_only_on_purpose(db_path, clock, monkeypatch):
+    """Second red team H4: a file writer rewrote the whole history as a plain SHA-256 chain
+    (bob's vote now alice's), dropped the meta table and reset the schema version; the next
+    open upgraded it and `audit verify` vouched for the rewritten rows. An unkeyed store with
+    history now needs `audit upgrade`, and says what a reset looks like."""
+    from click.testing import CliRunner
+
+    from guardrails_plugin.cli import cli
+
+    legacy_store(db_path, clock)
+    with pytest.raises(StoreError, match="guardrails-plugin audit upgrade"):
+        SQLiteStore(db_path, key=KEY, clock=clock)
+    monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", KEY.hex())
+    result = CliRunner().invoke(cli, ["pending", "--db", str(db_path)])
+    assert result.exit_code == 1 and "audit upgrade" in result.output
+    result = CliRunner().invoke(cli, ["audit", "upgrade", "--db", str(db_path)])
+    assert result.exit_code == 0 and "rows 1-2 predate the keyed chain" in result.output
+    SQLiteStore(db_path, key=KEY, clock=clock).close()  # upgraded: opens as usual
 
 
 def test_recent_requests_keep_their_replay_and_old_ones_lose_it(db_path, clock, policy):
     legacy_store(db_path, clock, more=True)
-    store = SQLiteStore(db_path, key=KEY, clock=clock)
+    store = SQLiteStore(db_path, key=KEY, clock=clock, upgrade=True)
     broker = ApprovalBroker(store, policy, clock=clock)
     rekeyed = [r.request_id for r in store.audit_rows() if r.event == Event.REQUEST_REKEYED]
     assert sorted(rekeyed) == ["req_old", "req_ran"]
