@@ -86,13 +86,7 @@ def _visit(
                 walk, parsed, (*path, JSON_MARK), key, parents, depth + 1, json_nesting + 1
             )
             return _JsonString(inner, value)
-        walk.chars += len(value)
-        if walk.chars > walk.limits.max_chars:
-            raise InputTooLarge(f"payload holds more than {walk.limits.max_chars:,} characters")
-        walk.leaves.append(LeafRef(path, value, key, parents))
-        if len(walk.leaves) > walk.limits.max_leaves:
-            raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
-        return _Leaf(len(walk.leaves) - 1)
+        return _Leaf(_add_leaf(walk, LeafRef(path, value, key, parents)))
     # Scalars before the Mapping check: isinstance against an ABC is the slow path, and most
     # leaves of a tool payload are numbers, booleans or None.
     if isinstance(value, int) and not isinstance(value, bool):
@@ -138,10 +132,15 @@ def _key_leaf(
     identifiers, which can hold nothing sensitive and are most keys of most payloads."""
     if not isinstance(key, str) or _plain(key):
         return None
-    walk.chars += len(key)
+    return _add_leaf(walk, LeafRef(path, key, None, parents))
+
+
+def _add_leaf(walk: _Walk, ref: LeafRef) -> int:
+    """Count ``ref`` against the limits and return its index."""
+    walk.chars += len(ref.text)
     if walk.chars > walk.limits.max_chars:
         raise InputTooLarge(f"payload holds more than {walk.limits.max_chars:,} characters")
-    walk.leaves.append(LeafRef(path, key, None, parents))
+    walk.leaves.append(ref)
     if len(walk.leaves) > walk.limits.max_leaves:
         raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
     return len(walk.leaves) - 1

@@ -35,6 +35,7 @@ __all__ = [
     "canonical_json",
     "canonical_text",
     "parse_checkpoints",
+    "record_hash",
     "row_hash",
     "verify_chain",
 ]
@@ -71,6 +72,13 @@ def row_hash(
     if key is not None:
         return key.mac(_KEYED_DOMAIN + prev_hash.encode("ascii") + b"\x00" + body)
     return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + b"\x00" + body).hexdigest()
+
+
+def record_hash(row: AuditRecord, prev_hash: str, key: HashKey | None) -> str:
+    """`row_hash` of a stored row, as if it followed ``prev_hash``."""
+    return row_hash(
+        prev_hash, row.seq, row.ts, row.event, row.request_id, row.actor, row.data, key=key
+    )
 
 
 @dataclass(frozen=True)
@@ -190,16 +198,7 @@ def _walk(
         if row.prev_hash != prev:
             raise _Broken(row.seq, f"row {row.seq} does not link to row {row.seq - 1}", head)
         keyed = keyed_from is not None and row.seq >= keyed_from
-        digest = row_hash(
-            prev,
-            row.seq,
-            row.ts,
-            row.event,
-            row.request_id,
-            row.actor,
-            row.data,
-            key=key if keyed else None,
-        )
+        digest = record_hash(row, prev, key if keyed else None)
         if not hmac.compare_digest(digest, row.hash):
             why = "modified, or written without the store's key" if keyed else "modified"
             raise _Broken(row.seq, f"row {row.seq} was {why} (hash mismatch)", head)

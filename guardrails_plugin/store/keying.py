@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guardrails_plugin.errors import ConfigError, StoreError
-from guardrails_plugin.store.audit import row_hash
+from guardrails_plugin.store.audit import record_hash
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import KEY_ENV, HashKey, call_key
 from guardrails_plugin.store.records import AuditRecord
@@ -49,17 +49,7 @@ class Keying:
         content and its recorded previous hash. Needs no walk of the chain."""
         if row.seq < self.keyed_from:
             return False
-        digest = row_hash(
-            row.prev_hash,
-            row.seq,
-            row.ts,
-            row.event,
-            row.request_id,
-            row.actor,
-            row.data,
-            key=self.key,
-        )
-        return hmac.compare_digest(digest, row.hash)
+        return hmac.compare_digest(record_hash(row, row.prev_hash, self.key), row.hash)
 
 
 def _keyed_from_mac(key: HashKey, keyed_from: int) -> str:
