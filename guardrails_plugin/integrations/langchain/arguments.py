@@ -32,6 +32,9 @@ from guardrails_plugin.errors import ToolDenied
 
 __all__ = ["ToolArguments", "UncheckableArguments", "validation_errors"]
 
+# Values whose JSON form is themselves (exact types: an enum subclass of str is not).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 # Fields LangChain fills from the function's variadic parameters; never passed by name.
 _VARIADIC = frozenset({"args", "kwargs"})
 
@@ -85,6 +88,8 @@ class ToolArguments:
         if self.schema is None:
             self._refuse_legacy()
             return dict(typed)
+        if all(type(v) in _PLAIN for v in typed.values()):
+            return dict(typed)  # already JSON as it is (most calls): nothing to serialize
         fields = self.schema.model_fields
         known = {k: v for k, v in typed.items() if k in fields}
         model = self.schema.model_construct(_fields_set=set(known), **known)
