@@ -21,9 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guardrails_plugin import sentences
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
@@ -43,7 +45,14 @@ from guardrails_plugin.runs import RunContext, Runs
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import Store
 from guardrails_plugin.store.records import ApprovalRequest, Status
-from guardrails_plugin.types import Decision, Effect, Principal, ToolCall
+from guardrails_plugin.types import (
+    Decision,
+    Effect,
+    Finding,
+    MaskingSettings,
+    Principal,
+    ToolCall,
+)
 
 __all__ = ["Execute", "Guard", "Outcome", "Prepare", "RunContext", "Wait"]
 
@@ -57,6 +66,21 @@ def _denied(
     message: str, decision: Decision | None = None, request_id: str | None = None
 ) -> Outcome:
     return Outcome(False, None, message, decision, request_id)
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """What the policy, or an approval, lets run: the arguments an approval is claimed for
+    (``bound``, as the reviewer saw them), what the tool gets (``args``), the masking settings
+    and rule it runs under, the approval request, and whether its placeholders come from
+    another run's vault."""
+
+    bound: Mapping[str, Any]
+    args: Mapping[str, Any]
+    settings: MaskingSettings
+    rule_id: str | None
+    request_id: str | None = None
+    foreign: bool = False
 
 
 class Guard:
@@ -269,79 +293,25 @@ class Guard:
             except Exception as exc:  # noqa: BLE001 - no audit row, no call
                 return self._fail(call, "could not record the call", exc, decision)
         if masked.blocked:
-            return _denied(
-                f"Denied: the arguments contain {', '.join(masked.blocked)} data, which the policy "
-                "blocks.",
-                decision,
-            )
+            return _denied(sentences.blocked(masked.blocked), decision)
         if decision.effect is Effect.DENY:
-            return _denied(_rule_sentence(decision), decision)
+            return _denied(sentences.by_rule(decision), decision)
         if missing:
-            return _denied(_unknown_placeholders(missing), decision)
-        request_id = None
-        exec_args = call.args
-        bound = call.args  # what an approval is claimed for
-        settings, rule_id = decision.masking, decision.rule_id
-        foreign = False
+            return _denied(sentences.unknown_placeholders(missing), decision)
+        grant = _Grant(call.args, call.args, decision.masking, decision.rule_id)
         if decision.effect is Effect.REQUIRE_APPROVAL:
-            try:
-                request = self.broker.request(
-                    call,
-                    decision,
-                    masked_args=masked.value,
-                    findings=findings,
-                    idempotency_key=call_id,
-                    vault_id=run.vault.id,
-                )
-            except Exception as exc:  # noqa: BLE001
-                return self._fail(call, "could not create the approval request", exc, decision)
-            request_id = request.id
-            deadline = None if self.wait_timeout is None else self.clock.now() + self.wait_timeout
-            decided = yield Wait(request, deadline)
-            if isinstance(decided, BaseException):
-                return self._fail(call, "could not get a decision", decided, decision, request_id)
-            refusal = self._decision_sentence(decided)
-            if refusal is not None:
-                return _denied(refusal, decision, request_id)
-            foreign = decided.vault_id is not None and decided.vault_id != run.vault.id
-            rule_id = decided.rule_id  # an edit may have moved the request to another rule
-            if decided.edited_args is not None:
-                # The broker judged the edit as the reviewer typed it; the tool gets it after
-                # its own validation ("yes" -> true): judge that too, before anything runs.
-                bound = dict(decided.edited_args)
-                try:
-                    exec_args = dict(prepare(bound)) if prepare is not None else bound
-                except Exception as exc:  # noqa: BLE001 - an edit the tool refuses never runs
-                    why = f"the tool would not accept the reviewer's edit ({type(exc).__name__})"
-                    return self._refuse(call, decision, request_id, why)
-                judged = self._judge(call, exec_args, rule_id)
-                if isinstance(judged, str):
-                    why = f"the reviewer's edit, as the tool would receive it: {judged}"
-                    return self._refuse(call, decision, request_id, why)
-                settings = judged.masking
-        if settings.restore_placeholders and run.vault.holds_placeholders(exec_args):
-            if foreign:
-                # Approved in another process (or Guard), whose vault the placeholders came
-                # from: this vault may hold the same names for other values.
-                why = "its placeholders come from another run's vault"
-                return self._refuse(call, decision, request_id, why, _foreign(request_id))
-            if missing := run.vault.unknown(exec_args):
-                why = f"unknown placeholders {', '.join(missing)}"
-                return self._refuse(
-                    call,
-                    decision,
-                    request_id,
-                    why,
-                    _unknown_placeholders(missing),
-                    unknown_placeholders=missing,
-                )
-            # The policy judged the placeholders; the tool gets the values behind them, which
-            # may fall under another rule ("'<ADDRESS_1>'" hiding "'; DELETE ..."): judge those.
-            restored = run.vault.restore(exec_args)
-            judged = self._judge(call, restored, rule_id)
-            if isinstance(judged, str):
-                why = f"with the real values behind its placeholders, {judged}"
-                return self._refuse(call, decision, request_id, why)
+            approved = yield from self._approval(
+                call, decision, masked.value, findings, run, prepare
+            )
+            if isinstance(approved, Outcome):
+                return approved
+            grant = approved
+        request_id = grant.request_id
+        exec_args = grant.args
+        if grant.settings.restore_placeholders and run.vault.holds_placeholders(exec_args):
+            restored = self._restored(call, decision, grant, run)
+            if isinstance(restored, Outcome):
+                return restored
             exec_args = restored
         if exact and exec_args != call.args:
             why = (
@@ -351,7 +321,7 @@ class Guard:
             return self._refuse(call, decision, request_id, why)
         if request_id is not None:
             try:
-                self.broker.claim_execution(request_id, tool, bound)
+                self.broker.claim_execution(request_id, tool, grant.bound)
             except ToolDenied as exc:
                 return _denied(str(exc), decision, request_id)
             except Exception as exc:  # noqa: BLE001
@@ -363,23 +333,98 @@ class Guard:
             call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
         )
 
+    def _approval(
+        self,
+        call: ToolCall,
+        decision: Decision,
+        masked_args: Any,
+        findings: list[Finding],
+        run: RunContext,
+        prepare: Prepare | None,
+    ) -> Generator[Wait, Any, _Grant | Outcome]:
+        """Ask for approval, wait, and say what the approval allows (or why it allows nothing)."""
+        try:
+            request = self.broker.request(
+                call,
+                decision,
+                masked_args=masked_args,
+                findings=findings,
+                idempotency_key=call.call_id,
+                vault_id=run.vault.id,
+            )
+        except Exception as exc:  # noqa: BLE001
+            return self._fail(call, "could not create the approval request", exc, decision)
+        deadline = None if self.wait_timeout is None else self.clock.now() + self.wait_timeout
+        decided = yield Wait(request, deadline)
+        if isinstance(decided, BaseException):
+            return self._fail(call, "could not get a decision", decided, decision, request.id)
+        refusal = self._decision_sentence(decided)
+        if refusal is not None:
+            return _denied(refusal, decision, request.id)
+        grant = _Grant(
+            call.args,
+            call.args,
+            decision.masking,
+            decided.rule_id,  # an edit may have moved the request to another rule
+            request.id,
+            decided.vault_id is not None and decided.vault_id != run.vault.id,
+        )
+        if decided.edited_args is None:
+            return grant
+        # The broker judged the edit as the reviewer typed it; the tool gets it after its own
+        # validation ("yes" -> true): judge that too, before anything runs.
+        bound = dict(decided.edited_args)
+        try:
+            prepared = dict(prepare(bound)) if prepare is not None else bound
+        except Exception as exc:  # noqa: BLE001 - an edit the tool refuses never runs
+            why = f"the tool would not accept the reviewer's edit ({type(exc).__name__})"
+            return self._refuse(call, decision, request.id, why)
+        judged = self._judge(call, prepared, grant.rule_id)
+        if isinstance(judged, str):
+            why = f"the reviewer's edit, as the tool would receive it: {judged}"
+            return self._refuse(call, decision, request.id, why)
+        return dataclasses.replace(grant, bound=bound, args=prepared, settings=judged.masking)
+
+    def _restored(
+        self, call: ToolCall, decision: Decision, grant: _Grant, run: RunContext
+    ) -> dict[str, Any] | Outcome:
+        """The arguments with the real values behind their placeholders, judged again: the
+        policy judged the placeholders, the tool gets the values, which may fall under another
+        rule ("'<ADDRESS_1>'" hiding "'; DELETE ...")."""
+        request_id = grant.request_id
+        if grant.foreign:
+            # Approved in another process (or Guard), whose vault the placeholders came from:
+            # this vault may hold the same names for other values.
+            why = "its placeholders come from another run's vault"
+            return self._refuse(
+                call, decision, request_id, why, sentences.foreign_placeholders(request_id)
+            )
+        if missing := run.vault.unknown(grant.args):
+            why = f"unknown placeholders {', '.join(missing)}"
+            message = sentences.unknown_placeholders(missing)
+            return self._refuse(
+                call, decision, request_id, why, message, unknown_placeholders=missing
+            )
+        restored = run.vault.restore(grant.args)
+        judged = self._judge(call, restored, grant.rule_id)
+        if isinstance(judged, str):
+            why = f"with the real values behind its placeholders, {judged}"
+            return self._refuse(call, decision, request_id, why)
+        return dict(restored)
+
     def _decision_sentence(self, request: ApprovalRequest) -> str | None:
         """What the model reads about a decided request. A denial's author and reason come
         from its keyed audit row, masked (a reviewer may have typed anything), never from the
         columns, which anyone holding the file could fill with text for the model to read."""
         if request.status is not Status.DENIED:
-            return _decision_sentence(request)
+            return sentences.status(request)
         try:
             row = self.broker.recorded_decision(request.id)
         except Exception as exc:  # noqa: BLE001 - it is a denial either way
             log.error("could not read the decision of request %s: %s", request.id, exc)
             row = None
         if row is None or row.event != Event.DENIED:
-            return (
-                f"Denied: approval request {request.id} is marked denied, but the audit log does "
-                "not show that decision (the store may have been changed), so the call was not "
-                "made."
-            )
+            return sentences.unverified_denial(request.id)
         by = str(row.data.get("denied_by") or row.actor or "a reviewer")
         reason = row.data.get("reason")
         why = f": {self._mask_text(str(reason))}" if reason else ""
@@ -405,7 +450,8 @@ class Guard:
         if blocked:
             return f"it contains {', '.join(blocked)} data, which the policy blocks"
         if decision.rule_id != rule_id:
-            return f"it falls under {_rule(decision.rule_id)}, not {_rule(rule_id)}"
+            now, then = sentences.rule_name(decision.rule_id), sentences.rule_name(rule_id)
+            return f"it falls under {now}, not {then}"
         return decision
 
     def _refuse(
@@ -455,12 +501,8 @@ class Guard:
                 **({"error": masked.value} if failed else {}),
             }
             if masked.blocked:
-                outcome = _denied(
-                    f"Denied: the tool's output contained {', '.join(masked.blocked)} data, "
-                    "which the policy blocks.",
-                    decision,
-                    request_id,
-                )
+                message = sentences.blocked(masked.blocked, "tool's output contained")
+                outcome = _denied(message, decision, request_id)
             elif failed:
                 outcome = Outcome(False, None, str(masked.value), decision, request_id, failed=True)
             else:
@@ -646,39 +688,3 @@ def _digest(policy: Policy) -> str | None:
         except OSError:
             return None
     return digest.hexdigest()
-
-
-def _rule_sentence(decision: Decision) -> str:
-    if decision.rule_id:
-        return f"Denied by policy rule '{decision.rule_id}': {decision.reason}"
-    return f"Denied by the policy's default: {decision.reason}"
-
-
-def _unknown_placeholders(missing: list[str]) -> str:
-    return (
-        f"Denied: the arguments use {', '.join(missing)}, which this run never issued (a "
-        "placeholder stands for a value only in the run, and process, that masked it), so the "
-        "call was not made. Use a value you were given, or ask the user for it."
-    )
-
-
-def _rule(rule_id: str | None) -> str:
-    return f"rule '{rule_id}'" if rule_id else "the policy's default"
-
-
-def _foreign(request_id: str | None) -> str:
-    return (
-        f"Denied: approval request {request_id} was made where the placeholders in this call "
-        "were issued, and this process cannot vouch that they stand for the same values here, "
-        "so the call was not made. Ask again with the values you have now."
-    )
-
-
-def _decision_sentence(request: ApprovalRequest) -> str | None:
-    if request.status is Status.APPROVED:
-        return None
-    if request.status is Status.EXPIRED:
-        return f"Denied: approval request {request.id} expired before anyone decided."
-    if request.status is Status.CANCELLED:
-        return f"Denied: approval request {request.id} was cancelled."
-    return f"Denied: approval request {request.id} is still pending."

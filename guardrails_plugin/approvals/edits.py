@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from guardrails_plugin import sentences
 from guardrails_plugin.errors import AlreadyDecided, ApprovalError
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import StoreTx
@@ -27,7 +28,7 @@ __all__ = ["apply_edit", "rule_name"]
 
 
 def rule_name(request: ApprovalRequest) -> str:
-    return f"rule '{request.rule_id}'" if request.rule_id else "the policy's default"
+    return sentences.rule_name(request.rule_id)
 
 
 def apply_edit(
@@ -71,7 +72,7 @@ def apply_edit(
     if blocked:
         raise ApprovalError(
             f"the edited arguments contain {', '.join(blocked)} data, which "
-            f"{_rule_of(decision)} blocks",
+            f"{sentences.rule_name(decision.rule_id)} blocks",
             request.id,
         )
     changes: dict[str, Any] = {
@@ -83,7 +84,8 @@ def apply_edit(
     takeover = _takeover(request, decision, now)
     if takeover.get("require_reason") and not reason:
         raise ApprovalError(
-            f"the edit moves the request to {_rule_of(decision)}, which requires a reason",
+            f"the edit moves the request to {sentences.rule_name(decision.rule_id)}, which "
+            "requires a reason",
             request.id,
         )
     changes.update(takeover)
@@ -106,10 +108,6 @@ def apply_edit(
         },
     )
     return updated
-
-
-def _rule_of(decision: Decision) -> str:
-    return f"rule '{decision.rule_id}'" if decision.rule_id else "the policy's default"
 
 
 def _takeover(request: ApprovalRequest, decision: Decision, now: float) -> dict[str, Any]:
