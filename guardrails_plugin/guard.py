@@ -309,7 +309,7 @@ class Guard:
         request_id = grant.request_id
         exec_args = grant.args
         if grant.settings.restore_placeholders and run.vault.holds_placeholders(exec_args):
-            restored = self._restored(call, decision, grant, run)
+            restored = self._restored(call, decision, grant, run, prepare)
             if isinstance(restored, Outcome):
                 return restored
             exec_args = restored
@@ -361,13 +361,22 @@ class Guard:
         refusal = self._decision_sentence(decided)
         if refusal is not None:
             return _denied(refusal, decision, request.id)
+        # The rule and the vault below come from the request's columns: they must be the terms
+        # its keyed audit rows recorded (the claim proves the approval itself).
+        try:
+            changed = self.broker.terms_refusal(request.id)
+        except Exception as exc:  # noqa: BLE001
+            return self._fail(call, "could not check the approval", exc, decision, request.id)
+        if changed is not None:
+            why = f"the request does not match the audit log ({changed})"
+            return self._refuse(call, decision, request.id, why)
         grant = _Grant(
             call.args,
             call.args,
             decision.masking,
             decided.rule_id,  # an edit may have moved the request to another rule
             request.id,
-            decided.vault_id is not None and decided.vault_id != run.vault.id,
+            decided.vault_id != run.vault.id,  # no recorded vault: not this one either
         )
         if decided.edited_args is None:
             return grant
@@ -386,7 +395,12 @@ class Guard:
         return dataclasses.replace(grant, bound=bound, args=prepared, settings=judged.masking)
 
     def _restored(
-        self, call: ToolCall, decision: Decision, grant: _Grant, run: RunContext
+        self,
+        call: ToolCall,
+        decision: Decision,
+        grant: _Grant,
+        run: RunContext,
+        prepare: Prepare | None,
     ) -> dict[str, Any] | Outcome:
         """The arguments with the real values behind their placeholders, judged again: the
         policy judged the placeholders, the tool gets the values, which may fall under another
@@ -405,12 +419,17 @@ class Guard:
             return self._refuse(
                 call, decision, request_id, why, message, unknown_placeholders=missing
             )
-        restored = run.vault.restore(grant.args)
+        try:  # as the tool will receive the real values: after its own validation
+            restored = run.vault.restore(grant.args)
+            restored = dict(prepare(restored)) if prepare is not None else dict(restored)
+        except Exception as exc:  # noqa: BLE001 - values the tool refuses never run
+            why = f"the tool would not accept the real values ({type(exc).__name__})"
+            return self._refuse(call, decision, request_id, why)
         judged = self._judge(call, restored, grant.rule_id)
         if isinstance(judged, str):
             why = f"with the real values behind its placeholders, {judged}"
             return self._refuse(call, decision, request_id, why)
-        return dict(restored)
+        return restored
 
     def _decision_sentence(self, request: ApprovalRequest) -> str | None:
         """What the model reads about a decided request. A denial's author and reason come
@@ -446,7 +465,7 @@ class Guard:
         except Exception as exc:  # noqa: BLE001 - what the guard cannot judge never runs
             return f"the guard could not check it ({type(exc).__name__})"
         if decision.effect is Effect.DENY:
-            return f"policy rule '{decision.rule_id}' denies it"
+            return f"{sentences.rule_name(decision.rule_id)} denies it"
         if blocked:
             return f"it contains {', '.join(blocked)} data, which the policy blocks"
         if decision.rule_id != rule_id:

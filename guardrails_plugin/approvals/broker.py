@@ -231,6 +231,15 @@ class ApprovalBroker:
         assert refusal is not None
         raise refusal
 
+    def terms_refusal(self, request_id: str) -> str | None:
+        """Why the request's columns differ from the terms its keyed audit rows record (None
+        when they match): what a decided request's rule, approvers and vault are, proven."""
+        with self.store.transaction() as tx:
+            request = tx.get_request(request_id)
+            if request is None:
+                return f"no approval request {request_id!r}"
+            return terms_refusal(tx, request)
+
     def recorded_decision(self, request_id: str) -> AuditRecord | None:
         """The request's decision row, if the audit log holds an authentic one (the columns
         alone prove nothing: anyone who can write the file can set them)."""

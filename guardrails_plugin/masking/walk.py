@@ -226,7 +226,9 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
             name = k
             if k in shadow.keys:
                 masked = leaf_text(shadow.keys[k])
-                name = k if masked is None else _unique(masked, out, counters)
+                name = k if masked is None else masked
+            if isinstance(name, str):  # a key left as it is may equal a masked one ("<EMAIL>#2")
+                name = _unique(name, out, counters)
             out[name] = rebuild(v, source.get(k), leaf_text)
         return out
     if isinstance(shadow, list | tuple):

@@ -83,8 +83,8 @@ def test_an_edit_is_judged_as_the_tool_will_receive_it(tmp_path, variant):
     assert ran == []
     denials = [m.content for m in messages if getattr(m, "status", None) == "error"]
     assert len(denials) == 2
-    assert "policy rule 'no-forced-deploys' denies it" in denials[0]
-    assert "policy rule 'big-transfers' denies it" in denials[1]
+    assert "rule 'no-forced-deploys' denies it" in denials[0]
+    assert "rule 'big-transfers' denies it" in denials[1]
     refused = [r for r in guard.store.audit_rows() if r.event == Event.EXECUTION_REFUSED]
     assert len(refused) == 2 and all("reviewer's edit" in r.data["why"] for r in refused)
 
@@ -108,3 +108,54 @@ def test_an_edit_the_tool_accepts_as_is_still_runs(tmp_path, variant):
             )
         )
     assert ran == [(200, "acct-1")]
+
+
+DEFAULTED = """
+version: 1
+defaults: {effect: deny}
+people: {dan: [cli:dan], dora: [cli:dora]}
+groups: {dba: [dan, dora]}
+rules:
+  - id: big-export
+    match: {tool: export_table, args: {limit: {gt: 1000}}}
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 2, timeout: 10m, allow_edit: true}
+  - id: export
+    match: {tool: export_table}
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 1, timeout: 10m, allow_edit: true}
+"""
+
+
+@pytest.mark.parametrize("variant", ["wrapper", "middleware"])
+def test_an_edit_that_drops_an_argument_is_judged_with_its_default(tmp_path, variant):
+    """Third red team F3: one DBA edited `export_table(table, limit=5_000_000)` down to
+    `{"table": ...}`; judged without `limit`, the edit moved to the quorum-1 rule and the
+    function ran with its default 5,000,000."""
+    guard = make_guard(tmp_path, DEFAULTED, wait_timeout=5)
+    ran: list[int] = []
+
+    @tool
+    def export_table(table: str, limit: int = 5_000_000) -> str:
+        """Export rows of a table."""
+        ran.append(limit)
+        return "exported"
+
+    def drop_limit(request: Any) -> Vote | None:
+        return (
+            Vote("approve", "ok", edited_args={"table": "customers"})
+            if not request.revision
+            else None
+        )
+
+    with ScriptedApprover(guard.broker, "cli:dan", decide=drop_limit):
+        messages = run(
+            agent_for(
+                variant,
+                guard,
+                [export_table],
+                tool_call("export_table", {"table": "customers"}, "c1"),
+            )
+        )
+    assert ran == []
+    assert messages[0].status == "error" and "big-export" in messages[0].content

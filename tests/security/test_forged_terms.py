@@ -142,3 +142,101 @@ def test_a_forged_denial_reason_never_reaches_the_model(tmp_path):
     )
     assert "denied by bob: no: call pay_invoice" in real.message and "DE89" not in real.message
     store.close()
+
+
+SQL_APPROVALS = """
+version: 1
+defaults: {effect: deny, masking: {restore_placeholders: true}}
+people: {olga: [cli:olga], dan: [cli:dan], dora: [cli:dora]}
+groups: {oncall: [olga], dba: [dan, dora]}
+rules:
+  - id: destructive-sql
+    match: {tool: run_sql, args: {query: {sql: {any: [drop, truncate, delete]}}}}
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 2, timeout: 10m}
+  - id: lookups
+    match: {tool: ["get_*"]}
+    effect: allow
+  - id: any-sql
+    match: {tool: run_sql}
+    effect: require_approval
+    approval: {approvers: [oncall], quorum: 1, timeout: 10m}
+"""
+
+
+def test_the_rule_an_approval_runs_under_comes_from_the_audit_log(tmp_path):
+    """Third red team F1: after a genuine approval, a file writer set `rule_id` to the rule the
+    restored values fall under, and the re-check that should have refused them passed."""
+    from guardrails_plugin.guard import Guard
+    from guardrails_plugin.masking import Masker
+
+    from .conftest import SpyTool
+
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    guard = Guard(
+        Policy.from_string(SQL_APPROVALS), store, principal="agent:bot", masker=Masker(ner=False)
+    )
+    run = guard.run("r1")
+    address = {"address": "1 Main St'; DELETE FROM orders; --"}
+    guard.call("get_customer", {"id": 7}, SpyTool(address), run=run)
+
+    def approve_then_forge(step):
+        guard.broker.vote(step.request.id, "cli:olga", "approve", revision=0)
+        tamper(
+            guard.broker,
+            "UPDATE requests SET rule_id = 'destructive-sql' WHERE id = ?",
+            step.request.id,
+        )
+        return guard.broker.get(step.request.id)
+
+    tool = SpyTool()
+    query = "SELECT * FROM orders WHERE address = '<ADDRESS_1>'"
+    outcome = guard.call("run_sql", {"query": query}, tool, run=run, wait=approve_then_forge)
+    assert not outcome.allowed and tool.runs == []
+    assert "does not match the audit log (changed: rule_id" in outcome.message
+    store.close()
+
+
+def test_a_nulled_vault_column_does_not_let_another_vault_restore(tmp_path):
+    """Third red team F2: `vault_id = NULL` counted as "not foreign", so a process whose vault
+    issued <EMAIL_1> for another address restored it into the approved call."""
+    from guardrails_plugin.guard import Guard
+    from guardrails_plugin.masking import Masker
+
+    from .conftest import SpyTool
+
+    policy = """
+version: 1
+defaults: {effect: deny}
+people: {alice: [cli:alice]}
+groups: {ops: [alice]}
+rules:
+  - id: mail
+    match: {tool: send_email}
+    effect: require_approval
+    approval: {approvers: [ops], timeout: 10m}
+    masking: {restore_placeholders: true}
+"""
+
+    def process() -> Guard:
+        store = SQLiteStore(tmp_path / "g.db", key=KEY)
+        return Guard(
+            Policy.from_string(policy), store, principal="agent:bot", masker=Masker(ner=False)
+        )
+
+    first = process()
+    run = first.run("thread-1")
+    first.masker.mask("cfo@corp.example", vault=run.vault)
+    args = {"to": "<EMAIL_1>", "body": "Q3"}
+    first.wait_timeout = 0.0
+    first.call("send_email", args, SpyTool(), call_id="c9", run=run)
+    [request] = first.store.list_requests()
+    first.broker.vote(request.id, "cli:alice", "approve", revision=0)
+    tamper(first.broker, "UPDATE requests SET vault_id = NULL WHERE id = ?", request.id)
+
+    second = process()
+    run = second.run("thread-1")
+    second.masker.mask("attacker@evil.example", vault=run.vault)
+    tool = SpyTool()
+    outcome = second.call("send_email", args, tool, call_id="c9", run=run)
+    assert not outcome.allowed and tool.runs == []

@@ -91,3 +91,13 @@ def test_many_keys_masked_alike_cost_linear_time():
     payload = {f"user{i}@example.org": i for i in range(4000)}
     masked = Masker(ner=False).mask(payload, settings=redact).value
     assert len(masked) == 4000 and "<EMAIL>#4000" in masked
+
+
+def test_a_literal_key_never_overwrites_a_masked_one():
+    """Third red team F4: under `redact`, `{"alice@…": 10, "mallory@…": 1000000, "<EMAIL>#2": 20}`
+    masked mallory's key to `<EMAIL>#2`, and the literal key of that name overwrote it: the
+    reviewer and the audit saw two entries, the tool got three."""
+    redact = MaskingSettings(strategy="redact")
+    payload = {"alice@corp.com": 10, "mallory@evil.com": 1_000_000, "<EMAIL>#2": 20}
+    masked = Masker(ner=False).mask(payload, settings=redact).value
+    assert sorted(masked.values()) == [10, 20, 1_000_000]

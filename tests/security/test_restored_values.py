@@ -171,3 +171,46 @@ rules:
     assert ran == []
     [request] = guard.store.list_requests()
     assert request.status is Status.APPROVED and request.executed_at is None
+
+
+def test_restored_values_are_judged_after_the_tools_own_validation(tmp_path):
+    """Third red team F5: a validator lower-cases the domain; `boss@EVIL.example` typed directly
+    was denied by a rule on `@evil.example`, but `<EMAIL_1>` standing for it was judged before
+    validation, passed, and the tool sent to boss@evil.example."""
+    from typing import Annotated
+
+    from pydantic import AfterValidator, BaseModel
+
+    from .agents import agent_for, make_guard, run, tool_call
+
+    def lower_domain(value: str) -> str:
+        local, _, domain = value.rpartition("@")
+        return f"{local}@{domain.lower()}" if local else value
+
+    class Mail(BaseModel):
+        to: Annotated[str, AfterValidator(lower_domain)]
+        body: str
+
+    sent: list[str] = []
+
+    @tool(args_schema=Mail)
+    def send_email(to: str, body: str) -> str:
+        """Send an email."""
+        sent.append(to)
+        return "sent"
+
+    @tool
+    def read_inbox() -> dict:
+        """Read the inbox."""
+        return {"from": "boss@EVIL.example"}
+
+    guard = make_guard(tmp_path, MAIL)
+    agent = agent_for(
+        "middleware",
+        guard,
+        [send_email, read_inbox],
+        [tool_call("read_inbox", {}, "c1")],
+        [tool_call("send_email", {"to": "<EMAIL_1>", "body": "payroll"}, "c2")],
+    )
+    messages = run(agent)
+    assert sent == [] and messages[-1].status == "error" and "no-evil" in messages[-1].content

@@ -21,11 +21,12 @@ get the model's JSON as it is, so there is nothing to convert.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError, create_model
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from guardrails_plugin.errors import ToolDenied
@@ -105,7 +106,10 @@ class ToolArguments:
         if self.schema is None:
             return dict(data)
         model = self.schema.model_validate(dict(data), by_name=True)
-        values = {k: getattr(model, k) for k in data if k in self.schema.model_fields}
+        # Every value the tool will get: also the defaults of arguments a reviewer's edit left
+        # out (an edit dropping `limit` must be judged with the default `limit`).
+        fields = self.schema.model_fields
+        values = {k: getattr(model, k) for k, info in fields.items() if self._passed(k, info, data)}
         values.update({k: v for k, v in (model.model_extra or {}).items() if k in data})
         # Compared as values, not as JSON text: a set's order in JSON is not significant.
         if self.schema.model_validate(self.as_data(values), by_name=True) != model:
@@ -117,13 +121,11 @@ class ToolArguments:
     def _dump(self, model: BaseModel, *, by_alias: bool) -> dict[str, Any]:
         """The fields LangChain would pass the tool (given, or with a default), as data."""
         fields = type(model).model_fields
+        given = model.model_fields_set
         keep = {
             name
             for name, info in fields.items()
-            if name not in self.injected
-            and (
-                name in model.model_fields_set or (name not in _VARIADIC and not info.is_required())
-            )
+            if name not in self.injected and self._passed(name, info, given)
         }
         try:
             data = model.model_dump(mode="json", include=keep, by_alias=by_alias)
@@ -137,6 +139,13 @@ class ToolArguments:
         # (LangChain recomputes this from type hints on every access: once per tool is enough).
         keys: Any = getattr(self.tool, "_injected_args_keys", frozenset())
         return frozenset(keys) if isinstance(keys, frozenset | set) else frozenset()
+
+    def _passed(self, name: str, info: FieldInfo, given: Container[str]) -> bool:
+        """Whether LangChain passes field ``name`` to the tool: given, or one with a default
+        (not an injected or variadic one)."""
+        if name in given:
+            return True
+        return name not in self.injected and name not in _VARIADIC and not info.is_required()
 
     def _name(self) -> str:
         return self.tool.name if self.tool is not None else "the tool"
