@@ -97,8 +97,14 @@ def make_tools(ran: Ran) -> dict[str, Any]:
         ran.calls.append(("picture", {"customer_id": customer_id}))
         return [TextBlock(text=f"Photo of {CANARY}"), ImageBlock(image=PNG)]
 
+    def close_account(customer_id: int) -> str:
+        """Close a customer's account."""
+        ran.calls.append(("close_account", {"customer_id": customer_id}))
+        raise ValueError(f"account of {CANARY} is locked")
+
     tools = [
         FunctionTool.from_defaults(lookup_customer),
+        FunctionTool.from_defaults(close_account),
         FunctionTool.from_defaults(async_fn=export_table),
         FunctionTool.from_defaults(send_email),
         FunctionTool.from_defaults(search, partial_params={"region": "us"}),

@@ -119,15 +119,16 @@ class _GuardedCall:
         return self.carried.payload(output)
 
     def tool_output(self, outcome: Outcome) -> ToolOutput:
-        """What the agent gets: the masked output, or an error the model reads (as LlamaIndex
-        reports a tool's exception: ``str(exc)`` as content and raw output)."""
+        """What the agent gets: the masked output, or an error the model reads (as an agent
+        reports a tool's exception: ``str(exc)`` as content and raw output, the arguments as
+        raw input)."""
         if outcome.allowed:
             return self.carried.rebuild(self.name, outcome.output or {})
         message = self.carried.error_text(outcome.message)
         return ToolOutput(
             tool_name=self.name,
             content=message,
-            raw_input={"args": (), "kwargs": self._shown_args()},
+            raw_input=self._shown_args(),
             raw_output=message,
             is_error=True,
         )
