@@ -14,6 +14,7 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import FunctionTool, QueryEngineTool
 from llama_index.core.workflow import Context, HumanResponseEvent, InputRequiredEvent
+from pydantic import BaseModel
 
 CANARY = "ana.lopez@example.org"  # a raw value that must never reach the model or the log
 PLACEHOLDER = "<EMAIL_1>"  # what the model sees instead, in a conversation's first use
@@ -33,6 +34,13 @@ class Ran:
 
     def args(self, name: str) -> list[dict[str, Any]]:
         return [args for n, args in self.calls if n == name]
+
+
+class Profile(BaseModel):
+    """A tool's typed result."""
+
+    customer_id: int
+    email: str
 
 
 class Docs(CustomQueryEngine):
@@ -97,6 +105,11 @@ def make_tools(ran: Ran) -> dict[str, Any]:
         ran.calls.append(("picture", {"customer_id": customer_id}))
         return [TextBlock(text=f"Photo of {CANARY}"), ImageBlock(image=PNG)]
 
+    def profile(customer_id: int) -> Profile:
+        """The customer's profile."""
+        ran.calls.append(("profile", {"customer_id": customer_id}))
+        return Profile(customer_id=customer_id, email=CANARY)
+
     def close_account(customer_id: int) -> str:
         """Close a customer's account."""
         ran.calls.append(("close_account", {"customer_id": customer_id}))
@@ -105,6 +118,7 @@ def make_tools(ran: Ran) -> dict[str, Any]:
     tools = [
         FunctionTool.from_defaults(lookup_customer),
         FunctionTool.from_defaults(close_account),
+        FunctionTool.from_defaults(profile),
         FunctionTool.from_defaults(async_fn=export_table),
         FunctionTool.from_defaults(send_email),
         FunctionTool.from_defaults(search, partial_params={"region": "us"}),
