@@ -673,6 +673,8 @@ def test_an_edited_conversation_id_starts_a_new_conversation(guard):
 
     ran = conversation_then(guard, edited)
     assert ran.names() == ["lookup_customer"]
+    refused = [r for r in guard.store.audit_rows() if r.event == Event.RUN_CONFIG_REFUSED]
+    assert [r.data["key"] for r in refused] == ["context.guardrails_conversation"]
 
 
 def test_another_users_guard_does_not_continue_the_conversation(tmp_path, shared_masker):

@@ -44,6 +44,7 @@ from workflows.errors import WorkflowRuntimeError
 from workflows.plugins.basic import get_current_run_id
 
 from guardrails_plugin.guard import Guard, RunContext
+from guardrails_plugin.store.events import Event
 
 __all__ = ["STATE_KEY", "call_id", "conversation_run", "step_context", "workflow_run"]
 
@@ -65,22 +66,33 @@ async def conversation_run(guard: Guard, ctx: Context | None) -> RunContext:
     """The guard run of ``ctx``'s conversation (see the module docstring)."""
     if ctx is None:
         return guard.run()
+    refused = False
     try:
         token = await ctx.store.get(STATE_KEY, default=None)
         conversation = _verified(guard, token)
         if conversation is None:
-            if token is not None:
-                log.warning(
-                    "the guard's conversation id in this context does not verify (edited, or "
-                    "minted by a guard of another principal or store key): a new conversation"
-                )
+            refused = token is not None
             memory = await ctx.store.get("memory", default=None)
             conversation = _CONVERSATIONS.of(memory, get_current_run_id())
             await ctx.store.set(STATE_KEY, _token(guard, conversation))
     except Exception as exc:  # noqa: BLE001 - a typed state without our key: per workflow run
         log.warning("cannot keep the guard's conversation id in this context's state: %s", exc)
         return workflow_run(guard)
-    return guard.run(f"llamaindex:{conversation}")
+    run = guard.run(f"llamaindex:{conversation}")
+    if refused:
+        _audit_refused(guard, run)
+    return run
+
+
+def _audit_refused(guard: Guard, run: RunContext) -> None:
+    """A conversation id that does not verify: edited, or minted by a guard of another
+    principal or store key. The call goes on in a new conversation; the log keeps the sign."""
+    log.warning("the guard's conversation id in this context does not verify: a new conversation")
+    try:
+        data = {"key": f"context.{STATE_KEY}", "source": "llamaindex", "why": "does not verify"}
+        guard.audit(Event.RUN_CONFIG_REFUSED, run=run, data=data, durable=False)
+    except Exception as exc:  # noqa: BLE001 - the new conversation shares nothing anyway
+        log.error("could not audit a conversation id that does not verify: %s", exc)
 
 
 def workflow_run(guard: Guard) -> RunContext:
