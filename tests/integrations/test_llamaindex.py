@@ -130,11 +130,15 @@ def test_allow_masks_and_deny_reaches_the_model(guard, spy):
 
 
 def test_the_wrapped_tool_has_the_identical_schema(guard, spy):
+    """With ``events=True`` too: approval events go through the step's context, so the tool
+    does not ask for the context unless the original does (issue 12)."""
     for original in make_tools(spy):
-        wrapped = guard_tool(original, guard)
-        assert isinstance(wrapped, FunctionTool)
-        assert wrapped.metadata.to_openai_tool() == original.metadata.to_openai_tool()
-        assert wrapped.metadata.return_direct == original.metadata.return_direct
+        for events in (False, True):
+            wrapped = guard_tool(original, guard, events=events)
+            assert isinstance(wrapped, FunctionTool)
+            assert wrapped.metadata.to_openai_tool() == original.metadata.to_openai_tool()
+            assert wrapped.metadata.return_direct == original.metadata.return_direct
+            assert wrapped.requires_context == original.requires_context
 
 
 def test_approval_waits_and_streams_events(guard, spy):
