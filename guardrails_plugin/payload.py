@@ -33,9 +33,10 @@ MAX_DEPTH = 64
 _sort_key = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
 
 
-def as_data(value: Any) -> Any:
-    """``value`` as plain data (see the module docstring), or `UnsupportedValue`."""
-    return _convert(value, (), 0, set())
+def as_data(value: Any, *, at: tuple[str | int, ...] = ()) -> Any:
+    """``value`` as plain data (see the module docstring), or `UnsupportedValue`. ``at``: where
+    ``value`` sits in a larger payload, for the error message."""
+    return _convert(value, at, 0, set())
 
 
 def _where(path: tuple[str | int, ...]) -> str:

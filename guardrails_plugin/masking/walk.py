@@ -2,8 +2,14 @@
 intact. JSON found inside strings is parsed, walked and re-serialised, recursively.
 
 Hostile payloads are refused before anything is scanned: too deep, too many leaves, too much
-text, or cyclic (`InputTooLarge`, which the guard turns into a denial). Objects are walked as the
-plain data `guardrails_plugin.payload.as_data` makes of them, or refused (`UnsupportedValue`).
+text, or cyclic (`InputTooLarge`, which the guard turns into a denial).
+
+Objects keep their type: pydantic models, dataclasses and named tuples are walked field by field
+and rebuilt as the same type with masked values (`guardrails_plugin.masking.objects`); an object
+with nothing to mask comes back as it is. Anything else (sets, bytes, dates...) is walked as the
+plain data `guardrails_plugin.payload.as_data` makes of it and comes back as it was when nothing
+in it is masked, else as that data masked; what cannot be converted is refused
+(`UnsupportedValue`), never passed raw.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from guardrails_plugin.errors import InputTooLarge
+from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
+from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data
 
 __all__ = ["JSON_MARK", "KEY_MARK", "LeafRef", "Limits", "collect", "rebuild"]
@@ -96,6 +103,10 @@ def _visit(
     if value is None or isinstance(value, bool | float):
         return _Keep(value)
     if isinstance(value, (dict, list, tuple, Mapping)):
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+            kind = kind_of(value)  # a named tuple: an object, not an anonymous tuple
+            if kind is not None:
+                return _visit_object(walk, kind, value, path, key, parents, depth, json_nesting)
         marker = id(value)
         if marker in walk.active:
             raise InputTooLarge("payload is cyclic (it contains itself)")
@@ -118,11 +129,60 @@ def _visit(
             return tuple(items) if isinstance(value, tuple) else items
         finally:
             walk.active.discard(marker)
-    # Anything else (models, dataclasses, sets, bytes, dates...) is walked as the data it
-    # converts to, and the masked payload holds that data; what cannot be converted is refused.
-    converted = as_data(value)
+    kind = kind_of(value)
+    if kind is not None:
+        return _visit_object(walk, kind, value, path, key, parents, depth, json_nesting)
+    # Anything else (sets, bytes, dates...) is walked as the data it converts to; what cannot
+    # be converted is refused.
+    converted = as_data(value, at=path)
+    first = len(walk.leaves)
     inner = _visit(walk, converted, path, key, parents, depth, json_nesting)
-    return _Converted(inner, converted)
+    return _Converted(inner, converted, range(first, len(walk.leaves)))
+
+
+def _visit_object(
+    walk: _Walk,
+    kind: Kind,
+    value: Any,
+    path: tuple[str | int, ...],
+    key: str | None,
+    parents: tuple[str, ...],
+    depth: int,
+    json_nesting: int,
+) -> _Object:
+    """A model, dataclass or named tuple: each value under its name, as a mapping's would be
+    (the names are the class's, so they are not scanned; a model's extra keys are)."""
+    marker = id(value)
+    if marker in walk.active:
+        raise InputTooLarge("payload is cyclic (it contains itself)")
+    walk.active.add(marker)
+    try:
+        try:
+            parts = kind.parts(value)
+        except Exception as exc:  # noqa: BLE001 - an object that cannot be read is refused
+            raise UnsupportedValue(
+                f"{_where(path)} ({type(value).__qualname__}) could not be read: "
+                f"{type(exc).__name__}"
+            ) from None
+        first = len(walk.leaves)
+        scope = (*parents, key) if key is not None else parents
+        named: dict[str, tuple[Any, range]] = {}
+        for name, item in parts.named.items():
+            lo = len(walk.leaves)
+            shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting)
+            named[name] = (shadow, range(lo, len(walk.leaves)))
+        extra = None
+        if parts.extra:
+            lo = len(walk.leaves)
+            shadow = _visit(walk, parts.extra, path, key, parents, depth, json_nesting)
+            extra = (shadow, range(lo, len(walk.leaves)))
+        return _Object(kind, parts, named, extra, range(first, len(walk.leaves)), path)
+    finally:
+        walk.active.discard(marker)
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    return "the value" if not path else "".join(f"[{p!r}]" for p in path)
 
 
 def _key_leaf(
@@ -186,8 +246,24 @@ class _Keep:
 
 @dataclass(frozen=True)
 class _Converted:
+    """A value walked as the data it converts to; ``leaves``: the leaf indices under it."""
+
     inner: Any
     data: Any
+    leaves: range
+
+
+@dataclass(frozen=True)
+class _Object:
+    """An object walked field by field: each named value's shadow and leaf indices, the extra
+    mapping's, and all the leaf indices under the object."""
+
+    kind: Kind
+    parts: Parts
+    named: dict[str, tuple[Any, range]]
+    extra: tuple[Any, range] | None
+    leaves: range
+    path: tuple[str | int, ...]
 
 
 def _unique(name: str, taken: Mapping[Any, Any], counters: dict[str, int]) -> str:
@@ -216,8 +292,12 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         return json.dumps(rebuilt, ensure_ascii=False)
     if isinstance(shadow, _Keep):
         return original
+    if isinstance(shadow, _Object):
+        return _rebuild_object(shadow, original, leaf_text)
     if isinstance(shadow, _Converted):
-        return rebuild(shadow.inner, shadow.data, leaf_text)
+        if not _touched(shadow.leaves, leaf_text):
+            return original
+        return _retyped(original, rebuild(shadow.inner, shadow.data, leaf_text))
     if isinstance(shadow, _Map):
         source = original if isinstance(original, Mapping) else {}
         out: dict[Any, Any] = {}
@@ -233,3 +313,43 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         items = [rebuild(s, o, leaf_text) for s, o in zip(shadow, original, strict=True)]
         return tuple(items) if isinstance(shadow, tuple) else items
     return original
+
+
+def _touched(leaves: range, leaf_text: Callable[[int], str | None]) -> bool:
+    return any(leaf_text(i) is not None for i in leaves)
+
+
+def _rebuild_object(shadow: _Object, original: Any, leaf_text: Callable[[int], str | None]) -> Any:
+    """The same object when nothing in it is masked, else a copy of its type holding the masked
+    values (`guardrails_plugin.masking.objects`)."""
+    if not _touched(shadow.leaves, leaf_text):
+        return original
+    changed = {
+        name: rebuild(inner, shadow.parts.named[name], leaf_text)
+        for name, (inner, leaves) in shadow.named.items()
+        if _touched(leaves, leaf_text)
+    }
+    extra = None
+    if shadow.extra is not None and _touched(shadow.extra[1], leaf_text):
+        extra = rebuild(shadow.extra[0], shadow.parts.extra, leaf_text)
+    try:
+        return shadow.kind.copy(original, changed, extra)
+    except Exception as exc:  # noqa: BLE001 - refused rather than passed raw
+        raise UnsupportedValue(
+            f"{_where(shadow.path)} ({type(original).__qualname__}) could not be rebuilt with "
+            f"its masked values: {type(exc).__name__} (its __init__ or __post_init__ refused "
+            "them); return plain data or a pydantic model from the tool"
+        ) from None
+
+
+def _retyped(original: Any, data: Any) -> Any:
+    """Masked data back in the original's container type where that type can hold it: bytes stay
+    bytes, sets stay sets; anything else (a date, a UUID) becomes its masked text."""
+    if isinstance(original, bytes | bytearray | memoryview) and isinstance(data, str):
+        return bytearray(data.encode()) if isinstance(original, bytearray) else data.encode()
+    if isinstance(original, set | frozenset) and isinstance(data, list):
+        try:
+            return frozenset(data) if isinstance(original, frozenset) else set(data)
+        except TypeError:  # items that became dicts or lists
+            return data
+    return data
