@@ -289,7 +289,7 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         rebuilt = rebuild(shadow.inner, parsed, leaf_text)
         if rebuilt == parsed:
             return shadow.original
-        return json.dumps(rebuilt, ensure_ascii=False)
+        return _dumps_like(shadow.original, parsed, rebuilt)
     if isinstance(shadow, _Keep):
         return original
     if isinstance(shadow, _Object):
@@ -353,3 +353,30 @@ def _retyped(original: Any, data: Any) -> Any:
         except TypeError:  # items that became dicts or lists
             return data
     return data
+
+
+# How common writers lay out JSON: json.dumps's default, compact (pydantic's model_dump_json,
+# JavaScript's JSON.stringify), pretty-printed.
+_LAYOUTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"separators": (",", ":")},
+    {"indent": 2},
+    {"indent": 4},
+)
+
+
+def _dumps_like(original: str, parsed: Any, rebuilt: Any) -> str:
+    """``rebuilt`` as JSON laid out as ``original`` was (indentation, separators, escapes), when
+    that is one of the common layouts, so the model reads the tool's text with only the values
+    masked; otherwise json.dumps's default layout."""
+    stripped = original.strip()
+    pretty = "\n" in stripped
+    for ensure_ascii in (False, True) if stripped.isascii() else (False,):
+        for layout in _LAYOUTS:
+            if ("indent" in layout) != pretty:
+                continue
+            if json.dumps(parsed, ensure_ascii=ensure_ascii, **layout) == stripped:
+                text = json.dumps(rebuilt, ensure_ascii=ensure_ascii, **layout)
+                start = original.index(stripped[0])
+                return original[:start] + text + original[start + len(stripped) :]
+    return json.dumps(rebuilt, ensure_ascii=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import threading
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -345,6 +346,19 @@ def test_an_agent_reads_the_masked_object(
     assert _seen(guarded) == expected
     assert_no_canary(guarded)
     assert_audit_clean(guard, tmp_path / "guard.db")
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [{}, {"indent": 2}, {"separators": (",", ":")}, {"indent": 4, "ensure_ascii": False}],
+    ids=["default", "indent 2", "compact", "indent 4 utf-8"],
+)
+def test_json_text_keeps_its_layout(layout: dict[str, Any], masker: Masker) -> None:
+    """Issue 12 #5 (MCP structured results): JSON inside a text was re-serialised in one layout,
+    so the model read a pretty-printed result squeezed onto one line. Common layouts are kept."""
+    record = {"id": 3, "name": "Olga", "city": "Köln", "email": EMAIL}
+    text = "\n" + json.dumps(record, **layout) + "\n"
+    assert masker.mask(text).value == masked(text)
 
 
 def test_an_object_that_contains_itself_is_refused(masker: Masker) -> None:
