@@ -14,16 +14,14 @@ in it is masked, else as that data masked; what cannot be converted is refused
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
-from guardrails_plugin.payload import as_data
+from guardrails_plugin.payload import as_data, plain_key, where
 
 __all__ = ["JSON_MARK", "KEY_MARK", "LeafRef", "Limits", "collect", "rebuild"]
 
@@ -161,7 +159,7 @@ def _visit_object(
             parts = kind.parts(value)
         except Exception as exc:  # noqa: BLE001 - an object that cannot be read is refused
             raise UnsupportedValue(
-                f"{_where(path)} ({type(value).__qualname__}) could not be read: "
+                f"{where(path)} ({type(value).__qualname__}) could not be read: "
                 f"{type(exc).__name__}"
             ) from None
         first = len(walk.leaves)
@@ -181,16 +179,12 @@ def _visit_object(
         walk.active.discard(marker)
 
 
-def _where(path: tuple[str | int, ...]) -> str:
-    return "the value" if not path else "".join(f"[{p!r}]" for p in path)
-
-
 def _key_leaf(
     walk: _Walk, key: Any, path: tuple[str | int, ...], parents: tuple[str, ...]
 ) -> int | None:
     """Keys are scanned too (a dict keyed by email address, a secret as a key), except plain
     identifiers, which can hold nothing sensitive and are most keys of most payloads."""
-    if not isinstance(key, str) or _plain(key):
+    if not isinstance(key, str) or plain_key(key):
         return None
     return _add_leaf(walk, LeafRef(path, key, None, parents))
 
@@ -204,20 +198,6 @@ def _add_leaf(walk: _Walk, ref: LeafRef) -> int:
     if len(walk.leaves) > walk.limits.max_leaves:
         raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
     return len(walk.leaves) - 1
-
-
-# Field names: lowercase words joined by "_" or "-" or in camelCase (each hump a capital and
-# lowercase letters), at most 32 characters, optionally ending in up to three digits
-# ("user_id", "createdAt", "x-api-key", "field2"). Tokens are not like that: mixed case within a
-# word, digits inside, long runs ("sk_live_4eC39HqLyjWDarjtT1zdp7dc").
-_WORD = r"[a-z]+(?:[A-Z][a-z]+)*"
-_IDENTIFIER = re.compile(rf"(?=.{{1,32}}\Z){_WORD}(?:[_-]{_WORD})*(?:[_-]?[0-9]{{1,3}})?")
-
-
-@functools.lru_cache(maxsize=4096)
-def _plain(key: str) -> bool:
-    # Keys repeat across payloads far more than values do.
-    return _IDENTIFIER.fullmatch(key) is not None
 
 
 @dataclass(frozen=True)
@@ -336,7 +316,7 @@ def _rebuild_object(shadow: _Object, original: Any, leaf_text: Callable[[int], s
         return shadow.kind.copy(original, changed, extra)
     except Exception as exc:  # noqa: BLE001 - refused rather than passed raw
         raise UnsupportedValue(
-            f"{_where(shadow.path)} ({type(original).__qualname__}) could not be rebuilt with "
+            f"{where(shadow.path)} ({type(original).__qualname__}) could not be rebuilt with "
             f"its masked values: {type(exc).__name__} (its __init__ or __post_init__ refused "
             "them); return plain data or a pydantic model from the tool"
         ) from None

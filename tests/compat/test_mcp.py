@@ -93,7 +93,7 @@ def drive(variant: str, guard: Any, calls: Sequence[dict[str, Any]], folder: Pat
             "args": [str(SERVER), str(log)],
             "transport": "stdio",
         }
-        client = MultiServerMCPClient({"crm": connection})  # type: ignore[dict-item]
+        client = MultiServerMCPClient({"crm": connection})
         async with client.session("crm") as session:
             tools = await load_mcp_tools(
                 session, tool_interceptors=[interceptor], server_name="crm"
@@ -155,7 +155,7 @@ def test_text_and_structured_results_reach_the_model_masked(variant: str, tmp_pa
     assert [seen(m) for m in guarded.messages] == [masked(seen(m)) for m in plain.messages]
     customer = guarded.messages[1]
     assert customer.artifact["structured_content"]["email"] == "<EMAIL_1>"
-    assert "<IBAN_1>" in customer.content[0]["text"]  # type: ignore[index]
+    assert "<IBAN_1>" in customer.content[0]["text"]
     assert [c["tool"] for c in guarded.server_calls] == ["find_contact", "get_customer"]
     assert_clean(guard, tmp_path)
 
@@ -184,7 +184,7 @@ def test_an_approval_gates_the_call(variant: str, verdict: str, tmp_path: Path) 
     (message,) = run.messages
     if verdict == "approve":
         assert message.status == "success"
-        assert message.content[0]["text"] == "exported prod.orders"  # type: ignore[index]
+        assert message.content[0]["text"] == "exported prod.orders"
         assert run.server_calls == [
             {"tool": "export_table", "args": {"database": "prod", "table": "orders"}}
         ]

@@ -264,6 +264,19 @@ def test_objects_the_walk_cannot_read_are_refused(masker: Masker) -> None:
         masker.mask(Handle(EMAIL, threading.Lock()))
 
 
+def test_a_refusal_names_the_place_but_no_raw_key(tmp_path: Path) -> None:
+    """The refusal names where the value is, and goes to the model and the audit log: a key
+    that may be data (an email address as a key) is shown as ``[…]``, never raw (P11)."""
+    guard = make_guard(tmp_path, POLICY)
+    outcome = guard.call("lookup", {"id": 1}, lambda _args: {"by": {EMAIL: threading.Lock()}})
+    assert not outcome.allowed and "withheld" in outcome.message
+    denied = guard.call("lookup", {"by": {EMAIL: threading.Lock()}}, lambda _args: "ok")
+    assert "['by'][…] is a _thread.lock" in denied.message
+    errors = [str(r.data) for r in guard.store.audit_rows()]
+    assert any("['by'][…] is a _thread.lock" in e for e in errors)
+    assert EMAIL not in denied.message and EMAIL.encode() not in stored_bytes(tmp_path / "guard.db")
+
+
 def test_a_dataclass_that_rejects_its_masked_values_is_refused(masker: Masker) -> None:
     """``dataclasses.replace`` runs the class's own ``__post_init__``; if that refuses the masked
     value, the output is refused (the guard withholds it), not returned raw."""
