@@ -20,26 +20,50 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from guardrails_plugin.errors import UnsupportedValue
 
-__all__ = ["MAX_DEPTH", "as_data"]
+__all__ = ["MAX_DEPTH", "as_data", "plain_key", "where"]
 
 MAX_DEPTH = 64
 
 _sort_key = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
 
 
-def as_data(value: Any) -> Any:
-    """``value`` as plain data (see the module docstring), or `UnsupportedValue`."""
-    return _convert(value, (), 0, set())
+def as_data(value: Any, *, at: tuple[str | int, ...] = ()) -> Any:
+    """``value`` as plain data (see the module docstring), or `UnsupportedValue`. ``at``: where
+    ``value`` sits in a larger payload, for the error message."""
+    return _convert(value, at, 0, set())
 
 
-def _where(path: tuple[str | int, ...]) -> str:
-    return "the value" if not path else "".join(f"[{p!r}]" for p in path)
+# Field names: lowercase words joined by "_" or "-" or in camelCase (each hump a capital and
+# lowercase letters), at most 32 characters, optionally ending in up to three digits
+# ("user_id", "createdAt", "x-api-key", "field2"). Tokens are not like that: mixed case within a
+# word, digits inside, long runs ("sk_live_4eC39HqLyjWDarjtT1zdp7dc").
+_WORD = r"[a-z]+(?:[A-Z][a-z]+)*"
+_IDENTIFIER = re.compile(rf"(?=.{{1,32}}\Z){_WORD}(?:[_-]{_WORD})*(?:[_-]?[0-9]{{1,3}})?")
+
+
+@functools.lru_cache(maxsize=4096)
+def plain_key(key: str) -> bool:
+    """Whether ``key`` is a plain field name, which can hold nothing sensitive (the masker does
+    not scan such keys; error messages may show them). Keys repeat across payloads far more than
+    values do, hence the cache."""
+    return _IDENTIFIER.fullmatch(key) is not None
+
+
+def where(path: tuple[str | int, ...]) -> str:
+    """A place in a payload, for an error message: ``['customer']['email']``. A key that is not
+    a plain field name may be data itself (an email address as a key) and is shown as ``[…]``:
+    these messages reach the model and the audit log."""
+    if not path:
+        return "the value"
+    return "".join(f"[{p!r}]" if isinstance(p, int) or plain_key(p) else "[…]" for p in path)
 
 
 def _convert(value: Any, path: tuple[str | int, ...], depth: int, active: set[int]) -> Any:
@@ -49,10 +73,10 @@ def _convert(value: Any, path: tuple[str | int, ...], depth: int, active: set[in
             return _convert(value.value, path, depth, active)
         return value
     if depth >= MAX_DEPTH:
-        raise UnsupportedValue(f"{_where(path)} is nested deeper than {MAX_DEPTH} levels")
+        raise UnsupportedValue(f"{where(path)} is nested deeper than {MAX_DEPTH} levels")
     marker = id(value)
     if marker in active:
-        raise UnsupportedValue(f"{_where(path)} contains itself (a cycle)")
+        raise UnsupportedValue(f"{where(path)} contains itself (a cycle)")
     active.add(marker)
     try:
         return _container(value, path, depth, active)
@@ -78,7 +102,7 @@ def _container(value: Any, path: tuple[str | int, ...], depth: int, active: set[
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             raise UnsupportedValue(
-                f"{_where(path)} is binary data ({len(bytes(value))} bytes, not UTF-8 text), "
+                f"{where(path)} is binary data ({len(bytes(value))} bytes, not UTF-8 text), "
                 "which the guard cannot check"
             ) from None
     if isinstance(value, enum.Enum):
@@ -97,7 +121,7 @@ def _fields(value: Any, path: tuple[str | int, ...]) -> dict[str, Any] | None:
             dumped = value.model_dump(mode="python", round_trip=False, warnings=False)
         except Exception as exc:  # noqa: BLE001 - a model that cannot dump itself is refused
             raise UnsupportedValue(
-                f"{_where(path)} ({type(value).__name__}) could not be read as data: "
+                f"{where(path)} ({type(value).__name__}) could not be read as data: "
                 f"{type(exc).__name__}"
             ) from None
         return dict(dumped) if isinstance(dumped, Mapping) else None
@@ -118,7 +142,7 @@ def _scalar(value: Any, path: tuple[str | int, ...]) -> Any:
         out = None
     if out is None or not isinstance(out, str | int | float | bool):
         raise UnsupportedValue(
-            f"{_where(path)} is a {type(value).__module__}.{type(value).__qualname__}, which "
+            f"{where(path)} is a {type(value).__module__}.{type(value).__qualname__}, which "
             "the guard cannot check; pass JSON data, a pydantic model or a dataclass"
         )
     return out
@@ -134,6 +158,5 @@ def _key(key: Any, path: tuple[str | int, ...]) -> str:
     if isinstance(key, int | float):
         return str(key)
     raise UnsupportedValue(
-        f"{_where(path)} has a {type(key).__name__} key, which the guard cannot check; "
-        "use text keys"
+        f"{where(path)} has a {type(key).__name__} key, which the guard cannot check; use text keys"
     )

@@ -2,21 +2,26 @@
 intact. JSON found inside strings is parsed, walked and re-serialised, recursively.
 
 Hostile payloads are refused before anything is scanned: too deep, too many leaves, too much
-text, or cyclic (`InputTooLarge`, which the guard turns into a denial). Objects are walked as the
-plain data `guardrails_plugin.payload.as_data` makes of them, or refused (`UnsupportedValue`).
+text, or cyclic (`InputTooLarge`, which the guard turns into a denial).
+
+Objects keep their type: pydantic models, dataclasses and named tuples are walked field by field
+and rebuilt as the same type with masked values (`guardrails_plugin.masking.objects`); an object
+with nothing to mask comes back as it is. Anything else (sets, bytes, dates...) is walked as the
+plain data `guardrails_plugin.payload.as_data` makes of it and comes back as it was when nothing
+in it is masked, else as that data masked; what cannot be converted is refused
+(`UnsupportedValue`), never passed raw.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from guardrails_plugin.errors import InputTooLarge
-from guardrails_plugin.payload import as_data
+from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
+from guardrails_plugin.masking.objects import Kind, Parts, kind_of
+from guardrails_plugin.payload import as_data, plain_key, where
 
 __all__ = ["JSON_MARK", "KEY_MARK", "LeafRef", "Limits", "collect", "rebuild"]
 
@@ -96,6 +101,10 @@ def _visit(
     if value is None or isinstance(value, bool | float):
         return _Keep(value)
     if isinstance(value, (dict, list, tuple, Mapping)):
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+            kind = kind_of(value)  # a named tuple: an object, not an anonymous tuple
+            if kind is not None:
+                return _visit_object(walk, kind, value, path, key, parents, depth, json_nesting)
         marker = id(value)
         if marker in walk.active:
             raise InputTooLarge("payload is cyclic (it contains itself)")
@@ -118,11 +127,56 @@ def _visit(
             return tuple(items) if isinstance(value, tuple) else items
         finally:
             walk.active.discard(marker)
-    # Anything else (models, dataclasses, sets, bytes, dates...) is walked as the data it
-    # converts to, and the masked payload holds that data; what cannot be converted is refused.
-    converted = as_data(value)
+    kind = kind_of(value)
+    if kind is not None:
+        return _visit_object(walk, kind, value, path, key, parents, depth, json_nesting)
+    # Anything else (sets, bytes, dates...) is walked as the data it converts to; what cannot
+    # be converted is refused.
+    converted = as_data(value, at=path)
+    first = len(walk.leaves)
     inner = _visit(walk, converted, path, key, parents, depth, json_nesting)
-    return _Converted(inner, converted)
+    return _Converted(inner, converted, range(first, len(walk.leaves)))
+
+
+def _visit_object(
+    walk: _Walk,
+    kind: Kind,
+    value: Any,
+    path: tuple[str | int, ...],
+    key: str | None,
+    parents: tuple[str, ...],
+    depth: int,
+    json_nesting: int,
+) -> _Object:
+    """A model, dataclass or named tuple: each value under its name, as a mapping's would be
+    (the names are the class's, so they are not scanned; a model's extra keys are)."""
+    marker = id(value)
+    if marker in walk.active:
+        raise InputTooLarge("payload is cyclic (it contains itself)")
+    walk.active.add(marker)
+    try:
+        try:
+            parts = kind.parts(value)
+        except Exception as exc:  # noqa: BLE001 - an object that cannot be read is refused
+            raise UnsupportedValue(
+                f"{where(path)} ({type(value).__qualname__}) could not be read: "
+                f"{type(exc).__name__}"
+            ) from None
+        first = len(walk.leaves)
+        scope = (*parents, key) if key is not None else parents
+        named: dict[str, tuple[Any, range]] = {}
+        for name, item in parts.named.items():
+            lo = len(walk.leaves)
+            shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting)
+            named[name] = (shadow, range(lo, len(walk.leaves)))
+        extra = None
+        if parts.extra:
+            lo = len(walk.leaves)
+            shadow = _visit(walk, parts.extra, path, key, parents, depth, json_nesting)
+            extra = (shadow, range(lo, len(walk.leaves)))
+        return _Object(kind, parts, named, extra, range(first, len(walk.leaves)), path)
+    finally:
+        walk.active.discard(marker)
 
 
 def _key_leaf(
@@ -130,7 +184,7 @@ def _key_leaf(
 ) -> int | None:
     """Keys are scanned too (a dict keyed by email address, a secret as a key), except plain
     identifiers, which can hold nothing sensitive and are most keys of most payloads."""
-    if not isinstance(key, str) or _plain(key):
+    if not isinstance(key, str) or plain_key(key):
         return None
     return _add_leaf(walk, LeafRef(path, key, None, parents))
 
@@ -144,20 +198,6 @@ def _add_leaf(walk: _Walk, ref: LeafRef) -> int:
     if len(walk.leaves) > walk.limits.max_leaves:
         raise InputTooLarge(f"payload holds more than {walk.limits.max_leaves:,} strings")
     return len(walk.leaves) - 1
-
-
-# Field names: lowercase words joined by "_" or "-" or in camelCase (each hump a capital and
-# lowercase letters), at most 32 characters, optionally ending in up to three digits
-# ("user_id", "createdAt", "x-api-key", "field2"). Tokens are not like that: mixed case within a
-# word, digits inside, long runs ("sk_live_4eC39HqLyjWDarjtT1zdp7dc").
-_WORD = r"[a-z]+(?:[A-Z][a-z]+)*"
-_IDENTIFIER = re.compile(rf"(?=.{{1,32}}\Z){_WORD}(?:[_-]{_WORD})*(?:[_-]?[0-9]{{1,3}})?")
-
-
-@functools.lru_cache(maxsize=4096)
-def _plain(key: str) -> bool:
-    # Keys repeat across payloads far more than values do.
-    return _IDENTIFIER.fullmatch(key) is not None
 
 
 @dataclass(frozen=True)
@@ -186,8 +226,24 @@ class _Keep:
 
 @dataclass(frozen=True)
 class _Converted:
+    """A value walked as the data it converts to; ``leaves``: the leaf indices under it."""
+
     inner: Any
     data: Any
+    leaves: range
+
+
+@dataclass(frozen=True)
+class _Object:
+    """An object walked field by field: each named value's shadow and leaf indices, the extra
+    mapping's, and all the leaf indices under the object."""
+
+    kind: Kind
+    parts: Parts
+    named: dict[str, tuple[Any, range]]
+    extra: tuple[Any, range] | None
+    leaves: range
+    path: tuple[str | int, ...]
 
 
 def _unique(name: str, taken: Mapping[Any, Any], counters: dict[str, int]) -> str:
@@ -213,11 +269,15 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         rebuilt = rebuild(shadow.inner, parsed, leaf_text)
         if rebuilt == parsed:
             return shadow.original
-        return json.dumps(rebuilt, ensure_ascii=False)
+        return _dumps_like(shadow.original, parsed, rebuilt)
     if isinstance(shadow, _Keep):
         return original
+    if isinstance(shadow, _Object):
+        return _rebuild_object(shadow, original, leaf_text)
     if isinstance(shadow, _Converted):
-        return rebuild(shadow.inner, shadow.data, leaf_text)
+        if not _touched(shadow.leaves, leaf_text):
+            return original
+        return _retyped(original, rebuild(shadow.inner, shadow.data, leaf_text))
     if isinstance(shadow, _Map):
         source = original if isinstance(original, Mapping) else {}
         out: dict[Any, Any] = {}
@@ -235,3 +295,70 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
         items = [rebuild(s, o, leaf_text) for s, o in zip(shadow, original, strict=True)]
         return tuple(items) if isinstance(shadow, tuple) else items
     return original
+
+
+def _touched(leaves: range, leaf_text: Callable[[int], str | None]) -> bool:
+    return any(leaf_text(i) is not None for i in leaves)
+
+
+def _rebuild_object(shadow: _Object, original: Any, leaf_text: Callable[[int], str | None]) -> Any:
+    """The same object when nothing in it is masked, else a copy of its type holding the masked
+    values (`guardrails_plugin.masking.objects`)."""
+    if not _touched(shadow.leaves, leaf_text):
+        return original
+    changed = {
+        name: rebuild(inner, shadow.parts.named[name], leaf_text)
+        for name, (inner, leaves) in shadow.named.items()
+        if _touched(leaves, leaf_text)
+    }
+    extra = None
+    if shadow.extra is not None and _touched(shadow.extra[1], leaf_text):
+        extra = rebuild(shadow.extra[0], shadow.parts.extra, leaf_text)
+    try:
+        return shadow.kind.copy(original, changed, extra)
+    except Exception as exc:  # noqa: BLE001 - refused rather than passed raw
+        raise UnsupportedValue(
+            f"{where(shadow.path)} ({type(original).__qualname__}) could not be rebuilt with "
+            f"its masked values: {type(exc).__name__} (its __init__ or __post_init__ refused "
+            "them); return plain data or a pydantic model from the tool"
+        ) from None
+
+
+def _retyped(original: Any, data: Any) -> Any:
+    """Masked data back in the original's container type where that type can hold it: bytes stay
+    bytes, sets stay sets; anything else (a date, a UUID) becomes its masked text."""
+    if isinstance(original, bytes | bytearray | memoryview) and isinstance(data, str):
+        return bytearray(data.encode()) if isinstance(original, bytearray) else data.encode()
+    if isinstance(original, set | frozenset) and isinstance(data, list):
+        try:
+            return frozenset(data) if isinstance(original, frozenset) else set(data)
+        except TypeError:  # items that became dicts or lists
+            return data
+    return data
+
+
+# How common writers lay out JSON: json.dumps's default, compact (pydantic's model_dump_json,
+# JavaScript's JSON.stringify), pretty-printed.
+_LAYOUTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"separators": (",", ":")},
+    {"indent": 2},
+    {"indent": 4},
+)
+
+
+def _dumps_like(original: str, parsed: Any, rebuilt: Any) -> str:
+    """``rebuilt`` as JSON laid out as ``original`` was (indentation, separators, escapes), when
+    that is one of the common layouts, so the model reads the tool's text with only the values
+    masked; otherwise json.dumps's default layout."""
+    stripped = original.strip()
+    pretty = "\n" in stripped
+    for ensure_ascii in (False, True) if stripped.isascii() else (False,):
+        for layout in _LAYOUTS:
+            if ("indent" in layout) != pretty:
+                continue
+            if json.dumps(parsed, ensure_ascii=ensure_ascii, **layout) == stripped:
+                text = json.dumps(rebuilt, ensure_ascii=ensure_ascii, **layout)
+                start = original.index(stripped[0])
+                return original[:start] + text + original[start + len(stripped) :]
+    return json.dumps(rebuilt, ensure_ascii=False)

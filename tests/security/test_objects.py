@@ -3,7 +3,8 @@
 Non-JSON values (pydantic models, dataclasses, sets, LangChain messages) were passed through the
 walk untouched and written to the audit as their repr: raw PII reached the model and the audit
 table, and a `payment.amount > 1000` rule never matched a pydantic argument. Now every object
-is converted to data (then checked and masked) or refused.
+is converted to data (then checked and masked) or refused. (Since issue 12 #5 an object output is
+masked field by field and keeps its type; arguments are still converted to data.)
 """
 
 from __future__ import annotations
@@ -74,19 +75,21 @@ def test_a_dataclass_argument_is_checked_masked_and_never_stored_raw(make_guard,
     assert EMAIL.encode() not in stored_bytes(tmp_path / "guard.db")
 
 
-def test_an_object_output_is_masked_as_data(make_guard):
+def test_an_object_output_is_masked_and_keeps_its_type(make_guard):
+    """Issue 12 #5: outputs keep their type (tests/compat/test_object_outputs.py)."""
     guard = make_guard(POLICY)
     tool = SpyTool(Customer("Olga", EMAIL, frozenset({"vip", EMAIL})))
     outcome = guard.call("lookup", {"id": 1}, tool)
     assert outcome.allowed
-    assert outcome.output == {"name": "Olga", "email": "<EMAIL_1>", "tags": ["<EMAIL_1>", "vip"]}
+    assert outcome.output == Customer("Olga", "<EMAIL_1>", frozenset({"<EMAIL_1>", "vip"}))
 
 
 def test_a_langchain_message_output_is_masked():
     from langchain_core.messages import ToolMessage
 
     masked = Masker(ner=False).mask({"m": ToolMessage(f"mail {EMAIL}", tool_call_id="c1")}).value
-    assert masked["m"]["content"] == "mail <EMAIL_1>" and EMAIL not in repr(masked)
+    assert isinstance(masked["m"], ToolMessage)
+    assert masked["m"].content == "mail <EMAIL_1>" and EMAIL not in repr(masked)
 
 
 def test_objects_the_guard_cannot_check_are_refused(make_guard):

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
+from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
 from guardrails_plugin.integrations.langchain.arguments import ToolArguments, validation_errors
 from guardrails_plugin.integrations.langchain.context import run_for
 from guardrails_plugin.store.records import ApprovalRequest
@@ -175,11 +176,11 @@ class _ToolError(Exception):
 
 
 def _content(message: ToolMessage | Command[Any]) -> Any:
-    if isinstance(message, Command):
-        return message  # a tool that steers the graph; passed through as it is
-    if message.status == "error":
+    """What the guard masks: the tool's message or Command itself, so the model gets it back as
+    it was (content, artifact, metadata; a Command still steers the graph), masked."""
+    if isinstance(message, ToolMessage) and message.status == "error":
         return _ToolError(str(message.content))
-    return message.content if message.artifact is None else (message.content, message.artifact)
+    return message
 
 
 def _message(call: dict[str, Any], outcome: Outcome) -> ToolMessage | Command[Any]:
@@ -190,10 +191,8 @@ def _message(call: dict[str, Any], outcome: Outcome) -> ToolMessage | Command[An
             text = text.removeprefix("_ToolError: ")
         return ToolMessage(content=text, status="error", name=name, tool_call_id=call_id)
     output = outcome.output
-    if isinstance(output, Command):
-        return output
-    if isinstance(output, tuple) and len(output) == 2:
-        return ToolMessage(content=output[0], artifact=output[1], name=name, tool_call_id=call_id)
+    if isinstance(output, ToolMessage | Command):
+        return output  # the handler's own answer, masked (`_content`)
     return ToolMessage(content=output, name=name, tool_call_id=call_id)
 
 

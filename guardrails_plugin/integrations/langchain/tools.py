@@ -19,6 +19,7 @@ from pydantic import ConfigDict, SkipValidation
 
 from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.guard import Guard, Outcome, RunContext
+from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
 from guardrails_plugin.integrations.langchain.arguments import ToolArguments
 from guardrails_plugin.integrations.langchain.context import run_for
 
