@@ -75,10 +75,6 @@ rules:
 """
 
 KINDS = ("original", "guarded")
-MASKER_KEEPS_TYPES = (
-    "the masker does not yet rebuild objects as their own types (issue 12 #5, masking side: "
-    "pydantic models and dataclasses come back as dicts)"
-)
 
 
 def make_guard(path: Path, **kwargs: Any) -> Guard:
@@ -562,7 +558,6 @@ def test_a_typed_result_is_masked(guard):
     assert_same(runs, guard)
 
 
-@pytest.mark.xfail(strict=True, reason=MASKER_KEEPS_TYPES)
 @pytest.mark.parametrize(
     ("tool", "args"), [("docs", {"input": "who"}), ("profile", {"customer_id": 1})]
 )
