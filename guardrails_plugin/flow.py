@@ -16,7 +16,17 @@ from typing import Any
 from guardrails_plugin.store.records import ApprovalRequest
 from guardrails_plugin.types import Decision, Finding
 
-__all__ = ["Execute", "Flow", "Outcome", "Wait", "adrive", "drive", "drive_to_decision"]
+__all__ = [
+    "Execute",
+    "Flow",
+    "Outcome",
+    "Passthrough",
+    "Wait",
+    "adrive",
+    "drive",
+    "drive_to_decision",
+    "passes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +62,16 @@ class Outcome:
 
 
 Flow = Generator[Wait | Execute, Any, Outcome]
-Passthrough = tuple[type[BaseException], ...]
+# A framework's control-flow exceptions: types, or a test for those a type cannot name (LangGraph
+# marks an invalid resume value on a plain pydantic ValidationError).
+Passthrough = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+
+
+def passes(exc: BaseException, passthrough: Passthrough) -> bool:
+    """Whether ``exc`` is framework control flow that must propagate untouched."""
+    if isinstance(passthrough, tuple):
+        return isinstance(exc, passthrough)
+    return passthrough(exc)
 
 
 def drive(
@@ -70,14 +89,24 @@ def drive(
             step = flow.send(reply)
             try:
                 reply = wait(step) if isinstance(step, Wait) else fn(step.args)
-            except passthrough:
-                flow.close()
-                raise
             except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+                if passes(exc, passthrough):
+                    _hand_over(flow, exc)
+                    raise
                 reply = exc
     except StopIteration as stop:
         outcome: Outcome = stop.value
         return outcome
+
+
+def _hand_over(flow: Flow, exc: Exception) -> None:
+    """The framework's control flow takes over: the flow hears of it where it stands (a tool
+    interrupted mid-call gives back its approval's claim) and ends."""
+    try:
+        flow.throw(exc)
+    except Exception:  # noqa: BLE001, S110 - the flow re-raises exc; the driver raises it
+        pass
+    flow.close()
 
 
 def drive_to_decision(flow: Flow, wait: Callable[[Wait], ApprovalRequest]) -> Outcome:
@@ -117,10 +146,10 @@ async def adrive(
                     _observe(observe, reply)
                 else:
                     reply = await fn(step.args)
-            except passthrough:
-                flow.close()
-                raise
             except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+                if passes(exc, passthrough):
+                    _hand_over(flow, exc)
+                    raise
                 reply = exc
     except StopIteration as stop:
         outcome: Outcome = stop.value
