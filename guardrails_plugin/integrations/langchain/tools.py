@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.guard import Guard, Outcome
-from guardrails_plugin.integrations.langchain.arguments import ToolArguments
+from guardrails_plugin.integrations.langchain.arguments import SINGLE_INPUT, ToolArguments
 from guardrails_plugin.integrations.langchain.context import run_for
 from guardrails_plugin.integrations.langchain.control import is_control_flow
 from guardrails_plugin.integrations.langchain.failures import (
@@ -53,10 +53,6 @@ from guardrails_plugin.integrations.langchain.tracing import untraced_config
 __all__ = ["GuardedSingleInputTool", "GuardedTool", "guard_tool", "guard_tools"]
 
 _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("guard_call_id", default=None)
-
-# The name a single positional input is judged under when the tool's schema has no field for
-# it: the one LangChain shows the model for a classic Tool.
-SINGLE_INPUT = "__arg1"
 
 
 @dataclass(frozen=True)
@@ -205,8 +201,8 @@ class GuardedTool(BaseTool):
             a, kw = self._inner_args(allowed, call)
             kw = _inner_kwargs(self.inner._run, kw, quiet, manager)
             with set_config_context(quiet) as context:
-                return self._answer_errors(
-                    lambda: raised.run(lambda: context.run(self.inner._run, *a, **kw))
+                return raised.run(
+                    lambda: self._answer_errors(lambda: context.run(self.inner._run, *a, **kw))
                 )
 
         outcome = self.guard.call(
@@ -237,8 +233,10 @@ class GuardedTool(BaseTool):
             a, kw = self._inner_args(allowed, call)
             kw = _inner_kwargs(self.inner._arun, kw, quiet, manager)
             with set_config_context(quiet) as context:
-                return await self._aanswer_errors(
-                    lambda: raised.arun(lambda: coro_with_context(self.inner._arun(*a, **kw), context))
+                return await raised.arun(
+                    lambda: self._aanswer_errors(
+                        lambda: coro_with_context(self.inner._arun(*a, **kw), context)
+                    )
                 )
 
         outcome = await self.guard.acall(
