@@ -8,6 +8,7 @@ adapters that cannot run it). One logic, thin drivers: nothing here decides anyt
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def drive(
             step = flow.send(reply)
             try:
                 reply = wait(step) if isinstance(step, Wait) else fn(step.args)
-            except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+            except Exception as exc:
                 if passes(exc, passthrough):
                     _hand_over(flow, exc)
                     raise
@@ -102,10 +103,8 @@ def drive(
 def _hand_over(flow: Flow, exc: Exception) -> None:
     """The framework's control flow takes over: the flow hears of it where it stands (a tool
     interrupted mid-call gives back its approval's claim) and ends."""
-    try:
+    with contextlib.suppress(Exception):  # the flow re-raises exc; the driver raises it
         flow.throw(exc)
-    except Exception:  # noqa: BLE001, S110 - the flow re-raises exc; the driver raises it
-        pass
     flow.close()
 
 
@@ -146,7 +145,7 @@ async def adrive(
                     _observe(observe, reply)
                 else:
                     reply = await fn(step.args)
-            except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+            except Exception as exc:
                 if passes(exc, passthrough):
                     _hand_over(flow, exc)
                     raise

@@ -651,11 +651,11 @@ class Guard:
     ) -> Outcome:
         """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it.
 
-        Exceptions ``passthrough`` names (types, or a test) raised by ``fn`` or ``wait`` propagate
-        untouched (a framework's control flow, such as LangGraph's interrupt); others from ``fn`` are
-        reported masked, others from ``wait`` deny. ``wait`` replaces the blocking wait for a
-        decision (LangGraph's interrupt mode suspends the run instead). ``prepare`` is the
-        adapter's view of what the tool receives (see `flow`).
+        Exceptions ``passthrough`` names (types, or a test) raised by ``fn`` or ``wait``
+        propagate untouched (a framework's control flow, such as LangGraph's interrupt); others
+        from ``fn`` are reported masked, others from ``wait`` deny. ``wait`` replaces the
+        blocking wait for a decision (LangGraph's interrupt mode suspends the run instead).
+        ``prepare`` is the adapter's view of what the tool receives (see `flow`).
         """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), prepare=prepare)
         return drive(flow, fn, wait or self._blocking_wait, passthrough)

@@ -77,9 +77,7 @@ _MASKER = Masker(ner=False)  # patterns only: deterministic placeholders, no spa
 
 def make_guard(tmp_path: Path, policy: str = POLICY) -> Guard:
     store = SQLiteStore(tmp_path / "guard.db", key=KEY)
-    return Guard(
-        Policy.from_string(policy), store, principal="agent:support-bot", masker=_MASKER
-    )
+    return Guard(Policy.from_string(policy), store, principal="agent:support-bot", masker=_MASKER)
 
 
 class RecordingModel(ScriptedChatModel):

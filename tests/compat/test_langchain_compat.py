@@ -30,7 +30,7 @@ from langgraph.prebuilt import InjectedState, InjectedStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, interrupt
 
-from guardrails_plugin.integrations.langchain import GuardedTool, guard_tool, resume_decided
+from guardrails_plugin.integrations.langchain import guard_tool, resume_decided
 from guardrails_plugin.store import Event
 from guardrails_plugin.testing import ScriptedApprover
 
@@ -50,7 +50,6 @@ from .lc_harness import (
     model_schema,
     run_agent,
     run_tool_node,
-    transcript,
     turns,
 )
 
@@ -287,7 +286,7 @@ def test_classic_tool_keeps_its_one_string_schema_and_input(guard, variant, mode
     script = turns(call("echo", {"__arg1": "hi"}, "c1"), call("echo", {"text": "there"}, "c2"))
     original, guarded = compare(variant, mode, guard, [classic()], script)
     assert original.error is None and guarded.error is None, guarded.error
-    assert [m.content for m in original.tool_messages][0] == f"echo hi for {EMAIL}"
+    assert original.tool_messages[0].content == f"echo hi for {EMAIL}"
     assert_guarded_equals_original(original, guarded)
     assert_canaries_kept(original, guarded)
     wrapped = guard_tool(classic(), guard)
@@ -302,7 +301,9 @@ def test_classic_tool_keeps_its_one_string_schema_and_input(guard, variant, mode
 def test_classic_tool_input_is_judged_as_arg1_whatever_the_key(guard, variant):
     """Issue 12 #1: the guard judges a classic Tool's input as ``{"__arg1": value}``, so a rule
     on ``__arg1`` holds whichever key the model wrote."""
-    script = turns([call("echo", {"__arg1": "forbidden"}, "c1"), call("echo", {"q": "forbidden"}, "c2")])
+    script = turns(
+        [call("echo", {"__arg1": "forbidden"}, "c1"), call("echo", {"q": "forbidden"}, "c2")]
+    )
     run = run_agent(variant, "invoke", [classic()], script, guard)
     assert [m.status for m in run.tool_messages] == ["error", "error"]
     assert all("no-forbidden-echo" in m.content for m in run.tool_messages)
@@ -430,7 +431,9 @@ def test_guard_tool_keeps_every_field_of_the_tool(guard):
     assert asyncio.run(wrapped.coroutine(x=1)) == 2
     assert wrapped.invoke({"x": 1}) == 2
     assert [e for e, _ in local.tool_events()] == ["start", "end", "start", "end"]
-    sync_only = guard_tool(StructuredTool.from_function(lambda x: x, name="f", description="d"), guard)
+    sync_only = guard_tool(
+        StructuredTool.from_function(lambda x: x, name="f", description="d"), guard
+    )
     assert sync_only.coroutine is None
 
 
@@ -495,7 +498,9 @@ def test_tracers_hear_one_masked_tool_run_per_call_and_one_for_a_denial(guard, v
     events = sorted(guarded.recorder.tool_events())
     assert events == sorted(original.recorder.tool_events())
     assert events.count(("start", "run_sql")) == 1 and ("end", "run_sql") in events
-    starts = {e["tool_call_id"]: e["inputs"] for e in guarded.recorder.tools if e["event"] == "start"}
+    starts = {
+        e["tool_call_id"]: e["inputs"] for e in guarded.recorder.tools if e["event"] == "start"
+    }
     assert starts == {
         "c1": {"customer_id": 7},
         "c2": {"to": "<EMAIL_1>", "body": "hi"},  # what the model wrote, not the real address
@@ -586,7 +591,13 @@ def start(agent: Any, mode: str, thread: str = "t-1") -> Any:
 def original_answer(mode: str) -> list[dict[str, Any]]:
     from .lc_harness import build
 
-    agent, _ = build("original", [ask_user], turns(call("ask_user", {"question": "color?"}, "c1")), None, checkpointer=InMemorySaver())
+    agent, _ = build(
+        "original",
+        [ask_user],
+        turns(call("ask_user", {"question": "color?"}, "c1")),
+        None,
+        checkpointer=InMemorySaver(),
+    )
     first = start(agent, mode)
     assert [i.value for i in first["__interrupt__"]] == [{"question": "color?"}]
     done = resume(agent, "blue", mode)

@@ -18,4 +18,3 @@ __all__ = ["is_control_flow"]
 def is_control_flow(exc: BaseException) -> bool:
     """Whether ``exc`` is LangGraph's control flow (the guard's ``passthrough`` test)."""
     return isinstance(exc, GraphBubbleUp) or is_invalid_resume(exc)
-

@@ -105,6 +105,6 @@ def masked_copy(exc: BaseException, message: str) -> BaseException:
         copy.args = (text,)
         if str(copy) == text:
             return copy
-    except Exception:  # noqa: BLE001, S110 - a type that needs more than a message: below
+    except Exception:  # noqa: BLE001 - a type that needs more than a message: below
         pass
     return RuntimeError(f"{kind.__name__}: {text}")

@@ -125,9 +125,7 @@ class GuardMiddleware(AgentMiddleware):
         await trace.aend(answer)
         return answer
 
-    def _check(
-        self, request: Any
-    ) -> tuple[dict[str, Any], RunContext, ToolArguments] | _Refusal:
+    def _check(self, request: Any) -> tuple[dict[str, Any], RunContext, ToolArguments] | _Refusal:
         """(the arguments as the tool will receive them, the run, the tool's validation), or
         why the call ends before the guard: the tool's own validation error, or a refusal."""
         call = request.tool_call
@@ -138,7 +136,13 @@ class GuardMiddleware(AgentMiddleware):
         except ValidationError as exc:
             return _Refusal(_invalid(call, request.tool, exc), exc)
         except ToolDenied as exc:
-            return _Refusal(_answer(call, Outcome(False, message=str(exc)), Raised()), None)
+            refusal = ToolMessage(
+                content=str(exc),
+                status="error",
+                name=call.get("name"),
+                tool_call_id=call.get("id") or "",
+            )
+            return _Refusal(refusal, None)
 
     def _suspend(self, step: Wait) -> ApprovalRequest:
         """Suspend the run until ``step``'s request is decided, with exactly one ``interrupt()``
@@ -227,8 +231,9 @@ def _raises(trace: ToolTrace) -> bool:
 
 
 def _trace(request: Any) -> ToolTrace:
-    runtime_config = getattr(getattr(request, "runtime", None), "config", None)
-    return ToolTrace(request.tool, request.tool_call, runtime_config or _config())
+    # The config ToolNode runs the tool with, so the run sits where the tool's own would.
+    config: Any = getattr(getattr(request, "runtime", None), "config", None) or _config()
+    return ToolTrace(request.tool, request.tool_call, config)
 
 
 def _untraced(request: Any) -> Any:

@@ -277,7 +277,7 @@ class GuardedTool(BaseTool):
         return self.response_format == "content_and_artifact"
 
 
-class GuardedSingleInputTool(GuardedTool, Tool):  # type: ignore[misc]
+class GuardedSingleInputTool(GuardedTool, Tool):
     """A guarded classic ``Tool``: still a ``Tool``, so LangChain shows the model the same
     one-string schema and passes the one input as the original gets it."""
 
