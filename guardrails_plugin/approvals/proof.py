@@ -138,6 +138,7 @@ _KEPT = {
     Event.REQUEST_REKEYED,
     Event.VOTE_RECORDED,
     Event.TOOL_EXECUTING,
+    Event.TOOL_SUSPENDED,
     *_DECISIONS,
 }
 
