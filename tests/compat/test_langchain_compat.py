@@ -560,6 +560,27 @@ def test_runs_a_tool_starts_itself_are_not_traced(guard):
         assert run.tool_messages[-1].content == "inner saw <EMAIL_1>"
 
 
+def test_the_real_tool_runs_with_langsmith_tracing_off():
+    """Tracing switched on by the environment or ``tracing_v2_enabled()`` adds LangSmith's
+    tracer to every run, and ``@traceable`` functions trace themselves: neither may hear the
+    real tool's run (its restored arguments and raw output)."""
+    from langchain_core.tracers.context import tracing_v2_callback_var
+    from langsmith import tracing_context
+    from langsmith.utils import tracing_is_enabled
+
+    from guardrails_plugin.integrations.langchain.tracing import untraced_scope
+
+    with tracing_context(enabled=True):
+        marker = tracing_v2_callback_var.set(object())  # as tracing_v2_enabled() does
+        try:
+            with untraced_scope({"callbacks": [Recorder()]}) as quiet:
+                assert not tracing_is_enabled() and tracing_v2_callback_var.get() is None
+                assert quiet["callbacks"] == []
+            assert tracing_is_enabled() and tracing_v2_callback_var.get() is not None
+        finally:
+            tracing_v2_callback_var.reset(marker)
+
+
 # --- issue 12 #2: interrupts -------------------------------------------------------------------
 
 

@@ -3,11 +3,16 @@
 ``mode="blocking"`` waits for approvals in place (sync wait, or ``await`` that shares one
 watcher). ``mode="interrupt"`` suspends the LangGraph run with ``interrupt()`` instead, for
 approvals that may take hours: the run needs a checkpointer, the request is created once per
-tool-call id (LangGraph re-runs this wrapper from the top on resume), and after resuming the
-decision is read from the store, never from the resume value, which carries no approver identity.
+tool-call id (LangGraph re-runs this wrapper from the top on resume), the guard calls
+``interrupt()`` exactly once per approval so later interrupts in the same task keep their own
+resume values, and after resuming the decision is read from the store, never from the resume
+value, which carries no approver identity.
 
 The guard checks the arguments as the tool will receive them: validated by the tool's own
-schema first (see `arguments`); the tool then gets exactly the values the guard allowed.
+schema first (see `arguments`); the tool then gets exactly the values the guard allowed. The
+tool's failures behave as without the guard, masked (`failures`); LangGraph's control flow
+passes through untouched (`control`); tracers hear the masked run, not the real one
+(`tracing`).
 """
 
 from __future__ import annotations

@@ -29,8 +29,6 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import set_config_context
-from langchain_core.runnables.utils import coro_with_context
 from langchain_core.tools import BaseTool, Tool, ToolException
 from langchain_core.utils.pydantic import TypeBaseModel
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
@@ -48,7 +46,7 @@ from guardrails_plugin.integrations.langchain.failures import (
     masked_copy,
     without_prefix,
 )
-from guardrails_plugin.integrations.langchain.tracing import untraced_config
+from guardrails_plugin.integrations.langchain.tracing import untraced_scope
 
 __all__ = ["GuardedSingleInputTool", "GuardedTool", "guard_tool", "guard_tools"]
 
@@ -194,16 +192,13 @@ class GuardedTool(BaseTool):
         except ToolDenied as exc:
             return self._denied(str(exc), call_id)
         raised = Raised()
-        quiet = untraced_config(config)
         manager = CallbackManagerForToolRun.get_noop_manager() if run_manager else None
 
         def run_inner(allowed: dict[str, Any]) -> Any:
             a, kw = self._inner_args(allowed, call)
-            kw = _inner_kwargs(self.inner._run, kw, quiet, manager)
-            with set_config_context(quiet) as context:
-                return raised.run(
-                    lambda: self._answer_errors(lambda: context.run(self.inner._run, *a, **kw))
-                )
+            with untraced_scope(config) as quiet:
+                kw = _inner_kwargs(self.inner._run, kw, quiet, manager)
+                return raised.run(lambda: self._answer_errors(lambda: self.inner._run(*a, **kw)))
 
         outcome = self.guard.call(
             self.name,
@@ -226,17 +221,14 @@ class GuardedTool(BaseTool):
         except ToolDenied as exc:
             return self._denied(str(exc), call_id)
         raised = Raised()
-        quiet = untraced_config(config)
         manager = AsyncCallbackManagerForToolRun.get_noop_manager() if run_manager else None
 
         async def run_inner(allowed: dict[str, Any]) -> Any:
             a, kw = self._inner_args(allowed, call)
-            kw = _inner_kwargs(self.inner._arun, kw, quiet, manager)
-            with set_config_context(quiet) as context:
+            with untraced_scope(config) as quiet:
+                kw = _inner_kwargs(self.inner._arun, kw, quiet, manager)
                 return await raised.arun(
-                    lambda: self._aanswer_errors(
-                        lambda: coro_with_context(self.inner._arun(*a, **kw), context)
-                    )
+                    lambda: self._aanswer_errors(lambda: self.inner._arun(*a, **kw))
                 )
 
         outcome = await self.guard.acall(

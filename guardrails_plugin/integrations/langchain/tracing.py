@@ -11,15 +11,19 @@ result). Under the guard, the run they hear is the guarded one:
   the run itself (`ToolTrace`): the model's arguments in, the masked message out, and for a
   denied call a run that ends with the refusal (without the guard there is no call to deny).
 
-Either way, runs the tool starts itself (a chat model, a retriever, a graph it invokes) are not
-traced: they see the real values the tool works with. LangChain offers no way to mask what a
-callback receives, so the guard keeps those values from tracers by not tracing them.
+Either way, the real tool runs in an `untraced_scope`: no callback of the run or the tool, and no
+LangSmith tracing (``LANGSMITH_TRACING``, ``tracing_v2_enabled()``, ``@traceable``), hears it or
+the runs it starts itself (a chat model, a retriever, a graph it invokes), which see the real
+values the tool works with. LangChain offers no way to mask what a callback receives, so the
+guard keeps those values from tracers by not tracing them. (``set_debug(True)`` still prints
+everything to the console: a developer's switch, not a tracer.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -29,9 +33,12 @@ from langchain_core.callbacks import (
     CallbackManagerForToolRun,
 )
 from langchain_core.runnables import RunnableConfig, ensure_config
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
+from langchain_core.tracers.context import tracing_v2_callback_var
+from langsmith import tracing_context
 
-__all__ = ["ToolTrace", "untraced", "untraced_config"]
+__all__ = ["ToolTrace", "untraced", "untraced_config", "untraced_scope"]
 
 
 def untraced_config(config: RunnableConfig | None) -> RunnableConfig:
@@ -42,6 +49,21 @@ def untraced_config(config: RunnableConfig | None) -> RunnableConfig:
     quiet.pop("run_name", None)
     quiet.pop("run_id", None)
     return quiet
+
+
+@contextlib.contextmanager
+def untraced_scope(config: RunnableConfig | None) -> Iterator[RunnableConfig]:
+    """Within: runs started without a config see ``config`` without callbacks, and LangSmith
+    traces nothing. Yields the config to pass explicitly."""
+    quiet = untraced_config(config)
+    config_token = var_child_runnable_config.set(quiet)
+    tracer_token = tracing_v2_callback_var.set(None)
+    try:
+        with tracing_context(enabled=False, parent=False):
+            yield quiet
+    finally:
+        tracing_v2_callback_var.reset(tracer_token)
+        var_child_runnable_config.reset(config_token)
 
 
 def untraced(tool: BaseTool) -> BaseTool:
@@ -55,12 +77,14 @@ def untraced(tool: BaseTool) -> BaseTool:
 @functools.lru_cache(maxsize=256)
 def _untraced_class(kind: type[BaseTool]) -> type[BaseTool]:
     def invoke(self: BaseTool, input: Any, config: RunnableConfig | None = None, **kw: Any) -> Any:
-        return kind.invoke(self, input, untraced_config(config), **kw)
+        with untraced_scope(config) as quiet:
+            return kind.invoke(self, input, quiet, **kw)
 
     async def ainvoke(
         self: BaseTool, input: Any, config: RunnableConfig | None = None, **kw: Any
     ) -> Any:
-        return await kind.ainvoke(self, input, untraced_config(config), **kw)
+        with untraced_scope(config) as quiet:
+            return await kind.ainvoke(self, input, quiet, **kw)
 
     namespace = {"invoke": invoke, "ainvoke": ainvoke, "__module__": __name__}
     return type(f"Untraced{kind.__name__}", (kind,), namespace)
