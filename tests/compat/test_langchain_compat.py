@@ -11,11 +11,13 @@ The shapes that already worked are here too, so they stay working. Covers P1, P1
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pytest
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain.tools import ToolRuntime
+from langchain_core.documents import Document
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import (
     InjectedToolArg,
@@ -29,6 +31,7 @@ from langgraph.errors import is_invalid_resume
 from langgraph.prebuilt import InjectedState, InjectedStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel
 
 from guardrails_plugin.integrations.langchain import guard_tool, resume_decided
 from guardrails_plugin.store import Event
@@ -764,3 +767,84 @@ def test_resuming_before_the_decision_fails_the_run_and_can_be_resumed_again(gua
     assert [i.value for i in asked["__interrupt__"]] == [{"question": "color?"}]
     done = resume(agent, "blue", mode)
     assert transcript_of(done) == original_answer(mode)
+
+
+# --- outputs that are objects (issue 12 #5, another engineer's work) -------------------------
+
+
+class Customer(BaseModel):
+    id: int
+    email: str
+
+
+@dataclass
+class Ticket:
+    id: int
+    reporter: str
+
+
+def object_tools() -> list[Any]:
+    @tool
+    def get_model(x: int) -> Customer:
+        """A pydantic model."""
+        return Customer(id=x, email=EMAIL)
+
+    @tool
+    def get_dataclass(x: int) -> Ticket:
+        """A dataclass."""
+        return Ticket(id=x, reporter=EMAIL)
+
+    @tool
+    def get_documents(x: int) -> list[Document]:
+        """Documents."""
+        return [Document(page_content=f"mail {EMAIL}", metadata={"owner": EMAIL})]
+
+    @tool
+    def get_message(x: int, call_id: Annotated[str, InjectedToolCallId]) -> ToolMessage:
+        """A ToolMessage of its own."""
+        return ToolMessage(f"reach {EMAIL}", tool_call_id=call_id, name="get_message")
+
+    @tool
+    def get_command(x: int, call_id: Annotated[str, InjectedToolCallId]) -> Command:
+        """A Command that updates the messages."""
+        message = ToolMessage(f"reach {EMAIL}", tool_call_id=call_id, name="get_command")
+        return Command(update={"messages": [message]})
+
+    return [get_model, get_dataclass, get_documents, get_message, get_command]
+
+
+_SHAPES = "output shape preservation (issue 12 #5, another engineer): "
+
+
+@pytest.mark.parametrize(
+    ("name", "variant"),
+    [
+        pytest.param(
+            name,
+            variant,
+            marks=pytest.mark.xfail(reason=_SHAPES + why, strict=True) if why else (),
+        )
+        for name, variant, why in [
+            ("get_model", "wrapper", "the model reads the masked fields as JSON, not str()"),
+            ("get_model", "middleware", ""),
+            ("get_dataclass", "wrapper", "the model reads the masked fields as JSON, not str()"),
+            ("get_dataclass", "middleware", ""),
+            ("get_documents", "wrapper", "Documents come back as dicts"),
+            ("get_documents", "middleware", ""),
+            ("get_message", "wrapper", "a ToolMessage output becomes its masked data"),
+            ("get_message", "middleware", ""),
+            ("get_command", "wrapper", "a Command output becomes its masked data"),
+            ("get_command", "middleware", "a Command output becomes its masked data"),
+        ]
+    ],
+)
+def test_object_outputs_keep_their_type_masked(guard, name, variant):
+    """Issue 12 #5 (not this branch's): object outputs reach the model as the original's, masked.
+    Under the middleware ToolNode has made the ToolMessage before the guard sees it, so only a
+    Command differs there."""
+    tools = object_tools()
+    script = turns(call(name, {"x": 7}, "c1"))
+    original, guarded = compare(variant, "invoke", guard, tools, script)
+    assert original.error is None and guarded.error is None, guarded.error
+    assert_guarded_equals_original(original, guarded)
+    assert_no_canary(guarded)
