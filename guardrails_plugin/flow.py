@@ -90,7 +90,7 @@ def drive(
             step = flow.send(reply)
             try:
                 reply = wait(step) if isinstance(step, Wait) else fn(step.args)
-            except Exception as exc:
+            except Exception as exc:  # handed to the flow, which decides (control flow: passed on)
                 if passes(exc, passthrough):
                     _hand_over(flow, exc)
                     raise
@@ -145,7 +145,7 @@ async def adrive(
                     _observe(observe, reply)
                 else:
                     reply = await fn(step.args)
-            except Exception as exc:
+            except Exception as exc:  # handed to the flow, which decides (control flow: passed on)
                 if passes(exc, passthrough):
                     _hand_over(flow, exc)
                     raise
