@@ -8,6 +8,7 @@ adapters that cannot run it). One logic, thin drivers: nothing here decides anyt
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -16,7 +17,17 @@ from typing import Any
 from guardrails_plugin.store.records import ApprovalRequest
 from guardrails_plugin.types import Decision, Finding
 
-__all__ = ["Execute", "Flow", "Outcome", "Wait", "adrive", "drive", "drive_to_decision"]
+__all__ = [
+    "Execute",
+    "Flow",
+    "Outcome",
+    "Passthrough",
+    "Wait",
+    "adrive",
+    "drive",
+    "drive_to_decision",
+    "passes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +63,16 @@ class Outcome:
 
 
 Flow = Generator[Wait | Execute, Any, Outcome]
-Passthrough = tuple[type[BaseException], ...]
+# A framework's control-flow exceptions: types, or a test for those a type cannot name (LangGraph
+# marks an invalid resume value on a plain pydantic ValidationError).
+Passthrough = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+
+
+def passes(exc: BaseException, passthrough: Passthrough) -> bool:
+    """Whether ``exc`` is framework control flow that must propagate untouched."""
+    if isinstance(passthrough, tuple):
+        return isinstance(exc, passthrough)
+    return passthrough(exc)
 
 
 def drive(
@@ -70,14 +90,22 @@ def drive(
             step = flow.send(reply)
             try:
                 reply = wait(step) if isinstance(step, Wait) else fn(step.args)
-            except passthrough:
-                flow.close()
-                raise
-            except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+            except Exception as exc:  # handed to the flow, which decides (control flow: passed on)
+                if passes(exc, passthrough):
+                    _hand_over(flow, exc)
+                    raise
                 reply = exc
     except StopIteration as stop:
         outcome: Outcome = stop.value
         return outcome
+
+
+def _hand_over(flow: Flow, exc: Exception) -> None:
+    """The framework's control flow takes over: the flow hears of it where it stands (a tool
+    interrupted mid-call gives back its approval's claim) and ends."""
+    with contextlib.suppress(Exception):  # the flow re-raises exc; the driver raises it
+        flow.throw(exc)
+    flow.close()
 
 
 def drive_to_decision(flow: Flow, wait: Callable[[Wait], ApprovalRequest]) -> Outcome:
@@ -117,10 +145,10 @@ async def adrive(
                     _observe(observe, reply)
                 else:
                     reply = await fn(step.args)
-            except passthrough:
-                flow.close()
-                raise
-            except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+            except Exception as exc:  # handed to the flow, which decides (control flow: passed on)
+                if passes(exc, passthrough):
+                    _hand_over(flow, exc)
+                    raise
                 reply = exc
     except StopIteration as stop:
         outcome: Outcome = stop.value

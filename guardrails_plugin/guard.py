@@ -37,7 +37,15 @@ from guardrails_plugin.errors import (
     ToolDenied,
     UnsupportedValue,
 )
-from guardrails_plugin.flow import Execute, Outcome, Wait, adrive, drive, drive_to_decision
+from guardrails_plugin.flow import (
+    Execute,
+    Outcome,
+    Passthrough,
+    Wait,
+    adrive,
+    drive,
+    drive_to_decision,
+)
 from guardrails_plugin.masking import Masker
 from guardrails_plugin.payload import as_data
 from guardrails_plugin.policy import Policy
@@ -327,7 +335,14 @@ class Guard:
             except Exception as exc:  # noqa: BLE001
                 return self._fail(call, "could not check the approval", exc, decision, request_id)
         started = time.perf_counter()
-        result = yield Execute(dict(exec_args), decision, request_id)
+        try:
+            result = yield Execute(dict(exec_args), decision, request_id)
+        except Exception as exc:
+            # The framework's control flow (an interrupt) stopped the call before it finished,
+            # and runs it again when the run resumes: give the approval's claim back for that.
+            if request_id is not None:
+                self._release(request_id, call, exc)
+            raise
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return self._finish(
             call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
@@ -430,6 +445,13 @@ class Guard:
             why = f"with the real values behind its placeholders, {judged}"
             return self._refuse(call, decision, request_id, why)
         return restored
+
+    def _release(self, request_id: str, call: ToolCall, exc: Exception) -> None:
+        why = f"the run was suspended during the call ({type(exc).__name__})"
+        try:
+            self.broker.release_execution(request_id, call.tool, why)
+        except Exception as failure:  # noqa: BLE001 - the claim stays: the replay is refused
+            log.error("could not release the execution of request %s: %s", request_id, failure)
 
     def _decision_sentence(self, request: ApprovalRequest) -> str | None:
         """What the model reads about a decided request. A denial's author and reason come
@@ -642,17 +664,17 @@ class Guard:
         *,
         call_id: str | None = None,
         run: RunContext | None = None,
-        passthrough: tuple[type[BaseException], ...] = (),
+        passthrough: Passthrough = (),
         wait: Callable[[Wait], ApprovalRequest] | None = None,
         prepare: Prepare | None = None,
     ) -> Outcome:
         """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it.
 
-        Exceptions of the ``passthrough`` types raised by ``fn`` or ``wait`` propagate untouched
-        (a framework's control flow, such as LangGraph's interrupt); others from ``fn`` are
-        reported masked, others from ``wait`` deny. ``wait`` replaces the blocking wait for a
-        decision (LangGraph's interrupt mode suspends the run instead). ``prepare`` is the
-        adapter's view of what the tool receives (see `flow`).
+        Exceptions ``passthrough`` names (types, or a test) raised by ``fn`` or ``wait``
+        propagate untouched (a framework's control flow, such as LangGraph's interrupt); others
+        from ``fn`` are reported masked, others from ``wait`` deny. ``wait`` replaces the
+        blocking wait for a decision (LangGraph's interrupt mode suspends the run instead).
+        ``prepare`` is the adapter's view of what the tool receives (see `flow`).
         """
         flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), prepare=prepare)
         return drive(flow, fn, wait or self._blocking_wait, passthrough)
@@ -678,7 +700,7 @@ class Guard:
         *,
         call_id: str | None = None,
         run: RunContext | None = None,
-        passthrough: tuple[type[BaseException], ...] = (),
+        passthrough: Passthrough = (),
         wait: Callable[[Wait], Awaitable[ApprovalRequest]] | None = None,
         observe: Callable[[ApprovalRequest], None] | None = None,
         prepare: Prepare | None = None,

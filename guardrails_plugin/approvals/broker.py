@@ -21,7 +21,7 @@ from guardrails_plugin.approvals.duties import (
     resolve_voter,
 )
 from guardrails_plugin.approvals.edits import apply_edit, rule_name
-from guardrails_plugin.approvals.execution import claim_execution
+from guardrails_plugin.approvals.execution import claim_execution, release_execution
 from guardrails_plugin.approvals.proof import DECISION_EVENTS, terms_refusal
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
@@ -507,6 +507,11 @@ class ApprovalBroker:
         execution before returning, so a resumed or replayed run cannot run the tool twice.
         """
         return claim_execution(self.store, self.clock.now(), request_id, tool, args)
+
+    def release_execution(self, request_id: str, tool: str, why: str) -> bool:
+        """Give back the claim of a call the framework suspended mid-way (see
+        `execution.release_execution`), so its replay can run it."""
+        return release_execution(self.store, request_id, tool, why)
 
     def record_outcome(self, request_id: str, *, ok: bool, error: str | None = None) -> None:
         """Audit how the approved tool call ended (error text must already be masked)."""

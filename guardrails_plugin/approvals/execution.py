@@ -19,7 +19,7 @@ from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import Store, StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, Status
 
-__all__ = ["claim_execution"]
+__all__ = ["claim_execution", "release_execution"]
 
 
 def claim_execution(
@@ -55,6 +55,28 @@ def claim_execution(
     raise refusal
 
 
+def release_execution(store: Store, request_id: str, tool: str, why: str) -> bool:
+    """Give back the claim of a call the framework suspended before it finished: LangGraph
+    stops a task at an ``interrupt()`` (the tool's own, or a middleware's after the guard) and
+    runs it again from the top on resume, so the same approved call must be able to run again
+    then. Only this process, which saw the suspension, can release (a crash leaves the claim
+    held, so a replay after it is refused); the release is a keyed audit row. True if released.
+    """
+    with store.transaction() as tx:
+        request = tx.get_request(request_id)
+        if request is None or request.executed_at is None:
+            return False
+        if not tx.update_request(request_id, Status.APPROVED, executed_at=None):
+            return False
+        tx.append_audit(
+            Event.TOOL_SUSPENDED,
+            request_id=request_id,
+            actor=request.principal,
+            data={"tool": tool, "why": why},
+        )
+    return True
+
+
 def _chain_refusal(
     store: Store,
     tx: StoreTx,
@@ -65,8 +87,11 @@ def _chain_refusal(
 ) -> tuple[str | None, str]:
     """Why the audit log does not grant this execution (None: it does), and the bound hash."""
     events = tx.request_events(request.id)
-    # Any such row, even one that is not authentic: refusing costs a re-request at worst.
-    if any(r.event == Event.TOOL_EXECUTING for r in events):
+    # Any such row, even one that is not authentic: refusing costs a re-request at worst. Only
+    # an authentic release gives a claim back.
+    claims = sum(1 for r in events if r.event == Event.TOOL_EXECUTING)
+    released = sum(1 for r in events if r.event == Event.TOOL_SUSPENDED and tx.authentic(r))
+    if claims > released:
         return "the approved call already ran once", ""
     try:
         approval = prove_approval([r for r in events if tx.authentic(r)])

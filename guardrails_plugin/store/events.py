@@ -20,6 +20,7 @@ class Event:
     CANCELLED = "request.cancelled"
     EXECUTION_REFUSED = "execution.refused"
     TOOL_EXECUTING = "tool.executing"
+    TOOL_SUSPENDED = "tool.suspended"  # the framework suspended it mid-call: a replay may claim it
     TOOL_EXECUTED = "tool.executed"
     TOOL_FAILED = "tool.failed"
     OUTPUT_MASKED = "output.masked"

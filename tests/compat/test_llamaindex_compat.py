@@ -463,12 +463,6 @@ def test_a_tool_that_waits_for_a_human_resumes_from_a_checkpoint(guard):
     assert answers["guarded"][0] == ["user said yes to deploy"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an approved call suspended mid-call gives its claim back only with the guard's "
-    "release of suspended executions (issue 12 #2, LangChain side: 'suspended calls give their "
-    "claim back'); until then the replay is refused: 'the approved call already ran once'",
-)
 def test_an_approved_tool_that_waits_for_a_human(tmp_path, shared_masker):
     """Issue 12 #3: a tool under an approval rule that also asks the user: approved once, it
     waits for the human, and its replayed step (LlamaIndex re-runs the step when the answer

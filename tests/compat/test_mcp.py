@@ -193,16 +193,7 @@ def test_an_approval_gates_the_call(variant: str, verdict: str, tmp_path: Path) 
         assert run.interceptor.requests == []
 
 
-_RUNTIME_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 #8 (another engineer): the guard_tools wrapper has no `coroutine`, so "
-    "LangGraph does not inject `runtime` into the MCP tool and its interceptors get None",
-)
-
-
-@pytest.mark.parametrize(
-    "variant", [pytest.param("wrapper", marks=_RUNTIME_XFAIL), "middleware", "plain"]
-)
+@pytest.mark.parametrize("variant", ["wrapper", "middleware", "plain"])
 def test_interceptors_keep_the_runtime(variant: str, tmp_path: Path) -> None:
     """langchain-mcp-adapters hands interceptors LangGraph's ``ToolRuntime`` (state, context,
     store) when the tool runs inside a graph; a guarded tool must not take it away."""

@@ -313,25 +313,32 @@ def test_a_store_failure_denies_the_call(guard, spy, variant, monkeypatch):
     assert spy.names() == []
 
 
-def test_a_tool_error_reaches_the_model_masked(guard):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_tool_error_fails_the_run_as_without_the_guard_but_masked(guard, variant):
+    """Issue 12 #8: a tool's exception propagates as it does unguarded (LangGraph's ToolNode
+    then fails the run), holding only the masked text; the audit log records it masked."""
+
     @tool
     def fetch(url: str) -> str:
         """Fetch a URL."""
         raise RuntimeError("401 for token sk_live_51Habc123DEF456ghi789JKL at ana@example.org")
 
-    agent = create_agent(
-        ScriptedChatModel(
-            responses=[
-                AIMessage("", tool_calls=[tool_call("fetch", {"url": "https://x"})]),
-                AIMessage("ok"),
-            ]
-        ),
-        [fetch],
-        middleware=[GuardMiddleware(guard)],
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("fetch", {"url": "https://x"})]),
+            AIMessage("ok"),
+        ]
     )
-    [message] = tool_messages(run(agent))
-    assert message.status == "error"
-    assert "sk_live" not in message.content and "ana@example.org" not in message.content
+    if variant == "wrapper":
+        agent = create_agent(model, guard_tools([fetch], guard))
+    else:
+        agent = create_agent(model, [fetch], middleware=[GuardMiddleware(guard)])
+    with pytest.raises(RuntimeError) as raised:
+        run(agent)
+    assert str(raised.value) == "401 for token <API_KEY_1> at <EMAIL_1>"
+    assert raised.value.__cause__ is None and raised.value.__traceback__ is not None
+    [failed] = [r for r in guard.store.audit_rows() if r.event == Event.TOOL_FAILED]
+    assert "sk_live" not in str(failed.data) and "<EMAIL_1>" in failed.data["error"]
 
 
 # --- the wrapper keeps the tool's contract ------------------------------------------------------

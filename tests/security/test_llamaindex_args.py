@@ -268,3 +268,39 @@ def test_partial_params_and_defaults_are_judged_too(tmp_path: Path):
     assert evaluated == {"export_table": "no-prod-export", "export_rows": "big-export"}
     assert tools[1].call(table="users", limit=10).is_error is False
     assert ran == [("users", 10)]
+
+
+def test_an_edit_that_drops_an_argument_is_judged_with_its_default(tmp_path: Path):
+    """Third red team F3 (LlamaIndex): an edit leaving out `limit` was judged without it and
+    moved to a laxer rule, while the function ran with its default 5,000,000."""
+    from guardrails_plugin.testing import ScriptedApprover, Vote
+
+    policy = """
+version: 1
+defaults: {effect: deny}
+people: {dan: [cli:dan], dora: [cli:dora]}
+groups: {dba: [dan, dora]}
+rules:
+  - id: big-export
+    match: {tool: export_table, args: {limit: {gt: 1000}}}
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 2, timeout: 10m, allow_edit: true}
+  - id: export
+    match: {tool: export_table}
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 1, timeout: 10m, allow_edit: true}
+"""
+    guard = make_guard(tmp_path, policy)
+    guard.wait_timeout = 5
+    ran: list[int] = []
+
+    def export_table(table: str, limit: int = 5_000_000) -> str:
+        """Export rows of a table."""
+        ran.append(limit)
+        return "exported"
+
+    guarded = guard_tool(FunctionTool.from_defaults(export_table), guard)
+    edit = Vote("approve", "ok", edited_args={"table": "customers"})
+    with ScriptedApprover(guard.broker, "cli:dan", decide=lambda r: None if r.revision else edit):
+        output = guarded.call(table="customers")
+    assert ran == [] and output.is_error and "big-export" in str(output.content)

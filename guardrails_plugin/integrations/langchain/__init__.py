@@ -1,6 +1,7 @@
 """LangChain and LangGraph: three ways to put the guard in front of tools.
 
-- `guard_tools` / `guard_tool`: wrap tools; works with any agent. Denials come back to the model
+- `guard_tools` / `guard_tool`: wrap tools; works with any agent. The wrapper keeps the tool's
+  schema, fields and kind (a classic ``Tool`` stays a ``Tool``); denials come back to the model
   as ``ToolMessage(status="error")`` and outputs are masked.
 - `GuardMiddleware`: for ``langchain.agents.create_agent``; blocking or LangGraph-interrupt mode.
 - `GuardCallbackHandler`: when you can only add a callback. It audits and blocks, but cannot mask

@@ -15,7 +15,9 @@ Only what the model supplied is the call: values LangChain injects (``ToolRuntim
 policy and the audit log, and passed to the tool untouched.
 
 Tools without a pydantic schema (``args_schema`` a JSON-schema dict, as MCP tools have, or none)
-get the model's JSON as it is, so there is nothing to convert.
+get the model's JSON as it is, so there is nothing to convert. A classic single-input ``Tool``
+takes its one value under whatever key the model wrote (the schema it shows says ``__arg1``), so
+that value is judged as ``{"__arg1": value}``: a rule on ``__arg1`` holds whatever the key.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ import functools
 from collections.abc import Container, Mapping
 from typing import Any
 
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, Tool
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticSerializationError
 
 from guardrails_plugin.errors import ToolDenied
 
-__all__ = ["ToolArguments", "UncheckableArguments", "validation_errors"]
+__all__ = ["SINGLE_INPUT", "ToolArguments", "UncheckableArguments", "validation_errors"]
+
+# The key a classic Tool's one input is judged under: the one LangChain shows the model.
+SINGLE_INPUT = "__arg1"
 
 # Values whose JSON form is themselves (exact types: an enum subclass of str is not).
 _PLAIN = frozenset({str, int, bool, type(None)})
@@ -53,6 +58,8 @@ class ToolArguments:
         self.schema: type[BaseModel] | None = None
         self.legacy = False
         self.injected: frozenset[str] = frozenset()
+        # A classic Tool: one input, passed on whatever its key.
+        self.single = isinstance(tool, Tool) and schema is None
         if isinstance(schema, type) and issubclass(schema, BaseModel) and tool is not None:
             self.injected = _injected_fields(tool, schema)
             self.schema = _checker(schema, self.injected)
@@ -67,7 +74,9 @@ class ToolArguments:
         `UncheckableArguments` when they cannot be known exactly."""
         if self.schema is None:
             self._refuse_legacy()
-            return dict(raw)
+            if self.single and len(raw) == 1:
+                return {SINGLE_INPUT: next(iter(raw.values()))}
+            return dict(raw)  # (a classic Tool refuses several values itself, without running)
         # A value the model wrote for an injected argument is dropped: LangChain injects its own.
         model = self.schema.model_validate({k: v for k, v in raw.items() if k not in self.injected})
         data = self._dump(model, by_alias=True)

@@ -3,32 +3,46 @@
 ``mode="blocking"`` waits for approvals in place (sync wait, or ``await`` that shares one
 watcher). ``mode="interrupt"`` suspends the LangGraph run with ``interrupt()`` instead, for
 approvals that may take hours: the run needs a checkpointer, the request is created once per
-tool-call id (LangGraph re-runs this wrapper from the top on resume), and after resuming the
-decision is read from the store, never from the resume value, which carries no approver identity.
+tool-call id (LangGraph re-runs this wrapper from the top on resume), the guard calls
+``interrupt()`` exactly once per approval so later interrupts in the same task keep their own
+resume values, and after resuming the decision is read from the store, never from the resume
+value, which carries no approver identity.
 
 The guard checks the arguments as the tool will receive them: validated by the tool's own
-schema first (see `arguments`); the tool then gets exactly the values the guard allowed.
+schema first (see `arguments`); the tool then gets exactly the values the guard allowed. The
+tool's failures behave as without the guard, masked (`failures`); LangGraph's control flow
+passes through untouched (`control`); tracers hear the masked run, not the real one
+(`tracing`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
 from langgraph.config import get_config
-from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import ToolInvocationError
 from langgraph.types import Command, interrupt
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
 from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
 from guardrails_plugin.integrations.langchain.arguments import ToolArguments, validation_errors
 from guardrails_plugin.integrations.langchain.context import run_for
-from guardrails_plugin.store.records import ApprovalRequest
+from guardrails_plugin.integrations.langchain.control import is_control_flow
+from guardrails_plugin.integrations.langchain.failures import (
+    Raised,
+    ToolErrorAnswer,
+    error_text,
+    masked_copy,
+    without_prefix,
+)
+from guardrails_plugin.integrations.langchain.tracing import ToolTrace, untraced
+from guardrails_plugin.store.records import ApprovalRequest, Status
 
 __all__ = ["INTERRUPT_TYPE", "GuardMiddleware", "resume_decided"]
 
@@ -51,83 +65,129 @@ class GuardMiddleware(AgentMiddleware):
         self.mode = mode
 
     def wrap_tool_call(self, request: Any, handler: Handler) -> ToolMessage | Command[Any]:
-        call = request.tool_call
+        call, trace = request.tool_call, _trace(request)
         checked = self._check(request)
         if not isinstance(checked, tuple):
-            return checked
+            return _refused(trace, checked)
         args, run, arguments = checked
+        raised = Raised()
+        quiet = _untraced(request)
 
         def run_tool(allowed: dict[str, Any]) -> Any:
-            return _content(handler(_override(request, call, allowed)))
+            trace.start()  # the tool's run, as tracers see it, begins now (not at the wait)
+            return _content(raised.run(lambda: handler(_override(quiet, call, allowed))))
 
-        outcome = self.guard.call(
-            call["name"],
-            args,
-            run_tool,
-            call_id=call.get("id"),
-            run=run,
-            passthrough=(GraphBubbleUp,),
-            wait=self._suspend if self.mode == "interrupt" else None,
-            prepare=arguments.validate,
-        )
-        return _message(call, outcome)
+        try:
+            outcome = self.guard.call(
+                call["name"],
+                args,
+                run_tool,
+                call_id=call.get("id"),
+                run=run,
+                passthrough=is_control_flow,
+                wait=self._suspend if self.mode == "interrupt" else None,
+                prepare=arguments.validate,
+            )
+            answer = _answer(call, outcome, raised)
+        except Exception as exc:
+            trace.error(exc)
+            raise
+        trace.end(answer)
+        return answer
 
     async def awrap_tool_call(
         self, request: Any, handler: AsyncHandler
     ) -> ToolMessage | Command[Any]:
-        call = request.tool_call
+        call, trace = request.tool_call, _trace(request)
         checked = self._check(request)
         if not isinstance(checked, tuple):
-            return checked
+            return await _arefused(trace, checked)
         args, run, arguments = checked
+        raised = Raised()
+        quiet = _untraced(request)
 
         async def run_tool(allowed: dict[str, Any]) -> Any:
-            return _content(await handler(_override(request, call, allowed)))
+            await trace.astart()
+            return _content(await raised.arun(lambda: handler(_override(quiet, call, allowed))))
 
         async def suspend(step: Wait) -> ApprovalRequest:
             return self._suspend(step)
 
-        outcome = await self.guard.acall(
-            call["name"],
-            args,
-            run_tool,
-            call_id=call.get("id"),
-            run=run,
-            passthrough=(GraphBubbleUp,),
-            wait=suspend if self.mode == "interrupt" else None,
-            prepare=arguments.validate,
-        )
-        return _message(call, outcome)
+        try:
+            outcome = await self.guard.acall(
+                call["name"],
+                args,
+                run_tool,
+                call_id=call.get("id"),
+                run=run,
+                passthrough=is_control_flow,
+                wait=suspend if self.mode == "interrupt" else None,
+                prepare=arguments.validate,
+            )
+            answer = _answer(call, outcome, raised)
+        except Exception as exc:
+            await trace.aerror(exc)
+            raise
+        await trace.aend(answer)
+        return answer
 
-    def _check(
-        self, request: Any
-    ) -> tuple[dict[str, Any], RunContext, ToolArguments] | ToolMessage | Command[Any]:
+    def _check(self, request: Any) -> tuple[dict[str, Any], RunContext, ToolArguments] | _Refusal:
         """(the arguments as the tool will receive them, the run, the tool's validation), or
-        the message that ends the call before the guard: the tool's own validation error, or a
-        refusal."""
+        why the call ends before the guard: the tool's own validation error, or a refusal."""
         call = request.tool_call
         try:
             run = run_for(self.guard, _config())
             arguments = ToolArguments(request.tool)
             return arguments.validate(call.get("args") or {}), run, arguments
         except ValidationError as exc:
-            return _invalid(call, request.tool, exc)
+            return _Refusal(_invalid(call, request.tool, exc), exc)
         except ToolDenied as exc:
-            return _message(call, Outcome(False, message=str(exc)))
+            refusal = ToolMessage(
+                content=str(exc),
+                status="error",
+                name=call.get("name"),
+                tool_call_id=call.get("id") or "",
+            )
+            return _Refusal(refusal, None)
 
     def _suspend(self, step: Wait) -> ApprovalRequest:
-        return self._interrupt_until_decided(step.request)
+        """Suspend the run until ``step``'s request is decided, with exactly one ``interrupt()``
+        per approval. LangGraph answers a task's interrupts by their order and runs the task
+        again from the top on resume, so the count must be the same on every run of it: were
+        the guard to skip its interrupt once the request is decided, the next ``interrupt()``
+        in the task (the tool's own, a ``HumanInTheLoopMiddleware`` further in) would get the
+        guard's resume value and its human would never be asked.
 
-    def _interrupt_until_decided(self, request: ApprovalRequest) -> ApprovalRequest:
+        The decision is read from the store, never from the resume value, which carries no
+        approver identity. A resume while the request is still pending is refused the way
+        LangGraph refuses an invalid resume value: the run fails, nothing is saved, and the
+        interrupt can be answered again once the request is decided (`resume_decided` waits
+        for that)."""
         broker = self.guard.broker
-        while True:
-            current = broker.get(request.id)
-            if current.terminal:
-                return current
-            if broker.clock.now() >= current.expires_at:
-                return broker.wait(request.id)  # records the expiry
-            # Suspends the run; returns (with a value we ignore) when the thread is resumed.
-            interrupt(_interrupt_value(current))
+        request = broker.get(step.request.id)
+        if request.terminal and request.status is not Status.APPROVED:
+            return request  # refused: the call ends here, before anything that interrupts
+        if not request.terminal and broker.clock.now() >= request.expires_at:
+            return broker.wait(request.id)  # records the expiry
+        interrupt(_interrupt_value(request), response_schema=self._decided(request.id))
+        # Decided, or expired since (the schema let the resume through): nothing left to wait for.
+        return broker.wait(request.id, deadline=broker.clock.now())
+
+    def _decided(self, request_id: str) -> Any:
+        """A ``response_schema`` that accepts any resume value once the request is decided (or
+        has expired, which the guard then records), and refuses it while it is pending."""
+        broker = self.guard.broker
+
+        def decided(value: Any) -> Any:
+            current = broker.get(request_id)
+            if not current.terminal and broker.clock.now() < current.expires_at:
+                raise ValueError(
+                    f"approval request {request_id} is still pending: resume once it is "
+                    "decided (resume_decided(agent, thread_id, guard) does)"
+                )
+            return value
+
+        return Annotated[Any, AfterValidator(decided)]
 
 
 def _interrupt_value(request: ApprovalRequest) -> dict[str, Any]:
@@ -141,6 +201,50 @@ def _interrupt_value(request: ApprovalRequest) -> dict[str, Any]:
         "approvers": sorted(request.approvers),
         "expires_at": request.expires_at,
     }
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A call answered before the guard: the message, and the validation error behind it."""
+
+    message: ToolMessage
+    error: ValidationError | None
+
+
+def _refused(trace: ToolTrace, refusal: _Refusal) -> ToolMessage:
+    # As the tool's own run reports it: a validation error the tool raises ends the run with
+    # that error; a handled one (or a refusal) ends it with the message.
+    trace.start()
+    if refusal.error is not None and _raises(trace):
+        trace.error(refusal.error)
+    else:
+        trace.end(refusal.message)
+    return refusal.message
+
+
+async def _arefused(trace: ToolTrace, refusal: _Refusal) -> ToolMessage:
+    await trace.astart()
+    if refusal.error is not None and _raises(trace):
+        await trace.aerror(refusal.error)
+    else:
+        await trace.aend(refusal.message)
+    return refusal.message
+
+
+def _raises(trace: ToolTrace) -> bool:
+    """Whether the tool raises its validation errors (rather than answering them itself)."""
+    return not getattr(trace.tool, "handle_validation_error", None)
+
+
+def _trace(request: Any) -> ToolTrace:
+    # The config ToolNode runs the tool with, so the run sits where the tool's own would.
+    config: Any = getattr(getattr(request, "runtime", None), "config", None) or _config()
+    return ToolTrace(request.tool, request.tool_call, config)
+
+
+def _untraced(request: Any) -> Any:
+    """The request the tool runs with: the tool itself runs untraced (see `tracing`)."""
+    return request if request.tool is None else request.override(tool=untraced(request.tool))
 
 
 def _invalid(call: dict[str, Any], tool: Any, exc: ValidationError) -> ToolMessage:
@@ -171,24 +275,23 @@ def _override(request: Any, call: dict[str, Any], args: dict[str, Any]) -> Any:
     return request.override(tool_call={**call, "args": args})
 
 
-class _ToolError(Exception):
-    """The tool answered with an error ToolMessage."""
-
-
 def _content(message: ToolMessage | Command[Any]) -> Any:
     """What the guard masks: the tool's message or Command itself, so the model gets it back as
-    it was (content, artifact, metadata; a Command still steers the graph), masked."""
+    it was (content, artifact, metadata; a Command still steers the graph), masked. An error
+    answer (the tool's, or ToolNode's for it) is masked and audited as failed."""
     if isinstance(message, ToolMessage) and message.status == "error":
-        return _ToolError(str(message.content))
+        return ToolErrorAnswer(error_text(message.content))
     return message
 
 
-def _message(call: dict[str, Any], outcome: Outcome) -> ToolMessage | Command[Any]:
+def _answer(call: dict[str, Any], outcome: Outcome, raised: Raised) -> ToolMessage | Command[Any]:
+    """The message the model reads, or the tool's exception raised again, masked (as the tool
+    raises it without the guard, and LangGraph's ToolNode handles it as it would)."""
     name, call_id = call.get("name"), call.get("id") or ""
     if not outcome.allowed:
-        text = outcome.message
-        if outcome.failed:
-            text = text.removeprefix("_ToolError: ")
+        if outcome.failed and raised.error is not None:
+            raise masked_copy(raised.error, outcome.message) from None
+        text = without_prefix(outcome.message, ToolErrorAnswer)
         return ToolMessage(content=text, status="error", name=name, tool_call_id=call_id)
     output = outcome.output
     if isinstance(output, ToolMessage | Command):

@@ -1,5 +1,19 @@
-"""Guarded LangChain tools: same name, description and argument schema as the tool they wrap,
-so the model sees an identical tool; every call goes through the `Guard`.
+"""Guarded LangChain tools: the same tool to the model and to LangChain, every call through the
+`Guard`.
+
+`guard_tool` copies every ``BaseTool`` field of the tool it wraps (name, description, schema,
+``return_direct``, ``response_format``, ``handle_tool_error``, ``handle_validation_error``,
+``callbacks``, ``verbose``, ``tags``, ``metadata``, ``extras``), takes its input schema from it
+(for tools whose schema comes from their ``_run``), reports its injected arguments, and exposes
+its ``func`` / ``coroutine`` as guarded callables with the same parameters, which is how
+LangGraph's ``ToolNode`` decides what to inject (a ``ToolRuntime``, the ``runtime`` of a
+langchain-mcp-adapters tool). A classic single-input ``Tool`` is wrapped in a ``Tool``, so the
+model still sees ``{"__arg1": string}``; its input is judged as ``{"__arg1": value}``, whatever
+key the model used, so a policy can name it.
+
+A denial reaches the model as an error ``ToolMessage`` (or, called without a tool-call id, as the
+refusal text), whatever the tool's ``handle_tool_error``; the tool's own failures behave as they
+do without the guard, masked (see `failures`). Tracers hear the wrapper's run only (`tracing`).
 
 No ``from __future__ import annotations`` here: LangChain inspects ``_run``'s annotations on
 every call, and string annotations would be re-evaluated (compiled) each time.
@@ -8,22 +22,34 @@ every call, and string annotations would be re-evaluated (compiled) each time.
 import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, ToolException
-from langgraph.errors import GraphBubbleUp
-from pydantic import ConfigDict, SkipValidation
+from langchain_core.tools import BaseTool, Tool, ToolException
+from langchain_core.utils.pydantic import TypeBaseModel
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from guardrails_plugin.errors import ToolDenied
-from guardrails_plugin.guard import Guard, Outcome, RunContext
+from guardrails_plugin.guard import Guard, Outcome
 from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
-from guardrails_plugin.integrations.langchain.arguments import ToolArguments
+from guardrails_plugin.integrations.langchain.arguments import SINGLE_INPUT, ToolArguments
 from guardrails_plugin.integrations.langchain.context import run_for
+from guardrails_plugin.integrations.langchain.control import is_control_flow
+from guardrails_plugin.integrations.langchain.failures import (
+    Raised,
+    ToolErrorAnswer,
+    error_text,
+    handled_content,
+    masked_copy,
+    without_prefix,
+)
+from guardrails_plugin.integrations.langchain.tracing import untraced_scope
 
-__all__ = ["GuardedTool", "guard_tool", "guard_tools"]
+__all__ = ["GuardedSingleInputTool", "GuardedTool", "guard_tool", "guard_tools"]
 
 _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("guard_call_id", default=None)
 
@@ -32,7 +58,8 @@ _call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("guard_cal
 class _Call:
     data: dict[str, Any]  # what the guard judges
     typed: dict[str, Any]  # the same values as LangChain validated them
-    injected: dict[str, Any] | None  # None: a single positional input
+    injected: dict[str, Any] | None  # None: a single positional input, judged under `key`
+    key: str = SINGLE_INPUT
 
 
 class GuardedTool(BaseTool):
@@ -42,7 +69,19 @@ class GuardedTool(BaseTool):
 
     inner: SkipValidation[BaseTool]
     guard: SkipValidation[Guard]
-    handle_tool_error: bool = True
+    # The inner tool's function and coroutine, guarded (set after construction): ToolNode reads
+    # their parameters to decide what to inject; calling them runs the guarded tool.
+    func: SkipValidation[Callable[..., Any] | None] = Field(default=None, exclude=True)
+    coroutine: SkipValidation[Callable[..., Awaitable[Any]] | None] = Field(
+        default=None, exclude=True
+    )
+
+    def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
+        if (func := getattr(self.inner, "func", None)) is not None:
+            self.func = _guarded_callable(self, func, asynchronous=False)
+        if (coroutine := getattr(self.inner, "coroutine", None)) is not None:
+            self.coroutine = _guarded_callable(self, coroutine, asynchronous=True)
 
     # LangChain does not pass the tool-call id to _run; remember it on the way in.
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
@@ -59,71 +98,139 @@ class GuardedTool(BaseTool):
         finally:
             _call_id.reset(token)
 
+    # --- the inner tool's contract -----------------------------------------------------------
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> TypeBaseModel:
+        if self.args_schema is None:  # derived from the inner tool's _run, not this one's
+            return self.inner.get_input_schema(config)
+        return super().get_input_schema(config)
+
+    @functools.cached_property
+    def _injected_args_keys(self) -> frozenset[str]:
+        # What LangChain leaves out of callback inputs and ToolNode injects: the inner's.
+        return self.inner._injected_args_keys
+
     @functools.cached_property
     def _checked(self) -> ToolArguments:
         return ToolArguments(self.inner)
 
+    @functools.cached_property
+    def _single_key(self) -> str:
+        """The name a single string input is judged under: the schema field LangChain
+        validates it as, or `SINGLE_INPUT` for tools without one (a classic ``Tool``)."""
+        schema = self.inner.args_schema
+        if isinstance(schema, type) and issubclass(schema, BaseModel) and schema.model_fields:
+            return next(iter(schema.model_fields))
+        return SINGLE_INPUT
+
+    # --- one call ------------------------------------------------------------------------------
+
     def _model_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call:
         """The model's arguments as JSON data for the guard, as LangChain validated them, and
-        the injected ones, untouched (None for a single positional input). LangChain has
-        validated ``kwargs`` with the inner tool's schema already."""
+        the injected ones, untouched. LangChain has validated ``kwargs`` with the inner tool's
+        schema already; a string input (or a classic Tool's one input) comes positionally."""
         if args:
-            return _Call(_arguments(args, kwargs), {}, None)
+            if len(args) != 1 or kwargs:
+                raise ToolDenied(
+                    f"Denied: {self.name!r} got {len(args)} positional and {len(kwargs)} keyword "
+                    "arguments; the guard checks one input or keyword arguments, so the call "
+                    "was not made."
+                )
+            return _Call({self._single_key: args[0]}, {}, None, self._single_key)
         model, injected = self._checked.split(kwargs)
-        try:
-            return _Call(self._checked.as_data(model), model, injected)
-        except ToolDenied as exc:
-            raise ToolException(str(exc)) from None
+        return _Call(self._checked.as_data(model), model, injected)
 
-    def _inner_call(
-        self,
-        func: Callable[..., Any],
-        allowed: dict[str, Any],
-        call: _Call,
-        config: RunnableConfig,
-        run_manager: Any,
-    ) -> dict[str, Any]:
+    def _inner_args(
+        self, allowed: dict[str, Any], call: _Call
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if call.injected is None:
-            return _inner_kwargs(func, allowed, config, run_manager)
+            return (allowed[call.key],), {}
         # The guard allowed the very data LangChain's values convert to: run with those values.
         # Anything else (a reviewer's edit, restored placeholders) is validated by the inner
         # tool's own schema again, typed as LangChain would.
         values = call.typed if allowed == call.data else self._checked.typed(allowed)
-        return _inner_kwargs(func, {**values, **call.injected}, config, run_manager)
+        return (), {**values, **call.injected}
+
+    def _prepare(self, call: _Call) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """A reviewer's edit as the inner tool will receive it, as data (the guard judges it)."""
+
+        def single(data: Mapping[str, Any]) -> dict[str, Any]:
+            if set(data) != {call.key}:
+                raise ValueError(f"{self.name!r} takes one input, {call.key!r}")
+            return dict(data)
+
+        def typed(data: Mapping[str, Any]) -> dict[str, Any]:
+            return self._checked.as_data(self._checked.typed(data))
+
+        return single if call.injected is None else typed
+
+    def _answer_errors(self, run: Callable[[], Any]) -> Any:
+        """The inner tool's run, its ToolException answered by its own handle_tool_error."""
+        try:
+            return run()
+        except ToolException as exc:
+            flag = self.inner.handle_tool_error
+            if not flag:
+                raise
+            return ToolErrorAnswer(error_text(handled_content(exc, flag)))
+
+    async def _aanswer_errors(self, run: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await run()
+        except ToolException as exc:
+            flag = self.inner.handle_tool_error
+            if not flag:
+                raise
+            return ToolErrorAnswer(error_text(handled_content(exc, flag)))
 
     def _run(
         self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
     ) -> Any:
         call_id = _call_id.get()
-        run = _run_for(self.guard, config)
-        call = self._model_args(args, kwargs)
+        try:
+            run = run_for(self.guard, config)
+            call = self._model_args(args, kwargs)
+        except ToolDenied as exc:
+            return self._denied(str(exc), call_id)
+        raised = Raised()
+        manager = CallbackManagerForToolRun.get_noop_manager() if run_manager else None
+
+        def run_inner(allowed: dict[str, Any]) -> Any:
+            a, kw = self._inner_args(allowed, call)
+            with untraced_scope(config) as quiet:
+                kw = _inner_kwargs(self.inner._run, kw, quiet, manager)
+                return raised.run(lambda: self._answer_errors(lambda: self.inner._run(*a, **kw)))
+
         outcome = self.guard.call(
             self.name,
             call.data,
-            lambda a: self.inner._run(
-                **self._inner_call(self.inner._run, a, call, config, run_manager)
-            ),
+            run_inner,
             call_id=call_id,
             run=run,
-            passthrough=(GraphBubbleUp,),
-            prepare=self._prepare if call.injected is not None else None,
+            passthrough=is_control_flow,
+            prepare=self._prepare(call),
         )
-        return _result(outcome, self.response_format == "content_and_artifact")
-
-    def _prepare(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """A reviewer's edit as the inner tool will receive it, as data (the guard judges it)."""
-        return self._checked.as_data(self._checked.typed(data))
+        return self._result(outcome, raised, call_id)
 
     async def _arun(
         self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
     ) -> Any:
         call_id = _call_id.get()
-        run = _run_for(self.guard, config)
-        call = self._model_args(args, kwargs)
+        try:
+            run = run_for(self.guard, config)
+            call = self._model_args(args, kwargs)
+        except ToolDenied as exc:
+            return self._denied(str(exc), call_id)
+        raised = Raised()
+        manager = AsyncCallbackManagerForToolRun.get_noop_manager() if run_manager else None
 
-        async def run_inner(a: dict[str, Any]) -> Any:
-            inner_kwargs = self._inner_call(self.inner._arun, a, call, config, run_manager)
-            return await self.inner._arun(**inner_kwargs)
+        async def run_inner(allowed: dict[str, Any]) -> Any:
+            a, kw = self._inner_args(allowed, call)
+            with untraced_scope(config) as quiet:
+                kw = _inner_kwargs(self.inner._arun, kw, quiet, manager)
+                return await raised.arun(
+                    lambda: self._aanswer_errors(lambda: self.inner._arun(*a, **kw))
+                )
 
         outcome = await self.guard.acall(
             self.name,
@@ -131,42 +238,97 @@ class GuardedTool(BaseTool):
             run_inner,
             call_id=call_id,
             run=run,
-            passthrough=(GraphBubbleUp,),
-            prepare=self._prepare if call.injected is not None else None,
+            passthrough=is_control_flow,
+            prepare=self._prepare(call),
         )
-        return _result(outcome, self.response_format == "content_and_artifact")
+        return self._result(outcome, raised, call_id)
+
+    # --- what LangChain gets back --------------------------------------------------------------
+
+    def _result(self, outcome: Outcome, raised: Raised, call_id: str | None) -> Any:
+        if outcome.allowed:
+            output = outcome.output
+            if self._pair and not isinstance(output, tuple):
+                return (output, None)
+            return output
+        if outcome.failed and raised.error is not None:
+            # The tool raised: so does the guarded tool, as the original would, masked.
+            raise masked_copy(raised.error, outcome.message) from None
+        return self._denied(without_prefix(outcome.message, ToolErrorAnswer), call_id)
+
+    def _denied(self, text: str, call_id: str | None) -> Any:
+        """A refusal or the tool's error answer, as the model reads it: an error ToolMessage,
+        or the text when the call has no tool-call id (as a handled ToolException is)."""
+        if call_id is None:
+            answer: Any = text
+        else:
+            answer = ToolMessage(text, status="error", name=self.name, tool_call_id=call_id)
+        return (answer, None) if self._pair else answer
+
+    @property
+    def _pair(self) -> bool:
+        return self.response_format == "content_and_artifact"
+
+
+class GuardedSingleInputTool(GuardedTool, Tool):
+    """A guarded classic ``Tool``: still a ``Tool``, so LangChain shows the model the same
+    one-string schema and passes the one input as the original gets it."""
 
 
 def guard_tool(tool: BaseTool, guard: Guard) -> GuardedTool:
-    """Wrap one tool. The wrapper's tool-call schema is identical to the tool's."""
-    return GuardedTool(
-        name=tool.name,
-        description=tool.description,
-        args_schema=tool.args_schema,
-        return_direct=tool.return_direct,
-        response_format=tool.response_format,
-        tags=tool.tags,
-        metadata=tool.metadata,
-        handle_validation_error=tool.handle_validation_error,
-        inner=tool,
-        guard=guard,
-    )
+    """Wrap one tool. The wrapper's fields, schemas and injected arguments are the tool's."""
+    fields = {name: getattr(tool, name) for name in BaseTool.model_fields}
+    kind = GuardedSingleInputTool if isinstance(tool, Tool) else GuardedTool
+    return kind(inner=tool, guard=guard, func=None, **fields)
 
 
 def guard_tools(tools: Iterable[BaseTool], guard: Guard) -> list[GuardedTool]:
     return [guard_tool(t, guard) for t in tools]
 
 
+def _guarded_callable(
+    tool: GuardedTool, original: Callable[..., Any], *, asynchronous: bool
+) -> Callable[..., Any]:
+    """A function with ``original``'s parameters (and annotations, for ToolNode) that runs the
+    guarded tool, as ``invoke`` does: the guard cannot be bypassed through ``tool.func``."""
+    try:
+        signature: inspect.Signature | None = inspect.signature(original)
+    except (TypeError, ValueError):
+        signature = None
+
+    def tool_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if signature is None:
+            return args[0] if len(args) == 1 and not kwargs else dict(kwargs)
+        bound = signature.bind(*args, **kwargs).arguments
+        values: dict[str, Any] = {}
+        for name, value in bound.items():
+            if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                values.update(value)
+            else:
+                values[name] = value
+        if isinstance(tool, Tool) and len(values) == 1:
+            return next(iter(values.values()))
+        return values
+
+    if asynchronous:
+
+        @functools.wraps(original)
+        async def acall(*args: Any, **kwargs: Any) -> Any:
+            return await tool.ainvoke(tool_input(args, kwargs))
+
+        return acall
+
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return tool.invoke(tool_input(args, kwargs))
+
+    return call
+
+
 def _tool_call_id(value: Any) -> str | None:
     if isinstance(value, dict) and value.get("type") == "tool_call":
         return value.get("id")
     return None
-
-
-def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    if args and not kwargs and len(args) == 1:
-        return {"input": args[0]}
-    return dict(kwargs)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -191,18 +353,3 @@ def _inner_kwargs(
     if config_param:
         kwargs[config_param] = config
     return kwargs
-
-
-def _run_for(guard: Guard, config: RunnableConfig) -> RunContext:
-    try:
-        return run_for(guard, config)
-    except ToolDenied as exc:  # the model reads the refusal as a tool error
-        raise ToolException(str(exc)) from None
-
-
-def _result(outcome: Outcome, pair: bool) -> Any:
-    if not outcome.allowed:
-        raise ToolException(outcome.message)
-    if pair and not isinstance(outcome.output, tuple):
-        return (outcome.output, None)
-    return outcome.output

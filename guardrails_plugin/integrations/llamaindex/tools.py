@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from llama_index.core.tools import AsyncBaseTool, BaseTool, FunctionTool, ToolMetadata, ToolOutput
@@ -28,7 +28,7 @@ from llama_index.core.tools.types import adapt_to_async_tool
 from workflows import Context
 
 from guardrails_plugin.errors import ToolDenied
-from guardrails_plugin.guard import Guard, Outcome, RunContext
+from guardrails_plugin.guard import Guard, Outcome, Prepare, RunContext
 from guardrails_plugin.integrations.llamaindex.arguments import (
     Bound,
     CallShape,
@@ -70,8 +70,11 @@ AsyncRun = Callable[[dict[str, Any]], Awaitable[ToolOutput]]
 class _GuardedCall:
     """One call of a guarded tool: drives the guard and turns its outcome into a `ToolOutput`."""
 
-    def __init__(self, guard: Guard, name: str, named: dict[str, Any]) -> None:
+    def __init__(
+        self, guard: Guard, name: str, named: dict[str, Any], prepare: Prepare | None = None
+    ) -> None:
         self.guard, self.name, self.named = guard, name, named
+        self.prepare = prepare  # a reviewer's edit as the function will get it
         self.carried = CarriedOutput()
         self.run: RunContext | None = None  # the run the call was judged in
 
@@ -87,6 +90,7 @@ class _GuardedCall:
             call_id=call_id(self.name),
             run=self.run,
             passthrough=PASSTHROUGH,
+            prepare=self.prepare,
         )
 
     async def acall(self, run_inner: AsyncRun, *, events: bool) -> Outcome:
@@ -108,6 +112,7 @@ class _GuardedCall:
             run=self.run,
             passthrough=PASSTHROUGH,
             observe=_observer(ctx) if events and ctx is not None else None,
+            prepare=self.prepare,
         )
 
     def _payload(self, produce: Callable[[], ToolOutput]) -> Any:
@@ -199,11 +204,20 @@ class GuardedFunctionTool(FunctionTool):
         partial = {k: v for k, v in (self._inner.partial_params or {}).items() if k not in extra}
         return self._shape.bind(args, {**partial, **rest}), extra
 
+    def _guarded_call(self, bound: Bound) -> _GuardedCall:
+        def prepare(edited: Mapping[str, Any]) -> dict[str, Any]:
+            # An edit is judged with what the function will get: partial params and the
+            # defaults of arguments it leaves out included.
+            return self._shape.as_data(self._split((), dict(edited))[0])
+
+        name = self.metadata.get_name()
+        return _GuardedCall(self._guard, name, self._shape.as_data(bound), prepare)
+
     def _outcome(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Outcome, _GuardedCall]:
         bound, extra = self._split(args, kwargs)
-        guarded = _GuardedCall(self._guard, self.metadata.get_name(), self._shape.as_data(bound))
+        guarded = self._guarded_call(bound)
 
         def run_inner(allowed: dict[str, Any]) -> ToolOutput:
             positional, keywords = self._shape.call_args(allowed, bound)
@@ -215,7 +229,7 @@ class GuardedFunctionTool(FunctionTool):
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Outcome, _GuardedCall]:
         bound, extra = self._split(args, kwargs)
-        guarded = _GuardedCall(self._guard, self.metadata.get_name(), self._shape.as_data(bound))
+        guarded = self._guarded_call(bound)
 
         async def run_inner(allowed: dict[str, Any]) -> ToolOutput:
             positional, keywords = self._shape.call_args(allowed, bound)
