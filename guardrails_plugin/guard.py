@@ -45,6 +45,7 @@ from guardrails_plugin.flow import (
     adrive,
     drive,
     drive_to_decision,
+    passes,
 )
 from guardrails_plugin.masking import Masker
 from guardrails_plugin.payload import as_data
@@ -244,6 +245,7 @@ class Guard:
         run: RunContext,
         prepare: Prepare | None = None,
         exact: bool = False,
+        suspends: Passthrough = (),
     ) -> Generator[Wait | Execute, Any, Outcome]:
         """The decision path. Send the decided `ApprovalRequest` after a `Wait`, and the tool's
         raw result (or the exception it raised) after an `Execute`.
@@ -338,9 +340,10 @@ class Guard:
         try:
             result = yield Execute(dict(exec_args), decision, request_id)
         except Exception as exc:
-            # The framework's control flow (an interrupt) stopped the call before it finished,
-            # and runs it again when the run resumes: give the approval's claim back for that.
-            if request_id is not None:
+            # The framework's control flow left the call. Only a suspension (an interrupt the
+            # framework resumes by running the call again) gives the approval's claim back;
+            # any other exit (a hand-off to a parent graph) counts as the one execution.
+            if request_id is not None and passes(exc, suspends):
                 self._release(request_id, call, exc)
             raise
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -667,6 +670,7 @@ class Guard:
         passthrough: Passthrough = (),
         wait: Callable[[Wait], ApprovalRequest] | None = None,
         prepare: Prepare | None = None,
+        suspends: Passthrough = (),
     ) -> Outcome:
         """Guard one call synchronously: ``fn(args)`` runs only if the guard allows it.
 
@@ -674,9 +678,18 @@ class Guard:
         propagate untouched (a framework's control flow, such as LangGraph's interrupt); others
         from ``fn`` are reported masked, others from ``wait`` deny. ``wait`` replaces the
         blocking wait for a decision (LangGraph's interrupt mode suspends the run instead).
-        ``prepare`` is the adapter's view of what the tool receives (see `flow`).
+        ``prepare`` is the adapter's view of what the tool receives (see `flow`). ``suspends``:
+        the passthrough exceptions that suspend a running call for the framework to run again
+        on resume; they give an approval's one execution back.
         """
-        flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), prepare=prepare)
+        flow = self.flow(
+            tool,
+            args,
+            call_id=call_id,
+            run=run or self.run(),
+            prepare=prepare,
+            suspends=suspends,
+        )
         return drive(flow, fn, wait or self._blocking_wait, passthrough)
 
     def authorize(
@@ -704,13 +717,21 @@ class Guard:
         wait: Callable[[Wait], Awaitable[ApprovalRequest]] | None = None,
         observe: Callable[[ApprovalRequest], None] | None = None,
         prepare: Prepare | None = None,
+        suspends: Passthrough = (),
     ) -> Outcome:
         """`call` for async tools: waiting awaits the store's shared watcher, no thread blocks.
 
         ``observe`` hears of each approval request when the wait starts (pending) and ends
         (decided or expired), to stream progress; its errors are logged, never decisive.
         """
-        flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), prepare=prepare)
+        flow = self.flow(
+            tool,
+            args,
+            call_id=call_id,
+            run=run or self.run(),
+            prepare=prepare,
+            suspends=suspends,
+        )
         return await adrive(flow, fn, wait or self._awaiting_wait, passthrough, observe)
 
     def _blocking_wait(self, step: Wait) -> ApprovalRequest:

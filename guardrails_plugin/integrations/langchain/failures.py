@@ -49,6 +49,12 @@ class Raised:
             self.error = exc
             raise
 
+    def take(self) -> BaseException:
+        """The exception, forgotten here: a traceback through this object must not reach it."""
+        error, self.error = self.error, None
+        assert error is not None
+        return error
+
     async def arun(self, fn: Callable[[], Any]) -> Any:
         try:
             return await fn()

@@ -33,7 +33,13 @@ from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
 from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
 from guardrails_plugin.integrations.langchain.arguments import ToolArguments, validation_errors
 from guardrails_plugin.integrations.langchain.context import run_for
-from guardrails_plugin.integrations.langchain.control import is_control_flow
+from guardrails_plugin.integrations.langchain.control import (
+    ahanded_off,
+    handed_off,
+    is_control_flow,
+    is_suspension,
+    resume,
+)
 from guardrails_plugin.integrations.langchain.failures import (
     Raised,
     ToolErrorAnswer,
@@ -41,7 +47,11 @@ from guardrails_plugin.integrations.langchain.failures import (
     masked_copy,
     without_prefix,
 )
-from guardrails_plugin.integrations.langchain.tracing import ToolTrace, untraced
+from guardrails_plugin.integrations.langchain.tracing import (
+    ToolTrace,
+    untraced,
+    untraced_runtime,
+)
 from guardrails_plugin.store.records import ApprovalRequest, Status
 
 __all__ = ["INTERRUPT_TYPE", "GuardMiddleware", "resume_decided"]
@@ -75,7 +85,8 @@ class GuardMiddleware(AgentMiddleware):
 
         def run_tool(allowed: dict[str, Any]) -> Any:
             trace.start()  # the tool's run, as tracers see it, begins now (not at the wait)
-            return _content(raised.run(lambda: handler(_override(quiet, call, allowed))))
+            request = _override(quiet, call, allowed)
+            return _content(raised.run(lambda: handed_off(lambda: handler(request))))
 
         try:
             outcome = self.guard.call(
@@ -85,6 +96,7 @@ class GuardMiddleware(AgentMiddleware):
                 call_id=call.get("id"),
                 run=run,
                 passthrough=is_control_flow,
+                suspends=is_suspension,
                 wait=self._suspend if self.mode == "interrupt" else None,
                 prepare=arguments.validate,
             )
@@ -108,7 +120,8 @@ class GuardMiddleware(AgentMiddleware):
 
         async def run_tool(allowed: dict[str, Any]) -> Any:
             await trace.astart()
-            return _content(await raised.arun(lambda: handler(_override(quiet, call, allowed))))
+            request = _override(quiet, call, allowed)
+            return _content(await raised.arun(lambda: ahanded_off(lambda: handler(request))))
 
         async def suspend(step: Wait) -> ApprovalRequest:
             return self._suspend(step)
@@ -121,6 +134,7 @@ class GuardMiddleware(AgentMiddleware):
                 call_id=call.get("id"),
                 run=run,
                 passthrough=is_control_flow,
+                suspends=is_suspension,
                 wait=suspend if self.mode == "interrupt" else None,
                 prepare=arguments.validate,
             )
@@ -244,7 +258,12 @@ def _trace(request: Any) -> ToolTrace:
 
 def _untraced(request: Any) -> Any:
     """The request the tool runs with: the tool itself runs untraced (see `tracing`)."""
-    return request if request.tool is None else request.override(tool=untraced(request.tool))
+    if request.tool is None:
+        return request
+    runtime = getattr(request, "runtime", None)
+    if runtime is None:
+        return request.override(tool=untraced(request.tool))
+    return request.override(tool=untraced(request.tool), runtime=untraced_runtime(runtime))
 
 
 def _invalid(call: dict[str, Any], tool: Any, exc: ValidationError) -> ToolMessage:
@@ -290,10 +309,10 @@ def _answer(call: dict[str, Any], outcome: Outcome, raised: Raised) -> ToolMessa
     name, call_id = call.get("name"), call.get("id") or ""
     if not outcome.allowed:
         if outcome.failed and raised.error is not None:
-            raise masked_copy(raised.error, outcome.message) from None
+            raise masked_copy(raised.take(), outcome.message) from None
         text = without_prefix(outcome.message, ToolErrorAnswer)
         return ToolMessage(content=text, status="error", name=name, tool_call_id=call_id)
-    output = outcome.output
+    output = resume(outcome.output)  # a hand-off to the parent graph is raised again, masked
     if isinstance(output, ToolMessage | Command):
         return output  # the handler's own answer, masked (`_content`)
     return ToolMessage(content=output, name=name, tool_call_id=call_id)

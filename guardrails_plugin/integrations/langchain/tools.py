@@ -38,7 +38,13 @@ from guardrails_plugin.guard import Guard, Outcome
 from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
 from guardrails_plugin.integrations.langchain.arguments import SINGLE_INPUT, ToolArguments
 from guardrails_plugin.integrations.langchain.context import run_for
-from guardrails_plugin.integrations.langchain.control import is_control_flow
+from guardrails_plugin.integrations.langchain.control import (
+    ahanded_off,
+    handed_off,
+    is_control_flow,
+    is_suspension,
+    resume,
+)
 from guardrails_plugin.integrations.langchain.failures import (
     Raised,
     ToolErrorAnswer,
@@ -47,7 +53,7 @@ from guardrails_plugin.integrations.langchain.failures import (
     masked_copy,
     without_prefix,
 )
-from guardrails_plugin.integrations.langchain.tracing import untraced_scope
+from guardrails_plugin.integrations.langchain.tracing import untraced_runtime, untraced_scope
 
 __all__ = ["GuardedSingleInputTool", "GuardedTool", "guard_tool", "guard_tools"]
 
@@ -116,11 +122,17 @@ class GuardedTool(BaseTool):
 
     @functools.cached_property
     def _single_key(self) -> str:
-        """The name a single string input is judged under: the schema field LangChain
-        validates it as, or `SINGLE_INPUT` for tools without one (a classic ``Tool``)."""
-        schema = self.inner.args_schema
-        if isinstance(schema, type) and issubclass(schema, BaseModel) and schema.model_fields:
-            return next(iter(schema.model_fields))
+        """The name a single string input is judged under: `SINGLE_INPUT` for a classic
+        ``Tool`` (its one input), else the first parameter the tool takes, from its schema or,
+        without one, its ``_run`` (a rule on ``query`` must see ``tool.invoke("DROP ...")``)."""
+        if isinstance(self.inner, Tool):
+            return SINGLE_INPUT
+        schema = self.inner.args_schema or self.inner.get_input_schema()
+        if isinstance(schema, type) and issubclass(schema, BaseModel):
+            skip = {*self.inner._injected_args_keys, "run_manager", "config", "callbacks"}
+            names = [name for name in schema.model_fields if name not in skip]
+            if names:
+                return names[0]
         return SINGLE_INPUT
 
     # --- one call ------------------------------------------------------------------------------
@@ -198,8 +210,13 @@ class GuardedTool(BaseTool):
         def run_inner(allowed: dict[str, Any]) -> Any:
             a, kw = self._inner_args(allowed, call)
             with untraced_scope(config) as quiet:
+                kw = {k: untraced_runtime(v) for k, v in kw.items()}
                 kw = _inner_kwargs(self.inner._run, kw, quiet, manager)
-                return raised.run(lambda: self._answer_errors(lambda: self.inner._run(*a, **kw)))
+                return raised.run(
+                    lambda: self._answer_errors(
+                        lambda: handed_off(lambda: self.inner._run(*a, **kw))
+                    )
+                )
 
         outcome = self.guard.call(
             self.name,
@@ -208,6 +225,7 @@ class GuardedTool(BaseTool):
             call_id=call_id,
             run=run,
             passthrough=is_control_flow,
+            suspends=is_suspension,
             prepare=self._prepare(call),
         )
         return self._result(outcome, raised, call_id)
@@ -227,9 +245,12 @@ class GuardedTool(BaseTool):
         async def run_inner(allowed: dict[str, Any]) -> Any:
             a, kw = self._inner_args(allowed, call)
             with untraced_scope(config) as quiet:
+                kw = {k: untraced_runtime(v) for k, v in kw.items()}
                 kw = _inner_kwargs(self.inner._arun, kw, quiet, manager)
                 return await raised.arun(
-                    lambda: self._aanswer_errors(lambda: self.inner._arun(*a, **kw))
+                    lambda: self._aanswer_errors(
+                        lambda: ahanded_off(lambda: self.inner._arun(*a, **kw))
+                    )
                 )
 
         outcome = await self.guard.acall(
@@ -239,6 +260,7 @@ class GuardedTool(BaseTool):
             call_id=call_id,
             run=run,
             passthrough=is_control_flow,
+            suspends=is_suspension,
             prepare=self._prepare(call),
         )
         return self._result(outcome, raised, call_id)
@@ -247,13 +269,14 @@ class GuardedTool(BaseTool):
 
     def _result(self, outcome: Outcome, raised: Raised, call_id: str | None) -> Any:
         if outcome.allowed:
-            output = outcome.output
+            output = resume(outcome.output)  # a hand-off to the parent graph, raised again
             if self._pair and not isinstance(output, tuple):
                 return (output, None)
             return output
         if outcome.failed and raised.error is not None:
-            # The tool raised: so does the guarded tool, as the original would, masked.
-            raise masked_copy(raised.error, outcome.message) from None
+            # The tool raised: so does the guarded tool, as the original would, masked (and
+            # the original, with its raw values, is let go: no frame of ours keeps it).
+            raise masked_copy(raised.take(), outcome.message) from None
         return self._denied(without_prefix(outcome.message, ToolErrorAnswer), call_id)
 
     def _denied(self, text: str, call_id: str | None) -> Any:

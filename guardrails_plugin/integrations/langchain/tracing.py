@@ -22,6 +22,7 @@ everything to the console: a developer's switch, not a tracer.)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -36,9 +37,10 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
 from langchain_core.tracers.context import tracing_v2_callback_var
+from langgraph.prebuilt.tool_node import ToolRuntime
 from langsmith import tracing_context
 
-__all__ = ["ToolTrace", "untraced", "untraced_config", "untraced_scope"]
+__all__ = ["ToolTrace", "untraced", "untraced_config", "untraced_runtime", "untraced_scope"]
 
 
 def untraced_config(config: RunnableConfig | None) -> RunnableConfig:
@@ -49,6 +51,14 @@ def untraced_config(config: RunnableConfig | None) -> RunnableConfig:
     quiet.pop("run_name", None)
     quiet.pop("run_id", None)
     return quiet
+
+
+def untraced_runtime(value: Any) -> Any:
+    """A `ToolRuntime` whose ``config`` has no callbacks (a tool passes ``runtime.config`` to
+    the runs it starts: they must not be traced either); any other value as it is."""
+    if isinstance(value, ToolRuntime):
+        return dataclasses.replace(value, config=untraced_config(value.config))
+    return value
 
 
 @contextlib.contextmanager

@@ -90,6 +90,7 @@ class _GuardedCall:
             call_id=call_id(self.name),
             run=self.run,
             passthrough=PASSTHROUGH,
+            suspends=PASSTHROUGH,
             prepare=self.prepare,
         )
 
@@ -111,6 +112,7 @@ class _GuardedCall:
             call_id=call_id(self.name),
             run=self.run,
             passthrough=PASSTHROUGH,
+            suspends=PASSTHROUGH,
             observe=_observer(ctx) if events and ctx is not None else None,
             prepare=self.prepare,
         )
