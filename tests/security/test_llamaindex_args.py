@@ -304,3 +304,33 @@ rules:
     with ScriptedApprover(guard.broker, "cli:dan", decide=lambda r: None if r.revision else edit):
         output = guarded.call(table="customers")
     assert ran == [] and output.is_error and "big-export" in str(output.content)
+
+
+def test_text_carried_by_media_blocks_is_masked_and_unreadable_documents_withheld(tmp_path: Path):
+    """Red team on issue 12 (F2): media blocks passed untouched, and with them a text/plain
+    document's content, its title and an image URL's query string (a key)."""
+    from llama_index.core.base.llms.types import DocumentBlock, ImageBlock, TextBlock
+
+    email, key = "ana.lopez@example.org", "sk_live_51Habc123DEF456ghi789JKL"
+
+    def record() -> list[Any]:
+        """A customer's record, with attachments."""
+        return [
+            TextBlock(text=f"Record of {email} attached"),
+            DocumentBlock(
+                data=f"email: {email}".encode(),
+                document_mimetype="text/plain",
+                title=f"record-{email}",
+            ),
+            ImageBlock(url=f"https://files.example/photo.png?key={key}"),
+            DocumentBlock(data=b"%PDF-1.4 \xff\xfe binary", document_mimetype="application/pdf"),
+        ]
+
+    guard = make_guard(tmp_path, "version: 1\ndefaults: {effect: allow}\nrules: []\n")
+    output = guard_tool(FunctionTool.from_defaults(record), guard).call()
+    shown = repr(output.blocks) + repr(output.raw_output)
+    assert email not in shown and key not in shown
+    text_doc = output.blocks[1]
+    assert isinstance(text_doc, DocumentBlock) and b"<EMAIL_" in text_doc.resolve_document().read()
+    assert isinstance(output.blocks[2], ImageBlock)
+    assert isinstance(output.blocks[3], TextBlock) and "withheld" in output.blocks[3].text
