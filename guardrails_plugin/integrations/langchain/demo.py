@@ -253,7 +253,8 @@ def _ask(
     elif answer is None:
         verdict, reason = "deny", "no operator answered (stdin is not a terminal)"
     else:
-        verdict, reason = answer, f"{answer}d from the command line"
+        verdict = answer
+        reason = f"{'approved' if answer == 'approve' else 'denied'} from the command line"
     result = guard.broker.vote(
         request.id,
         f"cli:{operator}",
