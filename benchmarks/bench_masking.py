@@ -22,7 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from masking_adapters import ADAPTERS  # benchmarks/ is sys.path[0]
+from machine import version  # benchmarks/ is sys.path[0]
+from masking_adapters import ADAPTERS
 
 # Before spaCy/thinc/numpy are imported (the adapters import them lazily, on first call): one
 # thread, so throughput and latency do not depend on what else the machine is doing.
@@ -53,13 +54,6 @@ def load_eval(bench_dir: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def header() -> dict[str, Any]:

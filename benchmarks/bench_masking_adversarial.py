@@ -12,7 +12,6 @@ a fresh masker with cold caches; the spaCy model is loaded once, before timing.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -25,27 +24,11 @@ from typing import Any
 os.environ["OMP_NUM_THREADS"] = "1"
 
 from adversarial import SHAPES, build  # benchmarks/ is sys.path[0]
+from machine import cpu_model, version
 
 from guardrails_plugin.errors import MaskingTimeout
 from guardrails_plugin.masking import Masker
 from guardrails_plugin.masking.deadline import DEFAULT_DEADLINE_SECONDS
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def header() -> dict[str, Any]:
