@@ -35,6 +35,7 @@ bench: install
 	$(PY) benchmarks/bench_masking.py
 	$(PY) benchmarks/bench_masking.py --split benchmarks/fixtures/masking.jsonl
 	$(PY) benchmarks/bench_masking_adversarial.py
+	$(PY) benchmarks/bench_checks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
