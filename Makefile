@@ -33,7 +33,6 @@ bench: install
 	$(PY) benchmarks/bench_resume.py
 	$(PY) benchmarks/bench_guard.py
 	$(PY) benchmarks/bench_masking.py
-	$(PY) benchmarks/bench_masking.py --split benchmarks/fixtures/masking.jsonl
 	$(PY) benchmarks/bench_masking_adversarial.py
 	$(PY) benchmarks/bench_checks.py
 

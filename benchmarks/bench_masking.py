@@ -1,22 +1,28 @@
-"""Presidio and our masker scored on the same labeled corpus, in one run, by the shared scorer.
+"""Presidio and our masker scored on the same labelled corpora, in one run, by the shared scorer.
 
-    .venv/bin/python benchmarks/bench_masking.py [--split dev] [--bench-dir ../shared/bench]
-        [--only presidio|ours] [--limit N] [--out results.json]
+    .venv/bin/python benchmarks/bench_masking.py [--split dev --split FILE.jsonl ...]
+        [--bench-dir ../shared/bench] [--only presidio|ours] [--limit N] [--out results.json]
 
-The scoring code and the corpus stay in the bench folder (``eval_masker.py``, ``corpus/``): it is
-imported by path, so both maskers are measured by exactly the same metrics on the same records.
-Prints each masker's full table, then one comparison table. Needs the ``bench`` extra.
+Without ``--split`` it scores four corpora: the shared dev split, the hand-written fixtures
+(``fixtures/masking.jsonl``) and the two parts of the generated international corpus
+(``fixtures/intl-tune.jsonl``, tuned on; ``fixtures/intl-holdout.jsonl``, never looked at while
+tuning). The scoring code and the dev corpus stay in the bench folder (``eval_masker.py``,
+``corpus/``), imported by path, so both maskers are measured by exactly the same metrics on the
+same records. Each masker runs in a process of its own (Presidio first), so its peak RSS is its
+own. Prints each masker's tables, one comparison per corpus, and the issue 13 targets with
+pass/fail. Needs the ``bench`` extra.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -31,6 +37,13 @@ os.environ["OMP_NUM_THREADS"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BENCH_DIR = REPO.parent / "shared" / "bench"
+FIXTURES = REPO / "benchmarks" / "fixtures"
+DEFAULT_SPLITS = [
+    "dev",
+    str(FIXTURES / "masking.jsonl"),
+    str(FIXTURES / "intl-tune.jsonl"),
+    str(FIXTURES / "intl-holdout.jsonl"),
+]
 LABELS = [
     "SECRET",
     "EMAIL",
@@ -43,6 +56,10 @@ LABELS = [
     "ADDRESS",
     "DATE_OF_BIRTH",
 ]
+# Issue 13's "done when", checked on every corpus.
+STRICT = ("SECRET", "EMAIL", "CREDIT_CARD", "IBAN")
+LEAK_MAX, CLASS_LEAK_MAX, STRICT_LEAK_MAX = 5.0, 10.0, 2.0
+OVER_MASK_MAX, F1_MIN, RATIO_MIN, P50_MAX_MS, RSS_MAX_MB = 3.0, 0.93, 5.0, 3.0, 400.0
 
 
 def load_eval(bench_dir: Path) -> ModuleType:
@@ -70,22 +87,21 @@ def header() -> dict[str, Any]:
 
 
 def run(
-    ev: ModuleType, name: str, records: list[dict[str, Any]], args: argparse.Namespace
+    ev: ModuleType, name: str, records: list[dict[str, Any]], split: str, limit: int | None
 ) -> dict[str, Any]:
     """Same steps as ``eval_masker.main``: one untimed call loads the engines (``init_s``), then
-    ``evaluate``. Peak RSS is the process's, so a later adapter's includes the earlier ones'."""
+    ``evaluate``. Peak RSS is this process's: one masker, the corpora scored so far."""
     adapter = ADAPTERS[name]
     rss0 = ev.rss_mb()
     t0 = time.perf_counter()
     adapter.mask("warm-up: Jane Doe, jane@example.com")
     init_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res: dict[str, Any] = ev.evaluate(records, adapter.mask, adapter.analyze, limit=args.limit)
+    res: dict[str, Any] = ev.evaluate(records, adapter.mask, adapter.analyze, limit=limit)
     res.update(
         {
             "adapter": name,
-            "split": args.split,
-            "corpus": args.corpus,
+            "split": split,
             "init_s": init_s,
             "wall_s": time.perf_counter() - t0,
             "rss_before_adapter_mb": rss0,
@@ -118,45 +134,125 @@ def comparison(results: dict[str, dict[str, Any]]) -> str:
     row("p50 ms", ".2f", lambda r: r["latency_ms_p50"])
     row("p99 ms", ".2f", lambda r: r["latency_ms_p99"])
     row("init s", ".2f", lambda r: r["init_s"])
+    row("peak RSS MB", ".0f", lambda r: r["peak_rss_mb"])
     width = max(12, *(len(n) + 2 for n in names))
     lines = [f"{'metric':<22}" + "".join(f"{n:>{width}}" for n in names)]
     lines += [f"{label:<22}" + "".join(f"{c:>{width}}" for c in cells) for label, cells in rows]
     if "presidio" in results and "ours" in results:
-        ratio = (
-            results["ours"]["throughput_chars_per_s"]
-            / results["presidio"]["throughput_chars_per_s"]
-        )
-        lines.append(f"throughput ratio ours/presidio: {ratio:.1f}x")
+        lines.append(f"throughput ratio ours/presidio: {ratio(results):.1f}x")
     return "\n".join(lines)
+
+
+def ratio(results: dict[str, dict[str, Any]]) -> float:
+    return float(
+        results["ours"]["throughput_chars_per_s"] / results["presidio"]["throughput_chars_per_s"]
+    )
+
+
+def targets(split: str, results: dict[str, dict[str, Any]]) -> list[str]:
+    """Issue 13's targets for our masker on one corpus: one line each, ``ok`` or ``MISS``."""
+    ours = results["ours"]
+    checks: list[tuple[str, bool]] = [
+        (f"leak {ours['leak_rate']:.1f}% <= {LEAK_MAX}%", ours["leak_rate"] <= LEAK_MAX)
+    ]
+    for lab, rate in ours["leak_rate_by_label"].items():
+        limit = STRICT_LEAK_MAX if lab in STRICT else CLASS_LEAK_MAX
+        checks.append((f"leak {lab} {rate:.1f}% <= {limit}%", rate <= limit))
+    f1 = ours.get("span", {}).get("f1", 0.0)
+    checks += [
+        (
+            f"over-mask {ours['over_mask_rate']:.1f}% <= {OVER_MASK_MAX}%",
+            ours["over_mask_rate"] <= OVER_MASK_MAX,
+        ),
+        (f"span F1 {f1:.3f} >= {F1_MIN}", f1 >= F1_MIN),
+        (
+            f"p50 {ours['latency_ms_p50']:.2f} ms <= {P50_MAX_MS} ms",
+            ours["latency_ms_p50"] <= P50_MAX_MS,
+        ),
+        (
+            f"peak RSS {ours['peak_rss_mb']:.0f} MB <= {RSS_MAX_MB:.0f} MB",
+            ours["peak_rss_mb"] <= RSS_MAX_MB,
+        ),
+    ]
+    if "presidio" in results:
+        checks.append(
+            (
+                f"throughput {ratio(results):.1f}x Presidio >= {RATIO_MIN}x",
+                ratio(results) >= RATIO_MIN,
+            )
+        )
+    return [f"  {'ok  ' if good else 'MISS'} {text}" for text, good in checks]
+
+
+def measure(args: argparse.Namespace, ev: ModuleType) -> dict[str, dict[str, Any]]:
+    """One masker (``--only``), every corpus, in this process."""
+    out: dict[str, dict[str, Any]] = {}
+    for split in args.split:
+        records, _ = ev.load_corpus(split)
+        res = run(ev, args.only, records, split, args.limit)
+        out[split] = res
+        print(ev.table(res, args.only), end="\n\n", flush=True)
+    return out
+
+
+def in_child(name: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Run one masker in a fresh process, so the peak RSS measured is that masker's alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        cmd = [sys.executable, __file__, "--only", name, "--out", str(out)]
+        cmd += ["--bench-dir", str(args.bench_dir)]
+        for split in args.split:
+            cmd += ["--split", split]
+        if args.limit:
+            cmd += ["--limit", str(args.limit)]
+        subprocess.run(cmd, check=True)
+        results: dict[str, dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))[name]
+        return results
+
+
+def short(split: str) -> str:
+    return Path(split).name if split.endswith(".jsonl") else split
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="dev", help="corpus split name or path to a .jsonl file")
+    ap.add_argument(
+        "--split",
+        action="append",
+        help="corpus split name or path to a .jsonl file (repeat; default: the four corpora)",
+    )
     ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR)
     ap.add_argument("--only", choices=sorted(ADAPTERS), help="run one masker only")
     ap.add_argument("--limit", type=int, default=None, help="first N records only")
     ap.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
     args = ap.parse_args()
+    args.split = args.split or DEFAULT_SPLITS
+    args.bench_dir = args.bench_dir.resolve()
 
-    ev = load_eval(args.bench_dir.resolve())
-    records, path = ev.load_corpus(args.split)
-    args.corpus = os.path.relpath(path, args.bench_dir)
+    ev = load_eval(args.bench_dir)
     meta = header()
-    print(
-        f"Python {meta['python']}, spaCy {meta['spacy']}, presidio-analyzer "
-        f"{meta['presidio_analyzer']}, {meta['machine']} {meta['system']}, "
-        f"{meta['cpu_count']} CPUs, OMP_NUM_THREADS={meta['omp_num_threads']}, "
-        f"corpus {args.corpus} ({len(records)} records, limit {args.limit})",
-        flush=True,
-    )
-
-    names = [args.only] if args.only else ["presidio", "ours"]  # Presidio first, always
-    results: dict[str, dict[str, Any]] = {}
-    for name in names:
-        results[name] = run(ev, name, records, args)
-        print(ev.table(results[name], name), end="\n\n", flush=True)
-    print(comparison(results))
+    if args.only:
+        results = {args.only: measure(args, ev)}
+    else:
+        print(
+            f"Python {meta['python']}, spaCy {meta['spacy']}, presidio-analyzer "
+            f"{meta['presidio_analyzer']}, {meta['machine']} {meta['system']}, "
+            f"{meta['cpu_count']} CPUs, OMP_NUM_THREADS={meta['omp_num_threads']}, "
+            f"limit {args.limit}",
+            flush=True,
+        )
+        # Presidio first, always; each in its own process.
+        results = {name: in_child(name, args) for name in ("presidio", "ours")}
+        for split in args.split:
+            per = {name: results[name][split] for name in results}
+            print(
+                f"\n=== {short(split)}: {per['ours']['records']} records, "
+                f"{per['ours']['chars']:,} characters, {per['ours']['gold_values']} sensitive "
+                f"values, {per['ours']['keep_values']} keep values ==="
+            )
+            print(comparison(per))
+            print("issue 13 targets (ours):")
+            print("\n".join(targets(split, per)))
 
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
