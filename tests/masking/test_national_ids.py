@@ -103,13 +103,26 @@ def test_distinctive_checksummed_shapes_without_a_cue(fast: Masker, text: str, v
     "text",
     [
         "order 38651902442 shipped",  # TCKN-valid, but an order number without a cue
-        "PESEL 85072312344 (typo) rejected",  # bad check digit after the cue
+        "PESEL check failed with error 40312",  # the cue, but no PESEL-shaped number
         "build 384726100 passed",
         "invoice 739182640510 paid",
     ],
 )
 def test_look_alikes_without_cue_or_checksum_survive(fast: Masker, text: str) -> None:
     assert not [f for f in fast.scan(text) if f.data_class == "NATIONAL_ID"]
+
+
+def test_a_named_id_with_a_wrong_check_digit_is_still_masked(fast: Masker) -> None:
+    # Named and shaped like a PESEL: a mistyped (or generated) number is still someone's.
+    text = "PESEL 85072312344 (literówka)"
+    assert ("NATIONAL_ID", "85072312344") in found(fast, text)
+
+
+def test_generic_id_keys_take_any_valid_catalogue_id(fast: Masker) -> None:
+    payload = {"personal_id": "85072312343", "citizen_no": "38651902442", "personal_id2": "x-17"}
+    masked = fast.mask(payload).value
+    assert masked["personal_id"] != "85072312343" and masked["citizen_no"] != "38651902442"
+    assert masked["personal_id2"] == "x-17"
 
 
 def test_ids_under_id_keys_are_not_national_ids(fast: Masker) -> None:

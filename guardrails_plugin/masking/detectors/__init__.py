@@ -17,6 +17,7 @@ from guardrails_plugin.masking.detectors.encoded import EncodedDetector
 from guardrails_plugin.masking.detectors.keyctx import KeyContextDetector
 from guardrails_plugin.masking.detectors.lexicon import LexiconNameDetector
 from guardrails_plugin.masking.detectors.names import NameShapeDetector
+from guardrails_plugin.masking.detectors.national_ids import NationalIdDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
 from guardrails_plugin.masking.detectors.placeholder import PlaceholderDetector
@@ -39,7 +40,11 @@ _done = False
 
 def _decoded_scan(text: str) -> list[Span]:
     leaf = [Leaf(text)]
-    return SecretsDetector().detect(leaf)[0] + PatternDetector().detect(leaf)[0]
+    return (
+        SecretsDetector().detect(leaf)[0]
+        + PatternDetector().detect(leaf)[0]
+        + NationalIdDetector().detect(leaf)[0]
+    )
 
 
 def builtin_detectors() -> None:
@@ -52,6 +57,7 @@ def builtin_detectors() -> None:
             PlaceholderDetector(),
             SecretsDetector(),
             PatternDetector(),
+            NationalIdDetector(),
             KeyContextDetector(),
             NameShapeDetector(),
             LexiconNameDetector(),
