@@ -161,12 +161,11 @@ _NOT_CARD = re.compile(r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|orde
 
 
 # Words of a key whose value is a system's identifier: a Luhn-valid order, variant or message
-# id (one in ten numbers is) is not a card there.
+# id (one in ten numbers is) is not a card when it is the whole value of such a key.
 _ID_KEY_WORDS = {
     "id", "ids", "uuid", "guid", "sku", "order", "invoice", "variant", "product", "item",
     "ticket", "tracking", "ref", "reference", "snowflake", "transaction", "txn", "shipment",
-    "message", "msg", "channel", "guild", "event", "request", "trace", "span", "ean", "upc",
-    "gtin", "isbn", "imei", "barcode", "serial",
+    "ean", "upc", "gtin", "isbn", "imei", "barcode", "serial",
 }
 _CARD_KEY_WORDS = {"card", "pan", "cc", "credit", "debit", "visa", "mastercard", "amex"}
 
@@ -179,8 +178,10 @@ def _id_key(key: str | None) -> bool:
 
 
 def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
-    id_cells = [c for c in leaf.cells if _id_key(c.key)]
-    whole_is_id = _id_key(leaf.key)
+    # (start, end) of the values of id keys: the leaf itself, keyed cells inside it.
+    id_values = [(c.start, c.end) for c in leaf.cells if _id_key(c.key)]
+    if _id_key(leaf.key):
+        id_values.append((0, len(text)))
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
@@ -188,8 +189,8 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
         if found is None:
             continue
         start, end = m.start() + found[0], m.start() + found[1]
-        if whole_is_id or any(c.start <= start and end <= c.end for c in id_cells):
-            continue
+        if any(not text[s:start].strip(" \"'") and not text[end:e].strip(" \"'") for s, e in id_values):
+            continue  # the whole value of an id key
         yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
 
 
