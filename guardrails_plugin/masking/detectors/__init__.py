@@ -20,6 +20,7 @@ from guardrails_plugin.masking.detectors.names import NameShapeDetector
 from guardrails_plugin.masking.detectors.national_ids import NationalIdDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
+from guardrails_plugin.masking.detectors.phones_national import NationalPhoneDetector
 from guardrails_plugin.masking.detectors.placeholder import PlaceholderDetector
 from guardrails_plugin.masking.detectors.secrets import SecretsDetector
 from guardrails_plugin.masking.spans import Span
@@ -44,6 +45,7 @@ def _decoded_scan(text: str) -> list[Span]:
         SecretsDetector().detect(leaf)[0]
         + PatternDetector().detect(leaf)[0]
         + NationalIdDetector().detect(leaf)[0]
+        + NationalPhoneDetector().detect(leaf)[0]
     )
 
 
@@ -58,6 +60,7 @@ def builtin_detectors() -> None:
             SecretsDetector(),
             PatternDetector(),
             NationalIdDetector(),
+            NationalPhoneDetector(),
             KeyContextDetector(),
             NameShapeDetector(),
             LexiconNameDetector(),

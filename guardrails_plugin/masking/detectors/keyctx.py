@@ -139,6 +139,9 @@ _WRAPPED_LABELS = {"DATE_OF_BIRTH", "NATIONAL_ID", "PHONE", "CREDIT_CARD", "IBAN
 _MASK_RUN = re.compile(r"[*•●·∙]+|(?<![A-Za-z])[Xx]{2,}(?![A-Za-z])|#{2,}")
 
 
+_DATES = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b")
+
+
 def already_masked(value: str) -> bool:
     """Someone masked this already: three or more mask characters, at most six digits left."""
     hidden = sum(len(m.group()) for m in _MASK_RUN.finditer(value))
@@ -213,7 +216,8 @@ class KeyContextDetector:
                 return span(0.7)
             return None
         if label == "PHONE":
-            return span(0.9) if _digits(stripped) >= 7 else None
+            # Dates and times are not phones ('telefono: vedi ordine 2024-03-11').
+            return span(0.9) if _digits(_DATES.sub("", stripped)) >= 7 else None
         if label in ("DATE_OF_BIRTH", "NATIONAL_ID"):
             return span(0.9) if _digits(stripped) >= 4 or re.search(r"\d", stripped) else None
         if label in ("CREDIT_CARD", "IBAN"):
