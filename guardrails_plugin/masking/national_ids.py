@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from guardrails_plugin.masking.normalize import fold
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+
+from guardrails_plugin.masking.normalize import fold
 
 __all__ = [
     "CATALOGUE",
@@ -60,26 +61,54 @@ CATALOGUE: tuple[IdKind, ...] = (
     IdKind("gb.nhs", ("nhs number", "nhs no", "nhs")),
     IdKind("gb.upn", ("unique pupil number", "upn")),
     IdKind("ie.pps", ("pps number", "ppsn", "pps")),
-    IdKind("fr.nir", ("nir", "insee", "numéro de sécurité sociale", "sécurité sociale", "carte vitale")),
+    IdKind(
+        "fr.nir", ("nir", "insee", "numéro de sécurité sociale", "sécurité sociale", "carte vitale")
+    ),
     IdKind("es.dni", ("dni", "documento nacional de identidad")),
     IdKind("es.nie", ("nie", "número de identidad de extranjero")),
     IdKind("pt.cc", ("cartão de cidadão", "cartao de cidadao", "cc number")),
-    IdKind("it.codicefiscale", ("codice fiscale", "cod fiscale", "cod. fiscale", "cf"),
-           r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"),
-    IdKind("de.idnr", ("steuer-id", "steuerid", "steuer id", "idnr", "identifikationsnummer",
-                       "steueridentifikationsnummer")),
-    IdKind("local:de_kvnr", ("kvnr", "krankenversichertennummer", "versichertennummer",
-                             "krankenversicherungsnummer", "versicherungsnummer")),
+    IdKind(
+        "it.codicefiscale",
+        ("codice fiscale", "cod fiscale", "cod. fiscale", "cf"),
+        r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]",
+    ),
+    IdKind(
+        "de.idnr",
+        (
+            "steuer-id",
+            "steuerid",
+            "steuer id",
+            "idnr",
+            "identifikationsnummer",
+            "steueridentifikationsnummer",
+        ),
+    ),
+    IdKind(
+        "local:de_kvnr",
+        (
+            "kvnr",
+            "krankenversichertennummer",
+            "versichertennummer",
+            "krankenversicherungsnummer",
+            "versicherungsnummer",
+        ),
+    ),
     IdKind("at.vnr", ("svnr", "vsnr", "sozialversicherungsnummer", "versicherungsnummer")),
     IdKind("ch.ssn", ("ahv", "ahv-nr", "ahv nummer", "avs", "ahvn13")),
     IdKind("nl.bsn", ("bsn", "burgerservicenummer", "sofinummer", "sofi")),
-    IdKind("be.nn", ("rijksregisternummer", "numéro national", "registre national", "niss", "insz", "rrn"),
-           r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}"),
+    IdKind(
+        "be.nn",
+        ("rijksregisternummer", "numéro national", "registre national", "niss", "insz", "rrn"),
+        r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}",
+    ),
     IdKind("se.personnummer", ("personnummer", "personnr", "pnr"), r"(?:19|20)?\d{6}[-+]\d{4}"),
     IdKind("no.fodselsnummer", ("fødselsnummer", "fodselsnummer", "fnr", "personnummer")),
     IdKind("dk.cpr", ("cpr", "cpr-nr", "cpr nummer", "cprnr", "personnummer")),
-    IdKind("fi.hetu", ("hetu", "henkilötunnus", "henkilotunnus", "personbeteckning"),
-           r"\d{6}[-+ABCDEFYXWVU]\d{3}[0-9A-FHJ-NPR-Y]"),
+    IdKind(
+        "fi.hetu",
+        ("hetu", "henkilötunnus", "henkilotunnus", "personbeteckning"),
+        r"\d{6}[-+ABCDEFYXWVU]\d{3}[0-9A-FHJ-NPR-Y]",
+    ),
     IdKind("is_.kennitala", ("kennitala", "kt")),
     IdKind("ee.ik", ("isikukood",)),
     IdKind("lt.asmens", ("asmens kodas",)),
@@ -91,17 +120,43 @@ CATALOGUE: tuple[IdKind, ...] = (
     IdKind("hr.oib", ("oib",)),
     IdKind("si.emso", ("emšo", "emso", "jmbg")),
     IdKind("gr.amka", ("amka", "αμκα")),
-    IdKind("tr.tckimlik", ("tc kimlik", "tc kimlik no", "t.c. kimlik no", "tckn", "tckimlik",
-                           "kimlik no", "kimlik numarası", "tc no")),
+    IdKind(
+        "tr.tckimlik",
+        (
+            "tc kimlik",
+            "tc kimlik no",
+            "t.c. kimlik no",
+            "tckn",
+            "tckimlik",
+            "kimlik no",
+            "kimlik numarası",
+            "tc no",
+        ),
+    ),
     IdKind("il.idnr", ("mispar zehut", "teudat zehut", "מספר זהות", "ת.ז")),
     IdKind("za.idnr", ("sa id", "south african id", "id number")),
     IdKind("in_.aadhaar", ("aadhaar", "aadhar", "adhaar", "आधार", "uidai")),
     IdKind("in_.pan", ("pan card", "permanent account number")),
-    IdKind("cn.ric", ("身份证", "身份证号", "身份证号码", "身份證", "身份證號碼", "居民身份证",
-                      "shenfenzheng", "resident id", "resident identity card", "ric"),
-           r"[1-8]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"),
-    IdKind("jp.in_", ("my number", "mynumber", "マイナンバー", "個人番号", "kojin bango",
-                      "individual number")),
+    IdKind(
+        "cn.ric",
+        (
+            "身份证",
+            "身份证号",
+            "身份证号码",
+            "身份證",
+            "身份證號碼",
+            "居民身份证",
+            "shenfenzheng",
+            "resident id",
+            "resident identity card",
+            "ric",
+        ),
+        r"[1-8]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]",
+    ),
+    IdKind(
+        "jp.in_",
+        ("my number", "mynumber", "マイナンバー", "個人番号", "kojin bango", "individual number"),
+    ),
     IdKind("kr.rrn", ("주민등록번호", "resident registration number", "rrn"), r"\d{6}-[1-8]\d{6}"),
     IdKind("my.nric", ("nric", "mykad")),
     IdKind("id.nik", ("nik", "nomor induk kependudukan")),
@@ -140,8 +195,30 @@ def _joined(name: str) -> str:
 
 # Names that are other things as keys ('rc' a return code, 'pnr' a booking, 'sin' a sine): cue
 # words in prose only, where the id's shape must follow them.
-_PROSE_ONLY = {"rc", "rč", "cf", "kt", "run", "nas", "pnr", "ric", "ird", "upn", "sin", "cui", "nik",
-               "phn", "pps", "id number", "sa id", "avs", "tc no", "kimlik no", "cc number", "rrn"}
+_PROSE_ONLY = {
+    "rc",
+    "rč",
+    "cf",
+    "kt",
+    "run",
+    "nas",
+    "pnr",
+    "ric",
+    "ird",
+    "upn",
+    "sin",
+    "cui",
+    "nik",
+    "phn",
+    "pps",
+    "id number",
+    "sa id",
+    "avs",
+    "tc no",
+    "kimlik no",
+    "cc number",
+    "rrn",
+}
 
 
 @functools.cache
@@ -208,9 +285,7 @@ def cue_pattern() -> re.Pattern[str]:
     alternation of literals with bounded gaps: linear."""
     # Detectors read folded text (accents and kana voicing marks dropped, look-alikes mapped):
     # the names are matched in that form.
-    names = sorted(
-        {fold(n).text for kind in CATALOGUE for n in kind.names}, key=len, reverse=True
-    )
+    names = sorted({fold(n).text for kind in CATALOGUE for n in kind.names}, key=len, reverse=True)
     parts = []
     for name in names:
         pieces = [re.escape(p) for p in re.split(r"[\s.\-]+", name) if p]

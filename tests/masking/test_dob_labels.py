@@ -43,7 +43,10 @@ def test_dob_under_a_key_in_many_languages(fast: Masker, key: str, value: str) -
 
 
 def test_mongo_date_under_a_dob_key(fast: Masker) -> None:
-    payload = {"dob": {"$date": "1984-03-02T00:00:00Z"}, "updated": {"$date": "2024-05-01T00:00:00Z"}}
+    payload = {
+        "dob": {"$date": "1984-03-02T00:00:00Z"},
+        "updated": {"$date": "2024-05-01T00:00:00Z"},
+    }
     masked = fast.mask(payload).value
     assert masked["dob"]["$date"] != "1984-03-02T00:00:00Z"
     assert masked["updated"]["$date"] == "2024-05-01T00:00:00Z"

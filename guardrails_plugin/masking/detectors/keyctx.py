@@ -139,7 +139,9 @@ _WRAPPED_LABELS = {"DATE_OF_BIRTH", "NATIONAL_ID", "PHONE", "CREDIT_CARD", "IBAN
 _MASK_RUN = re.compile(r"[*•●·∙]+|(?<![A-Za-z])[Xx]{2,}(?![A-Za-z])|#{2,}")
 
 
-_DATES = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_DATES = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+)
 
 
 def already_masked(value: str) -> bool:

@@ -118,7 +118,9 @@ def _under_generic_keys(leaf: Leaf) -> Iterator[Span]:
         verdict, _ = validate(CATALOGUE, value)
         if verdict is Verdict.VALID:
             start = cell.start + leaf.text[cell.start : cell.end].find(value)
-            yield Span(start, start + len(value), "NATIONAL_ID", f"id.catalogue.key.{cell.key}", 0.95)
+            yield Span(
+                start, start + len(value), "NATIONAL_ID", f"id.catalogue.key.{cell.key}", 0.95
+            )
 
 
 def _keyless(text: str) -> Iterator[Span]:

@@ -163,9 +163,31 @@ _NOT_CARD = re.compile(r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|orde
 # Words of a key whose value is a system's identifier: a Luhn-valid order, variant or message
 # id (one in ten numbers is) is not a card when it is the whole value of such a key.
 _ID_KEY_WORDS = {
-    "id", "ids", "uuid", "guid", "sku", "order", "invoice", "variant", "product", "item",
-    "ticket", "tracking", "ref", "reference", "snowflake", "transaction", "txn", "shipment",
-    "ean", "upc", "gtin", "isbn", "imei", "barcode", "serial",
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "sku",
+    "order",
+    "invoice",
+    "variant",
+    "product",
+    "item",
+    "ticket",
+    "tracking",
+    "ref",
+    "reference",
+    "snowflake",
+    "transaction",
+    "txn",
+    "shipment",
+    "ean",
+    "upc",
+    "gtin",
+    "isbn",
+    "imei",
+    "barcode",
+    "serial",
 }
 _CARD_KEY_WORDS = {"card", "pan", "cc", "credit", "debit", "visa", "mastercard", "amex"}
 
@@ -189,7 +211,9 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
         if found is None:
             continue
         start, end = m.start() + found[0], m.start() + found[1]
-        if any(not text[s:start].strip(" \"'") and not text[end:e].strip(" \"'") for s, e in id_values):
+        if any(
+            not text[s:start].strip(" \"'") and not text[end:e].strip(" \"'") for s, e in id_values
+        ):
             continue  # the whole value of an id key
         yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
 
@@ -324,10 +348,8 @@ _OTHER_LABEL = re.compile(r"\d|[^\W\d_]{2,}[\w-]*[\"']?[ \t]*[=:]")
 def _dates_of_birth(text: str) -> Iterator[Span]:
     for m in DATE.finditer(text):
         before = context_before(text, m.start(), 30)
-        last = None
-        for last in _BIRTH_WORDS.finditer(before):
-            pass
-        if last is not None and not _OTHER_LABEL.search(before, last.end()):
+        cues = list(_BIRTH_WORDS.finditer(before))
+        if cues and not _OTHER_LABEL.search(before, cues[-1].end()):
             yield Span(m.start(), m.end(), "DATE_OF_BIRTH", "dob.context", 0.9)
 
 

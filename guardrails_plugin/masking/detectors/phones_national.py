@@ -34,16 +34,52 @@ _IT = ("IT", "CH")
 _NL = ("NL", "BE")
 _NORDIC = ("SE", "DK", "NO")
 _PT = ("BR", "PT")
-_ALL = tuple(dict.fromkeys((*_EN, *_DE, *_FR, *_ES, *_IT, *_NL, *_NORDIC, *_PT,
-                            "PL", "TR", "VN", "FI", "CZ", "SK", "GR", "RO", "HU")))
+_ALL = tuple(
+    dict.fromkeys(
+        (
+            *_EN,
+            *_DE,
+            *_FR,
+            *_ES,
+            *_IT,
+            *_NL,
+            *_NORDIC,
+            *_PT,
+            "PL",
+            "TR",
+            "VN",
+            "FI",
+            "CZ",
+            "SK",
+            "GR",
+            "RO",
+            "HU",
+        )
+    )
+)
 
 # Cue phrase (folded, lower case) -> candidate regions. Short, ambiguous words ('tel', 'gsm',
 # 'mobil') list every region that uses them.
 _CUES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
-        ("phone", "phone number", "mobile", "cell", "call me on", "call me at", "reach me on",
-         "reach me at", "text me on", "text me at", "ring me on", "messages to", "message me on",
-         "whatsapp", "contact number", "fax"),
+        (
+            "phone",
+            "phone number",
+            "mobile",
+            "cell",
+            "call me on",
+            "call me at",
+            "reach me on",
+            "reach me at",
+            "text me on",
+            "text me at",
+            "ring me on",
+            "messages to",
+            "message me on",
+            "whatsapp",
+            "contact number",
+            "fax",
+        ),
         _EN,
     ),
     "tel": _ALL,
@@ -52,18 +88,29 @@ _CUES: dict[str, tuple[str, ...]] = {
     "mobil": (*_DE, *_NORDIC, "CZ", "SK"),
     "telefon": (*_DE, *_NORDIC, "PL", "TR", "CZ", "SK", "RO", "HU"),
     "telefonnummer": (*_DE, *_NORDIC),
-    **dict.fromkeys(("handy", "rufnummer", "festnetz", "erreichbar unter", "ruf mich an unter",
-                     "anrufen unter"), _DE),
-    **dict.fromkeys(("telephone", "portable", "appelez-moi au", "appelle-moi au",
-                     "joignable au", "fixe"), _FR),
+    **dict.fromkeys(
+        (
+            "handy",
+            "rufnummer",
+            "festnetz",
+            "erreichbar unter",
+            "ruf mich an unter",
+            "anrufen unter",
+        ),
+        _DE,
+    ),
+    **dict.fromkeys(
+        ("telephone", "portable", "appelez-moi au", "appelle-moi au", "joignable au", "fixe"), _FR
+    ),
     **dict.fromkeys(("telefono", "movil", "llamame al", "llamar al", "llamanos al"), _ES + _IT),
     **dict.fromkeys(("cellulare", "chiamami al", "cell."), _IT),
     **dict.fromkeys(("telefoon", "mobiel", "bel me op", "bel ons op", "mobiele nummer"), _NL),
     **dict.fromkeys(("komorka", "zadzwon pod", "numer telefonu"), ("PL",)),
     **dict.fromkeys(("cep", "cep telefonu", "ara beni", "gsm no"), ("TR",)),
     **dict.fromkeys(("sdt", "dien thoai", "goi cho toi", "goi"), ("VN",)),
-    **dict.fromkeys(("ring mig pa", "ring meg pa", "ring til mig pa", "ring till", "mobilnummer"),
-                    _NORDIC),
+    **dict.fromkeys(
+        ("ring mig pa", "ring meg pa", "ring til mig pa", "ring till", "mobilnummer"), _NORDIC
+    ),
     **dict.fromkeys(("puhelin", "matkapuhelin", "puh.", "soita"), ("FI",)),
     **dict.fromkeys(("celular", "telefone", "telemovel", "ligue para", "whats"), _PT),
     **dict.fromkeys(("τηλ", "τηλεφωνο", "κινητο"), ("GR",)),
