@@ -23,7 +23,7 @@ from guardrails_plugin.masking.national_ids import (
     CATALOGUE,
     IdKind,
     Verdict,
-    cue_pattern,
+    find_cues,
     keyless_kinds,
     kinds_for_cue,
     validate,
@@ -67,11 +67,11 @@ def _digits(text: str) -> int:
 
 
 def _after_cues(text: str) -> Iterator[Span]:
-    for cue in cue_pattern().finditer(text):
-        kinds = kinds_for_cue(cue.group())
+    for _, cue_end, cue in find_cues(text):
+        kinds = kinds_for_cue(cue)
         if not kinds:
             continue
-        window_start = cue.end()
+        window_start = cue_end
         window = text[window_start : window_start + _WINDOW]
         for candidate in _CANDIDATE.finditer(window):
             found = _best_run(kinds, candidate.group())
