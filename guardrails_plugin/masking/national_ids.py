@@ -34,9 +34,9 @@ __all__ = [
     "IdKind",
     "Verdict",
     "find_cues",
+    "find_keyless",
     "fold_word",
     "id_key_kinds",
-    "keyless_kinds",
     "kinds_for_cue",
     "validate",
 ]
@@ -329,12 +329,17 @@ def find_cues(text: str) -> list[tuple[int, int, str]]:
 
 
 @functools.cache
-def keyless_kinds() -> tuple[tuple[IdKind, re.Pattern[str]], ...]:
-    return tuple(
-        (kind, re.compile(r"(?<![\w./-])" + kind.keyless + r"(?![\w/-]|[.-]\w)"))
-        for kind in CATALOGUE
-        if kind.keyless
-    )
+def _keyless_pattern() -> tuple[re.Pattern[str], dict[str, IdKind]]:
+    """The stand-alone shapes as one alternation of named groups: one pass over the text."""
+    kinds = {f"k{i}": kind for i, kind in enumerate(k for k in CATALOGUE if k.keyless)}
+    body = "|".join(f"(?P<{g}>{kind.keyless})" for g, kind in kinds.items())
+    return re.compile(r"(?<![\w./-])(?:" + body + r")(?![\w/-]|[.-]\w)"), kinds
+
+
+def find_keyless(text: str) -> list[tuple[int, int, IdKind]]:
+    """Where a distinctive id shape stands alone in ``text`` (not yet validated)."""
+    pattern, kinds = _keyless_pattern()
+    return [(m.start(), m.end(), kinds[m.lastgroup or ""]) for m in pattern.finditer(text)]
 
 
 class Verdict(Enum):

@@ -146,6 +146,8 @@ _DATES = re.compile(
 
 def already_masked(value: str) -> bool:
     """Someone masked this already: three or more mask characters, at most six digits left."""
+    if not any(c in value for c in "*•●·∙Xx#"):
+        return False
     hidden = sum(len(m.group()) for m in _MASK_RUN.finditer(value))
     return hidden >= 3 and _digits(value) <= 6
 

@@ -10,6 +10,7 @@ would be too strict, at a lower score.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator, Sequence
@@ -192,6 +193,7 @@ _ID_KEY_WORDS = {
 _CARD_KEY_WORDS = {"card", "pan", "cc", "credit", "debit", "visa", "mastercard", "amex"}
 
 
+@functools.lru_cache(maxsize=4096)
 def _id_key(key: str | None) -> bool:
     if key is None:
         return False
@@ -201,9 +203,7 @@ def _id_key(key: str | None) -> bool:
 
 def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
     # (start, end) of the values of id keys: the leaf itself, keyed cells inside it.
-    id_values = [(c.start, c.end) for c in leaf.cells if _id_key(c.key)]
-    if _id_key(leaf.key):
-        id_values.append((0, len(text)))
+    id_values: list[tuple[int, int]] | None = None
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
@@ -211,6 +211,10 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
         if found is None:
             continue
         start, end = m.start() + found[0], m.start() + found[1]
+        if id_values is None:
+            id_values = [(c.start, c.end) for c in leaf.cells if _id_key(c.key)]
+            if _id_key(leaf.key):
+                id_values.append((0, len(text)))
         if any(
             not text[s:start].strip(" \"'") and not text[end:e].strip(" \"'") for s, e in id_values
         ):
