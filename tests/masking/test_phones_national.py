@@ -68,6 +68,8 @@ def test_national_phone_under_a_phone_key(fast: Masker, key: str, value: str) ->
         "Tel. extension 2048",
         "phone model 2024 edition",
         "telefono: vedi ordine 2024-03-11",
+        "cell B12 holds 20240501",
+        "mobile app v2.3.1 build 20240501",
     ],
 )
 def test_cue_without_a_phone_keeps_the_text(fast: Masker, text: str) -> None:

@@ -184,7 +184,7 @@ def _after_cues(text: str) -> Iterator[Span]:
                 break
             number = m.group().rstrip(" ./-")
             if sum(c.isdigit() for c in number) < 7:
-                continue  # 'on 12 March', 'ext. 12'
+                break  # the first number after the cue is not a phone: 'cell B12 value 20240501'
             score = _score(number, regions)
             if score is not None:
                 start = window_start + m.start()
