@@ -40,7 +40,7 @@ _WINDOW = 40
 _MAX_TOKENS = 6
 _ID_WORDS_BEFORE = re.compile(
     r"(?i)(?:order|invoice|sku|ref|reference|tracking|ticket|case|serial|build|version|"
-    r"transaction|txn|id)[\s:#-]*$"
+    r"transaction|txn|sha|hash|digest|commit|id)[\s:#-]*$"
 )
 _PERSON_WORDS = {
     "national",
