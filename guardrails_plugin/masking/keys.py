@@ -11,16 +11,22 @@ import functools
 import re
 from dataclasses import dataclass
 
+from guardrails_plugin.masking.national_ids import fold_word, id_key_kinds
+
 __all__ = ["KeyMeaning", "classify_key", "normalize_key"]
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[^\W_A-Z])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 def normalize_key(key: str) -> tuple[str, ...]:
-    """``'X-Api-Key'`` → ``('x', 'api', 'key')``; ``'ConnectionStrings__Main'`` → ``(...)``."""
+    """``'X-Api-Key'`` → ``('x', 'api', 'key')``; ``'ConnectionStrings__Main'`` → ``(...)``.
+
+    Accents are folded and other scripts kept, so ``'Doğum_Tarihi'`` → ``('dogum', 'tarihi')``
+    and ``'身份证号'`` stays one word: keys come in every language.
+    """
     spaced = _CAMEL.sub("_", key.strip())
-    return tuple(w for w in _SEPARATORS.split(spaced.lower()) if w)
+    return tuple(w for w in _SEPARATORS.split(fold_word(spaced)) if w)
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,84 @@ _LABEL_WORDS: dict[str, tuple[str, bool]] = {
     "msisdn": ("PHONE", True),
     "cell": ("PHONE", False),
     "phonenumber": ("PHONE", True),
+    **dict.fromkeys(
+        # Phone in other languages, folded. Not 'cep': Turkish for mobile, Brazilian postcode.
+        (
+            "telefon",
+            "telefono",
+            "telefone",
+            "telefoon",
+            "telefonnummer",
+            "telefonnr",
+            "tlf",
+            "handy",
+            "handynummer",
+            "mobil",
+            "mobilnummer",
+            "mobiel",
+            "movil",
+            "celular",
+            "cellulare",
+            "cellular",
+            "portable",
+            "komorka",
+            "telefonu",
+            "ceptelefonu",
+            "puhelin",
+            "puhelinnumero",
+            "matkapuhelin",
+            "sdt",
+            "dienthoai",
+            "gsm",
+            "natel",
+            "rufnummer",
+            "whatsapp",
+            "τηλεφωνο",
+            "телефон",
+            "電話",
+            "电话",
+            "携帯",
+            "전화",
+            "휴대폰",
+        ),
+        ("PHONE", True),
+    ),
     "dob": ("DATE_OF_BIRTH", True),
+    **dict.fromkeys(
+        # The birth date's label in other languages, folded ('doğum' → 'dogum').
+        (
+            "geburtsdatum",
+            "gebdatum",
+            "gebdat",
+            "geb",
+            "geboren",
+            "geburtstag",
+            "naissance",
+            "geboortedatum",
+            "nacimiento",
+            "nascita",
+            "urodzenia",
+            "urodzin",
+            "dogum",
+            "fodelsedatum",
+            "fodelsedag",
+            "fodselsdato",
+            "fodselsdag",
+            "syntymaaika",
+            "syntymapaiva",
+            "narozeni",
+            "nascimento",
+            "рождения",
+            "γεννησης",
+            "生年月日",
+            "出生日期",
+            "出生年月日",
+            "생년월일",
+            "ngaysinh",
+            "dtnasc",
+        ),
+        ("DATE_OF_BIRTH", True),
+    ),
     "birthdate": ("DATE_OF_BIRTH", True),
     "birthday": ("DATE_OF_BIRTH", True),
     "born": ("DATE_OF_BIRTH", True),
@@ -174,6 +257,12 @@ _LABEL_PHRASES: dict[tuple[str, ...], tuple[str, bool]] = {
     ("account", "holder"): ("PERSON", True),
     ("user", "name"): ("PERSON", False),
     ("date", "of", "birth"): ("DATE_OF_BIRTH", True),
+    ("ne", "le"): ("DATE_OF_BIRTH", True),
+    ("nee", "le"): ("DATE_OF_BIRTH", True),
+    ("ne", "e", "le"): ("DATE_OF_BIRTH", True),
+    ("ngay", "sinh"): ("DATE_OF_BIRTH", True),
+    ("cep", "tel"): ("PHONE", True),
+    ("dien", "thoai"): ("PHONE", True),
     ("birth", "date"): ("DATE_OF_BIRTH", True),
     ("social", "security"): ("NATIONAL_ID", True),
     ("national", "id"): ("NATIONAL_ID", True),
@@ -282,6 +371,8 @@ def classify_key(key: str) -> KeyMeaning | None:
             return KeyMeaning("SECRET", True)
         if any(_contains(words, p) for p in _SECRET_PHRASES):
             return KeyMeaning("SECRET", True)
+    if id_key_kinds(words):  # a national id by any of its names (masking.national_ids)
+        return KeyMeaning("NATIONAL_ID", True)
     for phrase, (label, strong) in _LABEL_PHRASES.items():
         if _contains(words, phrase):
             return KeyMeaning(label, strong)

@@ -23,8 +23,12 @@ from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data, plain_key, where
 
-__all__ = ["JSON_MARK", "KEY_MARK", "LeafRef", "Limits", "collect", "rebuild"]
+__all__ = ["JSON_MARK", "KEY_MARK", "MASKED_NUMBER", "LeafRef", "Limits", "collect", "rebuild"]
 
+# What a sensitive integer (a card or phone number stored as a number) is masked to: a number,
+# so the payload keeps its types; 0 carries nothing of the value. The finding still names the
+# class and path; no strategy can return a number the vault restores, so none is attempted.
+MASKED_NUMBER = 0
 JSON_MARK = "$json"  # path segment: the string at this point held JSON
 KEY_MARK = "$key"  # path segment: the leaf is the key above, not its value
 
@@ -96,7 +100,7 @@ def _visit(
     # leaves of a tool payload are numbers, booleans or None.
     if isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 10**6:  # card and phone numbers arrive as integers too
-            return _visit(walk, str(value), path, key, parents, depth, json_nesting)
+            return _Number(_add_leaf(walk, LeafRef(path, str(value), key, parents)))
         return _Keep(value)
     if value is None or isinstance(value, bool | float):
         return _Keep(value)
@@ -214,6 +218,14 @@ class _Leaf:
 
 
 @dataclass(frozen=True)
+class _Number:
+    """An integer scanned as its digits. It stays a number: unchanged when nothing in it is
+    sensitive, else `MASKED_NUMBER` (a placeholder string would change the payload's type)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
 class _JsonString:
     inner: Any
     original: str
@@ -264,6 +276,8 @@ def rebuild(shadow: Any, original: Any, leaf_text: Callable[[int], str | None]) 
     if isinstance(shadow, _Leaf):
         new = leaf_text(shadow.index)
         return original if new is None else new
+    if isinstance(shadow, _Number):
+        return original if leaf_text(shadow.index) is None else MASKED_NUMBER
     if isinstance(shadow, _JsonString):
         parsed = json.loads(shadow.original)
         rebuilt = rebuild(shadow.inner, parsed, leaf_text)

@@ -17,8 +17,10 @@ from guardrails_plugin.masking.detectors.encoded import EncodedDetector
 from guardrails_plugin.masking.detectors.keyctx import KeyContextDetector
 from guardrails_plugin.masking.detectors.lexicon import LexiconNameDetector
 from guardrails_plugin.masking.detectors.names import NameShapeDetector
+from guardrails_plugin.masking.detectors.national_ids import NationalIdDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
+from guardrails_plugin.masking.detectors.phones_national import NationalPhoneDetector
 from guardrails_plugin.masking.detectors.placeholder import PlaceholderDetector
 from guardrails_plugin.masking.detectors.secrets import SecretsDetector
 from guardrails_plugin.masking.spans import Span
@@ -39,7 +41,12 @@ _done = False
 
 def _decoded_scan(text: str) -> list[Span]:
     leaf = [Leaf(text)]
-    return SecretsDetector().detect(leaf)[0] + PatternDetector().detect(leaf)[0]
+    return (
+        SecretsDetector().detect(leaf)[0]
+        + PatternDetector().detect(leaf)[0]
+        + NationalIdDetector().detect(leaf)[0]
+        + NationalPhoneDetector().detect(leaf)[0]
+    )
 
 
 def builtin_detectors() -> None:
@@ -52,6 +59,8 @@ def builtin_detectors() -> None:
             PlaceholderDetector(),
             SecretsDetector(),
             PatternDetector(),
+            NationalIdDetector(),
+            NationalPhoneDetector(),
             KeyContextDetector(),
             NameShapeDetector(),
             LexiconNameDetector(),

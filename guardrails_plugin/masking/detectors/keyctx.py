@@ -17,7 +17,7 @@ from guardrails_plugin.masking.detectors.secrets import looks_like_token
 from guardrails_plugin.masking.keys import SAFE, classify_key
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["KeyContextDetector", "looks_like_name"]
+__all__ = ["KeyContextDetector", "already_masked", "looks_like_name"]
 
 _TRIVIAL = re.compile(
     r"(?i)^(?:|null|none|nil|true|false|yes|no|n/?a|-+|\*+|x+|\.+|<[^<>]*>|\[[^\[\]]*\]|"
@@ -131,6 +131,27 @@ def looks_like_name(value: str, *, capitalized: bool = True) -> bool:
     return True
 
 
+# Keys that wrap a value rather than name it (MongoDB extended JSON, value objects).
+_WRAPPER_KEYS = {"$date", "$numberlong", "$numberint", "$value", "value", "val", "date", "iso"}
+_WRAPPED_LABELS = {"DATE_OF_BIRTH", "NATIONAL_ID", "PHONE", "CREDIT_CARD", "IBAN"}
+# What masking leaves behind: runs of '*', '•', '●', 'X' or '#' with a few digits showing
+# ('***-**-1931', '****4242', 'XXX-XX-1234', '•••• 4242').
+_MASK_RUN = re.compile(r"[*•●·∙]+|(?<![A-Za-z])[Xx]{2,}(?![A-Za-z])|#{2,}")
+
+
+_DATES = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?|\b\d{1,2}:\d{2}(?::\d{2})?\b"
+)
+
+
+def already_masked(value: str) -> bool:
+    """Someone masked this already: three or more mask characters, at most six digits left."""
+    if not any(c in value for c in "*•●·∙Xx#"):
+        return False
+    hidden = sum(len(m.group()) for m in _MASK_RUN.finditer(value))
+    return hidden >= 3 and _digits(value) <= 6
+
+
 def _digits(value: str) -> int:
     return sum(c.isdigit() for c in value)
 
@@ -155,11 +176,16 @@ class KeyContextDetector:
 
     def _classify(self, leaf: Leaf, cell: Cell) -> Span | None:
         meaning = classify_key(cell.key)
+        if cell.key == leaf.key and leaf.parents and cell.key.lower() in _WRAPPER_KEYS:
+            # {"dob": {"$date": "1984-03-02T00:00:00Z"}}: the wrapper's parent names the value.
+            parent = classify_key(leaf.parents[-1])
+            if parent is not None and parent.label in _WRAPPED_LABELS:
+                meaning = parent
         if meaning is None:
             return None
         value = leaf.text[cell.start : cell.end]
         stripped = value.strip().strip("\"'")
-        if _TRIVIAL.match(stripped):
+        if _TRIVIAL.match(stripped) or already_masked(stripped):
             return None
         offset = value.find(stripped) if stripped else 0
         start, end = cell.start + max(0, offset), cell.start + max(0, offset) + len(stripped)
@@ -194,7 +220,8 @@ class KeyContextDetector:
                 return span(0.7)
             return None
         if label == "PHONE":
-            return span(0.9) if _digits(stripped) >= 7 else None
+            # Dates and times are not phones ('telefono: vedi ordine 2024-03-11').
+            return span(0.9) if _digits(_DATES.sub("", stripped)) >= 7 else None
         if label in ("DATE_OF_BIRTH", "NATIONAL_ID"):
             return span(0.9) if _digits(stripped) >= 4 or re.search(r"\d", stripped) else None
         if label in ("CREDIT_CARD", "IBAN"):

@@ -10,6 +10,7 @@ would be too strict, at a lower score.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from stdnum.us import ssn as us_ssn
 
 from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.keys import normalize_key
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["PatternDetector", "context_before"]
@@ -61,7 +63,6 @@ _ROLE_MAILBOXES = {
 }
 
 CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,30}\d(?![\w-]|\.\d)")
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35)")
 
 IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
@@ -124,14 +125,24 @@ _MONTHS = (
 DATE = re.compile(
     r"(?<![\w/.-])(?:"
     r"(?:19|20)\d{2}-\d{2}-\d{2}(?![T\d:])"
+    r"|(?:19|20)\d{2}[./]\d{1,2}[./]\d{1,2}"
     r"|\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}"
     rf"|{_MONTHS}\.? \d{{1,2}},? (?:19|20)\d{{2}}"
     rf"|\d{{1,2}} {_MONTHS}\.?,? (?:19|20)\d{{2}}"
+    # Month names of any language ('2. März 1984', '2 de marzo de 1984', '2 marca 1984'): only
+    # ever read after a birth word, so any word in the month's place will do.
+    r"|\d{1,2}\.? (?:de )?[^\W\d_]{3,12}\.?,? (?:de |del )?(?:19|20)\d{2}"
+    r"|[^\W\d_]{3,12}\.? \d{1,2},? (?:19|20)\d{2}"
+    # Compact YYYYMMDD (HL7, registries), month and day checked.
+    r"|(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)"
     r")(?![\w/-])"
 )
+# Birth words in folded text (accents dropped: 'né' reads 'ne', 'doğum' 'dogum').
 _BIRTH_WORDS = re.compile(
-    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|geboren|\bn[ée]e?\b|naissance|"
-    r"\bnacid[oa]\b|nacimiento|\bnat[oa]\b)"
+    r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|\bgeb\b|geboren|geburt|\bn[ée]e?\b|"
+    r"naissance|\bnacid[oa]\b|nacimiento|\bnat[oa]\b|nascita|nascimento|geboorte|urodz|"
+    r"\bdogum|f[oø]delse|f[oø]dsel|foedsel|syntym|narozen|\bur\.|рожд|γ[εέ]νν|"
+    r"生年月日|出生|생년월일|ngay sinh)[^\W\d_]*"  # to the end of the word ('urodzenia:')
 )
 
 
@@ -150,14 +161,65 @@ def _email(text: str) -> Iterator[Span]:
 _NOT_CARD = re.compile(r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|order)[\s:#-]*$")
 
 
-def _cards(text: str) -> Iterator[Span]:
+# Words of a key whose value is a system's identifier: a Luhn-valid order, variant or message
+# id (one in ten numbers is) is not a card when it is the whole value of such a key.
+_ID_KEY_WORDS = {
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "sku",
+    "order",
+    "invoice",
+    "variant",
+    "product",
+    "item",
+    "ticket",
+    "tracking",
+    "ref",
+    "reference",
+    "snowflake",
+    "transaction",
+    "txn",
+    "shipment",
+    "ean",
+    "upc",
+    "gtin",
+    "isbn",
+    "imei",
+    "barcode",
+    "serial",
+}
+_CARD_KEY_WORDS = {"card", "pan", "cc", "credit", "debit", "visa", "mastercard", "amex"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _id_key(key: str | None) -> bool:
+    if key is None:
+        return False
+    words = set(normalize_key(key))
+    return bool(words & _ID_KEY_WORDS) and not words & _CARD_KEY_WORDS
+
+
+def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
+    # (start, end) of the values of id keys: the leaf itself, keyed cells inside it.
+    id_values: list[tuple[int, int]] | None = None
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
         found = _valid_card(m.group())
-        if found is not None:
-            start, end = m.start() + found[0], m.start() + found[1]
-            yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+        if found is None:
+            continue
+        start, end = m.start() + found[0], m.start() + found[1]
+        if id_values is None:
+            id_values = [(c.start, c.end) for c in leaf.cells if _id_key(c.key)]
+            if _id_key(leaf.key):
+                id_values.append((0, len(text)))
+        if any(
+            not text[s:start].strip(" \"'") and not text[end:e].strip(" \"'") for s, e in id_values
+        ):
+            continue  # the whole value of an id key
+        yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
 
 
 _GROUP = re.compile(r"\d+")
@@ -176,9 +238,30 @@ def _valid_card(candidate: str) -> tuple[int, int] | None:
                 continue
             first, last = kept[0], kept[-1]
             digits = re.sub(r"\D", "", candidate[first[0] : last[1]])
-            if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn.is_valid(digits):
+            grouped = first != last
+            if _plausible_card(digits, grouped) and luhn.is_valid(digits):
                 return first[0], last[1]
     return None
+
+
+# Issuer prefix -> lengths its cards have (Visa, Mastercard, Amex, Diners, JCB, Discover,
+# UnionPay), first match wins.
+_CARD_LENGTHS = (
+    (re.compile(r"4"), (13, 16, 19)),
+    (re.compile(r"5[1-5]|2[2-7]"), (16,)),
+    (re.compile(r"3[47]"), (15,)),
+    (re.compile(r"3(?:0[0-5]|095|[689])"), (14, 16, 17, 18, 19)),
+    (re.compile(r"35"), (16, 17, 18, 19)),
+    (re.compile(r"6(?:011|4[4-9]|5|2)"), (16, 17, 18, 19)),
+)
+
+
+def _plausible_card(digits: str, grouped: bool) -> bool:
+    """An issuer's prefix and one of its lengths. An ungrouped run of 17 or more digits is an
+    id (snowflakes, variant ids): cards that long are written in groups."""
+    if len(digits) > 16 and not grouped:
+        return False
+    return any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_LENGTHS)
 
 
 def _ibans(text: str) -> Iterator[Span]:
@@ -261,13 +344,20 @@ def _national_ids(text: str) -> Iterator[Span]:
             yield Span(m.start(), m.end(), "NATIONAL_ID", "id.document", 0.85)
 
 
+# Between a birth word and its date: a separator, 'on', 'le', not another key or number
+# ('dob = "…", admitted="2024-05-01"': the second date is the admission's).
+_OTHER_LABEL = re.compile(r"\d|[^\W\d_]{2,}[\w-]*[\"']?[ \t]*[=:]")
+
+
 def _dates_of_birth(text: str) -> Iterator[Span]:
     for m in DATE.finditer(text):
-        if _BIRTH_WORDS.search(context_before(text, m.start(), 30)):
+        before = context_before(text, m.start(), 30)
+        cues = list(_BIRTH_WORDS.finditer(before))
+        if cues and not _OTHER_LABEL.search(before, cues[-1].end()):
             yield Span(m.start(), m.end(), "DATE_OF_BIRTH", "dob.context", 0.9)
 
 
-_FINDERS = (_email, _cards, _ibans, _ips, _phones, _national_ids, _dates_of_birth)
+_FINDERS = (_email, _ibans, _ips, _phones, _national_ids, _dates_of_birth)
 
 
 class PatternDetector:
@@ -280,6 +370,8 @@ class PatternDetector:
             text = leaf.text
             spans: list[Span] = []
             if any(ch.isdigit() or ch == "@" for ch in text):
+                checkpoint_long(text, "patterns", "cards")
+                spans.extend(_cards(text, leaf))
                 for finder in _FINDERS:
                     checkpoint_long(text, "patterns", finder.__name__.strip("_"))
                     spans.extend(finder(text))

@@ -1,0 +1,206 @@
+"""Phones written the national way, without a country code, right after a word that says so.
+
+'Bel me op 0612 34 56 78', 'Handy 0171 4829365', 'llámame al 96 123456', 'sđt 0912 482 937':
+without '+49' nothing in the number says which country's plan to check it against, but the cue
+word's language does. Each cue names its candidate regions; `phonenumbers` then decides:
+
+- valid in one of them: 0.85;
+- possible there (right length, unknown range): 0.8;
+- neither, but grouped like a phone and 7-12 digits long: 0.7, because generated test data and
+  new number ranges fail validation, and a number right after 'call me on' is a phone.
+
+Dates and times after a cue ('telefono: vedi ordine 2024-03-11') are not phones. Detectors read
+folded text, so cues are written without accents ('telefono' matches 'teléfono').
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+
+import phonenumbers
+
+from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.spans import Span
+
+__all__ = ["NationalPhoneDetector"]
+
+_EN = ("GB", "US", "IE", "AU", "NZ", "CA", "IN", "ZA", "SG")
+_DE = ("DE", "AT", "CH")
+_FR = ("FR", "BE", "CH", "LU", "CA")
+_ES = ("ES", "MX", "AR", "CO", "CL", "PE")
+_IT = ("IT", "CH")
+_NL = ("NL", "BE")
+_NORDIC = ("SE", "DK", "NO")
+_PT = ("BR", "PT")
+_ALL = tuple(
+    dict.fromkeys(
+        (
+            *_EN,
+            *_DE,
+            *_FR,
+            *_ES,
+            *_IT,
+            *_NL,
+            *_NORDIC,
+            *_PT,
+            "PL",
+            "TR",
+            "VN",
+            "FI",
+            "CZ",
+            "SK",
+            "GR",
+            "RO",
+            "HU",
+        )
+    )
+)
+
+# Cue phrase (folded, lower case) -> candidate regions. Short, ambiguous words ('tel', 'gsm',
+# 'mobil') list every region that uses them.
+_CUES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            "phone",
+            "phone number",
+            "mobile",
+            "cell",
+            "call me on",
+            "call me at",
+            "reach me on",
+            "reach me at",
+            "text me on",
+            "text me at",
+            "ring me on",
+            "messages to",
+            "message me on",
+            "whatsapp",
+            "contact number",
+            "fax",
+        ),
+        _EN,
+    ),
+    "tel": _ALL,
+    "tel.": _ALL,
+    "gsm": (*_NL, "FI", "TR", "RO"),
+    "mobil": (*_DE, *_NORDIC, "CZ", "SK"),
+    "telefon": (*_DE, *_NORDIC, "PL", "TR", "CZ", "SK", "RO", "HU"),
+    "telefonnummer": (*_DE, *_NORDIC),
+    **dict.fromkeys(
+        (
+            "handy",
+            "rufnummer",
+            "festnetz",
+            "erreichbar unter",
+            "ruf mich an unter",
+            "anrufen unter",
+        ),
+        _DE,
+    ),
+    **dict.fromkeys(
+        ("telephone", "portable", "appelez-moi au", "appelle-moi au", "joignable au", "fixe"), _FR
+    ),
+    **dict.fromkeys(("telefono", "movil", "llamame al", "llamar al", "llamanos al"), _ES + _IT),
+    **dict.fromkeys(("cellulare", "chiamami al", "cell."), _IT),
+    **dict.fromkeys(("telefoon", "mobiel", "bel me op", "bel ons op", "mobiele nummer"), _NL),
+    **dict.fromkeys(("komorka", "zadzwon pod", "numer telefonu"), ("PL",)),
+    **dict.fromkeys(("cep", "cep telefonu", "ara beni", "gsm no"), ("TR",)),
+    **dict.fromkeys(("sdt", "dien thoai", "goi cho toi", "goi"), ("VN",)),
+    **dict.fromkeys(
+        ("ring mig pa", "ring meg pa", "ring til mig pa", "ring till", "mobilnummer"), _NORDIC
+    ),
+    **dict.fromkeys(("puhelin", "matkapuhelin", "puh.", "soita"), ("FI",)),
+    **dict.fromkeys(("celular", "telefone", "telemovel", "ligue para", "whats"), _PT),
+    **dict.fromkeys(("τηλ", "τηλεφωνο", "κινητο"), ("GR",)),
+}
+
+_AFTER_CUE = 16  # characters between the cue and the number ('me op ', ': ', ' al ')
+# A number: optional +/00, digit groups with one or two separators between them. Each step
+# must consume a separator, so a run of digits is read one way only: linear.
+_NUMBER = re.compile(
+    r"(?:\+|00)?\(?\d{1,5}\)?(?:[ ./-]{1,2}\(?\d{1,6}\)?){0,6}(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
+)
+# A phone has seven digits or more, at most two separators apart: cheap to rule out.
+_SEVEN_DIGITS = re.compile(r"\d(?:\D{0,2}\d){6}")
+_DATE_OR_TIME = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}")
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@functools.cache
+def _cue_index() -> dict[str, re.Pattern[str]]:
+    """First word of a cue → pattern of the cues starting with it: the text's words are looked
+    up one by one (an alternation of 90 cues tried at every position cost more)."""
+    by_first: dict[str, list[str]] = {}
+    for cue in sorted(_CUES, key=len, reverse=True):
+        first = _WORD.match(cue)
+        if first is not None:
+            body = re.escape(cue).replace(r"\ ", r"[ \t]+")
+            by_first.setdefault(first.group(), []).append(body + r"(?![^\W\d_])")
+    return {w: re.compile(r"(?i)(?:" + "|".join(b) + r")") for w, b in by_first.items()}
+
+
+def _find_cues(text: str) -> Iterator[re.Match[str]]:
+    index = _cue_index()
+    for word in _WORD.finditer(text):
+        pattern = index.get(word.group().lower())
+        if pattern is not None:
+            m = pattern.match(text, word.start())
+            if m is not None:
+                yield m
+
+
+def _score(number: str, regions: Sequence[str]) -> float | None:
+    digits = sum(c.isdigit() for c in number)
+    if not 7 <= digits <= 13 or _DATE_OR_TIME.fullmatch(number):
+        return None
+    possible = False
+    for region in regions:
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return 0.85
+        possible = possible or phonenumbers.is_possible_number(parsed)
+    if possible:
+        return 0.8
+    grouped = number.startswith(("0", "(", "+")) or len(re.findall(r"\d+", number)) >= 2
+    return 0.7 if grouped and digits <= 12 else None
+
+
+def _after_cues(text: str) -> Iterator[Span]:
+    for cue in _find_cues(text):
+        regions = _CUES.get(re.sub(r"\s+", " ", cue.group().lower()))
+        if regions is None:
+            continue
+        window_start = cue.end()
+        window = text[window_start : window_start + _AFTER_CUE + 30]
+        for m in _NUMBER.finditer(window):
+            if m.start() > _AFTER_CUE:
+                break
+            number = m.group().rstrip(" ./-")
+            if sum(c.isdigit() for c in number) < 7:
+                break  # the first number after the cue is not a phone: 'cell B12 value 20240501'
+            score = _score(number, regions)
+            if score is not None:
+                start = window_start + m.start()
+                yield Span(start, start + len(number), "PHONE", "phone.national", score)
+            break
+
+
+class NationalPhoneDetector:
+    name = "phones_national"
+    batched = False
+
+    def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
+        out: list[list[Span]] = []
+        for leaf in leaves:
+            spans: list[Span] = []
+            if _SEVEN_DIGITS.search(leaf.text):
+                spans.extend(_after_cues(leaf.text))
+            out.append(spans)
+        return out
