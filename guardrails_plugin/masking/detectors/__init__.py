@@ -19,6 +19,7 @@ from guardrails_plugin.masking.detectors.lexicon import LexiconNameDetector
 from guardrails_plugin.masking.detectors.names import NameShapeDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
+from guardrails_plugin.masking.detectors.person_cues import PersonCueDetector
 from guardrails_plugin.masking.detectors.placeholder import PlaceholderDetector
 from guardrails_plugin.masking.detectors.secrets import SecretsDetector
 from guardrails_plugin.masking.spans import Span
@@ -55,6 +56,7 @@ def builtin_detectors() -> None:
             KeyContextDetector(),
             NameShapeDetector(),
             LexiconNameDetector(),
+            PersonCueDetector(),
             AddressDetector(),
             EncodedDetector(_decoded_scan),
             NerDetector(),
