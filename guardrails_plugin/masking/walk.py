@@ -175,9 +175,7 @@ def _visit_object(
         fields = frozenset(parts.named)
         for name, item in parts.named.items():
             lo = len(walk.leaves)
-            shadow = _visit(
-                walk, item, (*path, name), name, scope, depth + 1, json_nesting, fields
-            )
+            shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting, fields)
             named[name] = (shadow, range(lo, len(walk.leaves)))
         extra = None
         if parts.extra:

@@ -17,7 +17,7 @@ from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["LexiconNameDetector", "first_names"]
+__all__ = ["LexiconNameDetector", "first_names", "product_follows"]
 
 # Letters of any script: whether a word is capitalised is checked in code (`_capitalised`),
 # because Python's re has no Unicode case classes and names use letters well beyond Latin-1
@@ -139,7 +139,7 @@ def _judge(
     if not known and (first.lower() in _COMMON or not _SURNAME_SHAPE.search(last)):
         return None
     end = tokens[j][1]
-    if last.lower() in _COMMON or _product_follows(text, end):
+    if last.lower() in _COMMON or product_follows(text, end):
         return None
     # A closing quote is not part of the name: 'Ana Lopez' in a repr.
     start = tokens[i][0]
@@ -162,7 +162,7 @@ def _capitalised(word: str) -> bool:
 _NEXT = re.compile(r"[ \t]+(?P<w>[^\s,.;:!?)]+)")
 
 
-def _product_follows(text: str, end: int) -> bool:
+def product_follows(text: str, end: int) -> bool:
     """'Brita Marella 2.4L', 'Herman Miller Aeron Size B': a model number, size or a longer run
     of capitalised words after the 'name' means a product, not a person."""
     m = _NEXT.match(text, end)

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
-from guardrails_plugin.masking.detectors.lexicon import first_names
+from guardrails_plugin.masking.detectors.lexicon import first_names, product_follows
 from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
@@ -121,7 +121,8 @@ _QUESTION = re.compile(
     r"(?i)(?:what(?:'s|’s|[ \t]+is)[ \t]+(?:your|the)[ \t]+(?:full[ \t]+|first[ \t]+|last[ \t]+|"
     r"given[ \t]+|family[ \t]+|sur)?name|(?:may|can|could)[ \t]+i[ \t]+(?:have|get|take|ask)"
     r"[ \t]+(?:your|the)[ \t]+(?:full[ \t]+|first[ \t]+|last[ \t]+)?(?:sur)?name"
-    r"|(?:your|the)[ \t]+(?:full[ \t]+|first[ \t]+|last[ \t]+)?(?:sur)?name[ \t]*(?:please)?[ \t]*\?"
+    r"|(?:your|the)[ \t]+(?:full[ \t]+|first[ \t]+|last[ \t]+)?(?:sur)?name"
+    r"[ \t]*(?:please)?[ \t]*\?"
     r"|who[ \t]+am[ \t]+i[ \t]+(?:speaking|talking)[ \t]+(?:to|with)"
     r"|wie[ \t]+(?:ist|lautet)[ \t]+ihr[ \t]+(?:vor|nach)?name|wie[ \t]+hei(?:ss|ß)en[ \t]+sie"
     r"|(?:quel[ \t]+est|c'est[ \t]+quoi)[ \t]+votre[ \t]+(?:nom|prenom)"
@@ -205,20 +206,18 @@ _AFTER_RE = re.compile(
 # A first name addressed at the start of a sentence: "Ingrid, can I speak to…".
 _ADDRESSED = re.compile(rf"(?:^|(?<=[.!?:\n])[ \t]*+)[ \t]*+(?P<n>{_W}),[ \t]+(?=[a-z])", re.M)
 # Words the patterns above can catch that are not names.
-_STOP = frozenset(
-    """
+_STOP_WORDS = """
     a an the and or but if so to of in on at for by with from as is it be am are was were will
     not no yes ok okay sure sorry here there this that these those what who how why when where
     calling speaking writing looking trying going happy glad fine good great well afraid just
     also still now again please thanks thank hello hi hey und et y e en och og ve va i o ja je
-    ich bin habe have has had do does did can could would should may might must shall
-    your my our their his her its you we they he she me us them him
-    customer agent support team user client guest admin bot assistant operator manager
-    bitte tak prima cara london march dear sir madam all everyone
-    software senior junior engineer developer director analyst consultant associate vice
-    president lead head chief staff principal member new old
-""".split()
-)
+    ich bin habe have has had do does did can could would should may might must shall your my
+    our their his her its you we they he she me us them him customer agent support team user
+    client guest admin bot assistant operator manager bitte tak prima cara london march dear sir
+    madam all everyone software senior junior engineer developer director analyst consultant
+    associate vice president lead head chief staff principal member new old
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def _words(text: str, start: int, limit: int, *, lower_ok: bool) -> tuple[int, int] | None:
@@ -241,9 +240,10 @@ def _words(text: str, start: int, limit: int, *, lower_ok: bool) -> tuple[int, i
 
 
 _WORD_AT = re.compile(rf"(?P<w>{_W})[ \t]*")
-_PARTICLES = frozenset(
-    "van von der den de del della da dos das la le di du ter ten zu bin ibn bint al el ni o".split()
-)
+_PARTICLES_WORDS = """
+    van von der den de del della da dos das la le di du ter ten zu bin ibn bint al el ni o
+"""
+_PARTICLES = frozenset(_PARTICLES_WORDS.split())
 
 
 def _span(start: int, end: int, detector: str, score: float) -> Span:
@@ -267,7 +267,18 @@ def _weak_ok(value: str) -> bool:
     return words[0].split("-")[0].lower() in first_names() or len(words) >= 2
 
 
+# Every name question holds one of these: a cheap test before the costlier pattern.
+_QUESTION_WORDS = (
+    "name", "nom", "heiß", "heiss", "llama", "chiama", "naam", "heet", "nazywa", "jmenuje",
+    "adiniz", "isminiz", "heter", "hedder", "speaking", "talking", "appelez", "apellido",
+    "cognome", "prenom",
+)  # fmt: skip
+
+
 def _answers(text: str) -> Iterator[Span]:
+    lower = text.lower()
+    if not any(word in lower for word in _QUESTION_WORDS):
+        return
     for m in _QUESTION.finditer(text):
         pos = m.end()
         if pos >= len(text) or text[pos] == "\n":
@@ -293,6 +304,8 @@ def _honorifics(text: str) -> Iterator[Span]:
         start, end = m.start("n"), m.end("n")
         if len(words) > 1 and (words[-1].lower() in _STOP or not words[-1][:1].isupper()):
             end = start + len(words[0])
+        if product_follows(text, end):  # 'Dr. Pepper 330ml'
+            continue
         yield _span(start, end, "honorific", 0.85)
     for m in _AFTER_RE.finditer(text):
         group = next(g for g in ("n", "k", "j") if m.group(g))
