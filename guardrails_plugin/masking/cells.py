@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 
 from guardrails_plugin.masking.detectors.base import Cell
+from guardrails_plugin.masking.hl7 import hl7_cells, looks_like_hl7
 
 __all__ = ["find_cells"]
 
@@ -175,6 +176,8 @@ def _strip(line: str, s: int, e: int) -> tuple[int, int]:
 def find_cells(text: str) -> list[Cell]:
     """Keyed values in ``text``, most specific shapes first (duplicates are harmless)."""
     cells: list[Cell] = []
+    if looks_like_hl7(text):
+        cells.extend(hl7_cells(text))
     if "\n" in text:
         cells.extend(_csv(text))
         cells.extend(_psql(text))

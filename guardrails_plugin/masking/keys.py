@@ -11,6 +11,12 @@ import functools
 import re
 from dataclasses import dataclass
 
+from guardrails_plugin.masking.keys_intl import (
+    INTL_LABEL_WORDS,
+    SCRIPT_KEYS,
+    address_compound,
+    ascii_key,
+)
 from guardrails_plugin.masking.national_ids import fold_word, id_key_kinds
 
 __all__ = ["KeyMeaning", "classify_key", "normalize_key"]
@@ -361,9 +367,15 @@ _SAFE_WORDS = {
 @functools.lru_cache(maxsize=4096)
 def classify_key(key: str) -> KeyMeaning | None:
     """The meaning of a key name, or None when it says nothing."""
-    words = normalize_key(key)
+    words = normalize_key(ascii_key(key))
     if not words:
         return None
+    if not "".join(words).isascii():
+        # Keys in other scripts: the table of whole keys first, then the shared vocabulary
+        # (which holds a few, e.g. the national id names and '生年月日').
+        script = SCRIPT_KEYS.get(key.strip().lower())
+        if script:
+            return KeyMeaning(*script)
     joined = "".join(words)
     negated = any(w in _SECRET_NEGATORS for w in words)
     if not negated:
@@ -379,13 +391,18 @@ def classify_key(key: str) -> KeyMeaning | None:
     if joined in _LABEL_WORDS:
         label, strong = _LABEL_WORDS[joined]
         return KeyMeaning(label, strong)
+    if joined in INTL_LABEL_WORDS:
+        return KeyMeaning(*INTL_LABEL_WORDS[joined])
     last = words[-1]
     if last in _SAFE_WORDS or (len(words) > 1 and last in ("id", "ids", "at", "uuid")):
         return KeyMeaning(SAFE, False)
     for word in reversed(words):
-        word = word if word in _LABEL_WORDS else word.removesuffix("s")
-        if word in _LABEL_WORDS:
-            label, strong = _LABEL_WORDS[word]
+        word = word if word in _LABEL_WORDS or word in INTL_LABEL_WORDS else word.removesuffix("s")
+        if address_compound(word):
+            word = "address"
+        found = _LABEL_WORDS.get(word) or INTL_LABEL_WORDS.get(word)
+        if found:
+            label, strong = found
             if label == "ADDRESS" and any(w in _NOT_ADDRESS for w in words):
                 return None
             return KeyMeaning(label, strong and len(words) <= 3)

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 KEY_ENV = "GUARDRAILS_MASK_KEY"
 _CACHE_SIZE = 4096
 _SAFE = "SAFE"
+# What a leaf's findings depend on besides its text: its key, two parents, its sibling keys.
+_CacheKey = tuple[str, str | None, tuple[str, ...], frozenset[str]]
 # Non-batched detectors get leaves in slices this big, with a deadline check between slices.
 _SLICE_CHARS = 65_536
 _SLICE_LEAVES = 512
@@ -144,9 +146,7 @@ class Masker:
         confusables.preload()  # once per process, so no call pays for it
         # Detection results of short, recently seen leaves: tool payloads repeat themselves.
         # Held in memory only, like the vault; bounded.
-        self._cache: OrderedDict[tuple[str, str | None, tuple[str, ...]], tuple[Span, ...]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[_CacheKey, tuple[Span, ...]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     # --- public API ----------------------------------------------------------------------------
@@ -213,9 +213,8 @@ class Masker:
             checkpoint("reading string %d of %d", index + 1, len(refs))
             folded_text = fold(ref.text)
             folded.append(folded_text)
-            leaves.append(
-                Leaf(folded_text.text, ref.key, ref.parents, find_cells(folded_text.text))
-            )
+            cells = find_cells(folded_text.text)
+            leaves.append(Leaf(folded_text.text, ref.key, ref.parents, cells, [], ref.siblings))
         spans = self._detect(leaves)
         resolved = []
         for index, found in enumerate(spans):
@@ -237,10 +236,14 @@ class Masker:
     def _detect(self, leaves: list[Leaf]) -> list[list[Span]]:
         """Every detector's spans per leaf; short leaves seen recently come from the cache."""
         spans: list[list[Span] | None] = [None] * len(leaves)
-        keys: list[tuple[str, str | None, tuple[str, ...]] | None] = []
+        keys: list[_CacheKey | None] = []
         with self._cache_lock:
             for index, leaf in enumerate(leaves):
-                key = (leaf.text, leaf.key, leaf.parents[-2:]) if len(leaf.text) <= 512 else None
+                key = (
+                    (leaf.text, leaf.key, leaf.parents[-2:], leaf.siblings)
+                    if len(leaf.text) <= 512
+                    else None
+                )
                 keys.append(key)
                 cached = self._cache.get(key) if key is not None else None
                 if cached is not None:

@@ -49,6 +49,9 @@ class LeafRef:
     text: str
     key: str | None
     parents: tuple[str, ...]
+    # The other keys of the mapping the value sits in: 'sku' and 'price' beside 'name' say
+    # the name is a product's.
+    siblings: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -85,6 +88,7 @@ def _visit(
     parents: tuple[str, ...],
     depth: int,
     json_nesting: int,
+    siblings: frozenset[str] = frozenset(),
 ) -> Any:
     if depth > walk.limits.max_depth:
         raise InputTooLarge(f"payload nested deeper than {walk.limits.max_depth} levels")
@@ -95,12 +99,12 @@ def _visit(
                 walk, parsed, (*path, JSON_MARK), key, parents, depth + 1, json_nesting + 1
             )
             return _JsonString(inner, value)
-        return _Leaf(_add_leaf(walk, LeafRef(path, value, key, parents)))
+        return _Leaf(_add_leaf(walk, LeafRef(path, value, key, parents, siblings)))
     # Scalars before the Mapping check: isinstance against an ABC is the slow path, and most
     # leaves of a tool payload are numbers, booleans or None.
     if isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 10**6:  # card and phone numbers arrive as integers too
-            return _Number(_add_leaf(walk, LeafRef(path, str(value), key, parents)))
+            return _Number(_add_leaf(walk, LeafRef(path, str(value), key, parents, siblings)))
         return _Keep(value)
     if value is None or isinstance(value, bool | float):
         return _Keep(value)
@@ -117,15 +121,18 @@ def _visit(
             if isinstance(value, (dict, Mapping)):
                 scope = (*parents, key) if key is not None else parents
                 keys = {k: _key_leaf(walk, k, (*path, str(k), KEY_MARK), scope) for k in value}
+                names = frozenset(str(k) for k in value)
                 return _Map(
                     {
-                        k: _visit(walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting)
+                        k: _visit(
+                            walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting, names
+                        )
                         for k, v in value.items()
                     },
                     {k: i for k, i in keys.items() if i is not None},
                 )
             items = [
-                _visit(walk, v, (*path, i), key, parents, depth + 1, json_nesting)
+                _visit(walk, v, (*path, i), key, parents, depth + 1, json_nesting, siblings)
                 for i, v in enumerate(value)
             ]
             return tuple(items) if isinstance(value, tuple) else items
@@ -138,7 +145,7 @@ def _visit(
     # be converted is refused.
     converted = as_data(value, at=path)
     first = len(walk.leaves)
-    inner = _visit(walk, converted, path, key, parents, depth, json_nesting)
+    inner = _visit(walk, converted, path, key, parents, depth, json_nesting, siblings)
     return _Converted(inner, converted, range(first, len(walk.leaves)))
 
 
@@ -169,9 +176,10 @@ def _visit_object(
         first = len(walk.leaves)
         scope = (*parents, key) if key is not None else parents
         named: dict[str, tuple[Any, range]] = {}
+        fields = frozenset(parts.named)
         for name, item in parts.named.items():
             lo = len(walk.leaves)
-            shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting)
+            shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting, fields)
             named[name] = (shadow, range(lo, len(walk.leaves)))
         extra = None
         if parts.extra:

@@ -81,7 +81,9 @@ def test_an_object_output_is_masked_and_keeps_its_type(make_guard):
     tool = SpyTool(Customer("Olga", EMAIL, frozenset({"vip", EMAIL})))
     outcome = guard.call("lookup", {"id": 1}, tool)
     assert outcome.allowed
-    assert outcome.output == Customer("Olga", "<EMAIL_1>", frozenset({"<EMAIL_1>", "vip"}))
+    # 'name' beside 'email' is a person's: a single given name is masked too (issue 13).
+    expected = Customer("<PERSON_1>", "<EMAIL_1>", frozenset({"<EMAIL_1>", "vip"}))
+    assert outcome.output == expected
 
 
 def test_a_langchain_message_output_is_masked():

@@ -20,6 +20,7 @@ from guardrails_plugin.masking.detectors.names import NameShapeDetector
 from guardrails_plugin.masking.detectors.national_ids import NationalIdDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
+from guardrails_plugin.masking.detectors.person_cues import PersonCueDetector
 from guardrails_plugin.masking.detectors.phones_national import NationalPhoneDetector
 from guardrails_plugin.masking.detectors.placeholder import PlaceholderDetector
 from guardrails_plugin.masking.detectors.secrets import SecretsDetector
@@ -64,6 +65,7 @@ def builtin_detectors() -> None:
             KeyContextDetector(),
             NameShapeDetector(),
             LexiconNameDetector(),
+            PersonCueDetector(),
             AddressDetector(),
             EncodedDetector(_decoded_scan),
             NerDetector(),

@@ -1,5 +1,6 @@
 """Street addresses: a house number and a street-type word, in the orders English, German,
-French, Spanish and Italian write them, plus the postcode and town that follow."""
+French, Spanish and Italian write them, plus the postcode and town that follow. Other orders
+and address cue phrases are in `address_intl`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from guardrails_plugin.masking.deadline import checkpoint_long
+from guardrails_plugin.masking.detectors.address_intl import international_addresses
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.spans import Span
 
@@ -83,5 +85,7 @@ class AddressDetector:
                             spans.append(
                                 Span(m.start(), m.start() + len(value), "ADDRESS", "address", 0.85)
                             )
+                checkpoint_long(text, "address", "international orders and cues")
+                spans.extend(international_addresses(text))
             out.append(spans)
         return out

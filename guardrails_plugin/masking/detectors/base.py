@@ -29,6 +29,7 @@ class Leaf:
     above it; ``cells`` are keyed values found inside the text itself. Detectors read ``text``
     (already folded against evasion) and return spans in its coordinates. ``found`` holds what
     the cheap detectors already found, so batched (expensive) ones can skip those parts.
+    ``siblings`` are the other keys of the mapping the value sits in.
     """
 
     text: str
@@ -36,6 +37,7 @@ class Leaf:
     parents: tuple[str, ...] = ()
     cells: list[Cell] = field(default_factory=list)
     found: list[Span] = field(default_factory=list)
+    siblings: frozenset[str] = frozenset()
 
 
 @runtime_checkable

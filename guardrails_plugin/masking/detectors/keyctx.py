@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from guardrails_plugin.masking.detectors.base import Cell, Leaf
+from guardrails_plugin.masking.detectors.lexicon import first_names
 from guardrails_plugin.masking.detectors.secrets import looks_like_token
 from guardrails_plugin.masking.keys import SAFE, classify_key
 from guardrails_plugin.masking.spans import Span
@@ -94,6 +95,20 @@ _THING_PARENTS = {
     "tools",
     "tool",
     "function",
+    "metadata",
+    "plan",
+    "plans",
+    "spec",
+    "template",
+    "containers",
+    "container",
+    "volumes",
+    "deployment",
+    "workflow",
+    "pipeline",
+    "stages",
+    "variants",
+    "variant",
     "functions",
     "model",
     "models",
@@ -152,6 +167,77 @@ def already_masked(value: str) -> bool:
     return hidden >= 3 and _digits(value) <= 6
 
 
+# Keys that say nothing alone but take their parent's meaning: FHIR's name.family and
+# name.given, address.line, telecom.value; a form's {"name": {"text": ...}}.
+_GENERIC_KEYS = {"value", "text", "line", "lines", "family", "given", "middle", "prefix"}
+# Sibling keys of a thing (a product, a manifest, a plan) and of a person.
+_THING_SIBLINGS = {
+    "sku", "price", "unit_price", "currency", "hex", "rgb", "color", "colour", "seats",
+    "namespace", "kind", "apiversion", "version", "image", "replicas", "quantity", "qty",
+    "stock", "brand", "manufacturer", "vendor", "category", "weight", "dimensions", "ean",
+    "gtin", "upc", "mpn", "model", "size", "variant", "variants", "sku_id", "product_id",
+    "repository", "repo", "license", "licence", "homepage", "dependencies", "labels",
+    "annotations", "selector", "port", "protocol", "runtime", "handler", "region", "plan_id",
+    "billing_cycle", "interval", "features", "unit_amount", "tax_code", "inventory",
+}  # fmt: skip
+_PERSON_SIBLINGS = {
+    "email", "phone", "mobile", "first_name", "last_name", "firstname", "lastname", "surname",
+    "given_name", "family_name", "dob", "date_of_birth", "birthdate", "birth_date", "gender",
+    "address", "title", "salutation", "middle_name", "nationality", "ssn", "age", "family",
+    "given",
+}  # fmt: skip
+
+
+def _inherited(leaf: Leaf) -> str:
+    """The key to read the leaf's value by: its own, or its parent's when its own is generic
+    and the parent's means something (``name.family`` is a family name)."""
+    key = leaf.key or ""
+    if key.lower() in _GENERIC_KEYS and leaf.parents:
+        parent = leaf.parents[-1]
+        meaning = classify_key(parent)
+        if meaning is not None and meaning.label in ("PERSON", "ADDRESS", "PHONE"):
+            return parent
+    return key
+
+
+def _thing_siblings(siblings: set[str]) -> bool:
+    return bool(siblings & _THING_SIBLINGS) and not _person_siblings(siblings)
+
+
+def _person_siblings(siblings: set[str]) -> bool:
+    for key in siblings:
+        if key in _PERSON_SIBLINGS:
+            return True
+        meaning = classify_key(key)
+        if meaning is not None and meaning.strong and meaning.label in _PERSONAL:
+            return True
+    return False
+
+
+_PERSONAL = {"PERSON", "EMAIL", "PHONE", "DATE_OF_BIRTH", "NATIONAL_ID"}
+
+
+def _as_name(value: str) -> str:
+    """A name as URLs and CSV cells write it: 'Henrike+Quast', 'ingvild%20rasmussen',
+    'Dijkstra, Wilhelmina' (family name first)."""
+    if "+" in value or "%20" in value:
+        value = value.replace("%20", " ").replace("+", " ")
+    if value.count(",") == 1:
+        family, given = (p.strip() for p in value.split(","))
+        if family and given:
+            value = f"{given} {family}"
+    return value
+
+
+def _known_first(value: str) -> bool:
+    """A single capitalised word the first-name lexicon knows ('Eustaquio'), or words in any
+    case starting with one ('ingvild rasmussen' in a query string)."""
+    first = value.split()[0].lower() if value.strip() else ""
+    if " " in value.strip():
+        return first in first_names()
+    return value[:1].isupper() and first in first_names()
+
+
 def _digits(value: str) -> int:
     return sum(c.isdigit() for c in value)
 
@@ -166,7 +252,7 @@ class KeyContextDetector:
             spans: list[Span] = []
             cells = list(leaf.cells)
             if leaf.key is not None:
-                cells.append(Cell(0, len(leaf.text), leaf.key))
+                cells.append(Cell(0, len(leaf.text), _inherited(leaf)))
             for cell in cells:
                 span = self._classify(leaf, cell)
                 if span is not None:
@@ -202,13 +288,18 @@ class KeyContextDetector:
                 return span(0.9 if strong else 0.8)
             return None
         if label == "PERSON":
-            parents = set(leaf.parents[-2:]) if cell.key == leaf.key else set()
-            if parents & _THING_PARENTS:
+            whole = cell.start == 0 and cell.end == len(leaf.text)
+            parents = {p.lower() for p in leaf.parents[-2:]} if whole else set()
+            siblings = {s.lower() for s in leaf.siblings} if whole else set()
+            if parents & _THING_PARENTS or _thing_siblings(siblings):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
-            person_parent = bool(parents & _PERSON_PARENTS)
-            if (strong or person_parent) and looks_like_name(stripped, capitalized=False):
+            person_parent = bool(parents & _PERSON_PARENTS) or _person_siblings(siblings)
+            as_name = _as_name(stripped)
+            if (strong or person_parent) and looks_like_name(as_name, capitalized=False):
                 return span(0.9)
-            if looks_like_name(stripped) and " " in stripped:
+            if looks_like_name(as_name) and " " in as_name:
+                return span(0.75)
+            if looks_like_name(as_name, capitalized=False) and _known_first(as_name):
                 return span(0.75)
             # A handle ('bethg', 'jdoe42') names a person; an all-caps id ('U04QX7ZK2') is a
             # system's key for one and stays usable.

@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["LexiconNameDetector", "first_names"]
+__all__ = ["LexiconNameDetector", "first_names", "product_follows"]
 
-_UPPER = "A-ZÀ-ÖØ-Þ"
-_LOWER = "a-zß-öø-ÿ"
-_BIGRAM = re.compile(
-    rf"(?<![\w@.-])(?P<first>[{_UPPER}][{_LOWER}'’]+(?:-[{_UPPER}][{_LOWER}]+)?)"
-    rf"(?P<rest>(?:[ \t]+(?:(?:de|del|da|van|von|der|le|la|di|du|dos|y)[ \t]+)?"
-    rf"[{_UPPER}][{_LOWER}'’]+(?:-[{_UPPER}][{_LOWER}]+)?){{1,2}})(?![\w@-])"
+# Letters of any script: whether a word is capitalised is checked in code (`_capitalised`),
+# because Python's re has no Unicode case classes and names use letters well beyond Latin-1
+# (Łukasz, Jiří, Şükrü, Þórdís). Each word is bounded so a try from any start costs O(1).
+_WORD = r"[^\W\d_][^\W\d_'’]{0,30}(?:-[^\W\d_][^\W\d_'’]{0,30})?"
+# Lower-case particles inside a family name: van der Kooij, ter Horst, bin Rashid, Ní Bhriain.
+_PARTICLE = (
+    r"(?i:de|del|della|da|das|do|dos|van|von|der|den|ter|ten|te|le|la|di|du|y|zu|af|al|el|"
+    r"bin|ibn|bint|ben|abu|ní|ni|nic|ó|o|ua|mac|ap)"
+)
+_TOKEN = re.compile(rf"(?<![\w@.-]){_WORD}(?![\w@-])")
+# Family-name endings that few other words share: Nordic patronymics, Slavic, Baltic, Greek,
+# Turkish, Georgian, Romanian, Balkan, Gaelic. A capitalised word before one is a given name
+# even when the lexicon does not know it.
+_SURNAME_SHAPE = re.compile(
+    r"(?:sson|s?dóttir|dottir|[^aeiouyäöüåæø\W]sen|ski|ska|cki|cka|dzki|dzka|wicz|czyk|czak|"
+    r"ová|ský|ská|cký|cká|oğlu|oglu|opoulos|poulou|akis|idis|iadis|shvili|dze|enko|chuk|"
+    r"ović|ević|ić|escu|eanu|aitė|ienė|ytė|auskas|evičius|avičius|iņš)$"
+    r"|^(?:Mc|O['’]|Ó[ \t]|Ní[ \t]|Mac[ \t])\w",
 )
 # First names that are also common English words or sentence starters.
 _COMMON_WORDS = """
@@ -54,7 +67,11 @@ def first_names() -> frozenset[str]:
     except ImportError:  # pragma: no cover - a core dependency
         return frozenset()
     names = Detector(case_sensitive=False).names
-    return frozenset(n for n in names if len(n) >= 3 and n not in _COMMON and n.isalpha())
+    kept = {n for n in names if len(n) >= 3 and n not in _COMMON and n.isalpha()}
+    # Detectors read folded text (accents undone: 'Jiří' arrives as 'Jiri'), so the folded
+    # spelling of each name is a name too.
+    kept.update(f for f in (fold(n).text.lower() for n in list(kept)) if f not in _COMMON)
+    return frozenset(kept)
 
 
 class LexiconNameDetector:
@@ -63,26 +80,89 @@ class LexiconNameDetector:
 
     def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
         names = first_names()
-        out = []
-        for leaf in leaves:
-            spans = []
-            for m in _BIGRAM.finditer(leaf.text):
-                first = m.group("first").lower()
-                if first.split("-")[0] in names:
-                    rest = m.group("rest").split()
-                    if rest[-1].lower() in _COMMON or _product_follows(leaf.text, m.end()):
-                        continue
-                    # A closing quote is not part of the name: 'Ana Lopez' in a repr.
-                    end = m.start() + len(m.group().rstrip("'’"))
-                    spans.append(Span(m.start(), end, "PERSON", "names.lexicon", 0.78))
-            out.append(spans)
-        return out
+        return [list(_find(leaf.text, names)) for leaf in leaves]
+
+
+def _find(text: str, names: frozenset[str]) -> Iterator[Span]:
+    """Runs of two or three capitalised words (particles between them allowed), longest first;
+    each word is read a bounded number of times, so the scan is linear."""
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    i = 0
+    while i < len(tokens):
+        run = _run(text, tokens, i)
+        for last in range(len(run) - 1, 0, -1):
+            words = [text[s:e] for s, e in tokens[i : run[last] + 1]]
+            span = _judge(text, words, tokens, i, run[last], names)
+            if span is not None:
+                yield span
+                i = run[last]
+                break
+        i += 1
+
+
+def _run(text: str, tokens: list[tuple[int, int]], i: int) -> list[int]:
+    """Token indices of up to three name words from ``i`` on, separated by blanks and at most
+    two particles each; ``[i]`` when ``i`` does not start one."""
+    if not _capitalised(text[tokens[i][0] : tokens[i][1]]):
+        return [i]
+    run, j, particles = [i], i + 1, 0
+    while j < len(tokens) and len(run) < 3 and text[tokens[j - 1][1] : tokens[j][0]] in _BLANKS:
+        word = text[tokens[j][0] : tokens[j][1]]
+        if _is_particle(word) and particles < 2:
+            particles += 1
+        elif _capitalised(word):
+            run.append(j)
+            particles = 0
+        else:
+            break
+        j += 1
+    return run
+
+
+_BLANKS = frozenset({" ", "\t", "  "})
+
+
+def _judge(
+    text: str,
+    words: list[str],
+    tokens: list[tuple[int, int]],
+    i: int,
+    j: int,
+    names: frozenset[str],
+) -> Span | None:
+    """A person when the first word is a known first name, or the last has a family-name
+    shape; no product code after it."""
+    first, last = words[0], words[-1].rstrip("'’")
+    if _is_particle(last):
+        return None
+    known = first.split("-")[0].lower() in names
+    if not known and (first.lower() in _COMMON or not _SURNAME_SHAPE.search(last)):
+        return None
+    end = tokens[j][1]
+    if last.lower() in _COMMON or product_follows(text, end):
+        return None
+    # A closing quote is not part of the name: 'Ana Lopez' in a repr.
+    start = tokens[i][0]
+    end = start + len(text[start:end].rstrip("'’"))
+    return Span(start, end, "PERSON", "names.lexicon", 0.78)
+
+
+_PARTICLES = re.compile(_PARTICLE)
+
+
+def _is_particle(word: str) -> bool:
+    return _PARTICLES.fullmatch(word) is not None
+
+
+def _capitalised(word: str) -> bool:
+    """'Łukasz', 'Al-Mazrouei', "O'Brien": an upper-case letter, then some lower case."""
+    return word[:1].isupper() and any(c.islower() for c in word[1:])
 
 
 _NEXT = re.compile(r"[ \t]+(?P<w>[^\s,.;:!?)]+)")
 
 
-def _product_follows(text: str, end: int) -> bool:
+def product_follows(text: str, end: int) -> bool:
     """'Brita Marella 2.4L', 'Herman Miller Aeron Size B': a model number, size or a longer run
     of capitalised words after the 'name' means a product, not a person."""
     m = _NEXT.match(text, end)
