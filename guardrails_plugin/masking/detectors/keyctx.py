@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.detectors.secrets import looks_like_token
 from guardrails_plugin.masking.keys import SAFE, classify_key
+from guardrails_plugin.masking.labels import LABEL_MARK
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["KeyContextDetector", "looks_like_name"]
@@ -154,6 +155,9 @@ class KeyContextDetector:
         return out
 
     def _classify(self, leaf: Leaf, cell: Cell) -> Span | None:
+        if cell.key == LABEL_MARK:
+            # The name in a label/value pair: a key name, kept (validated findings still win).
+            return Span(cell.start, cell.end, SAFE, "key.label", 0.92)
         meaning = classify_key(cell.key)
         if meaning is None:
             return None
