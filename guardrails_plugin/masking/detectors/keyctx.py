@@ -22,7 +22,9 @@ __all__ = ["KeyContextDetector", "looks_like_name"]
 
 _TRIVIAL = re.compile(
     r"(?i)^(?:|null|none|nil|true|false|yes|no|n/?a|-+|\*+|x+|\.+|<[^<>]*>|\[[^\[\]]*\]|"
-    r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{[^}]*\}\}|%\([^)]*\)s|redacted|masked|hidden|secret)$"
+    r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{[^}]*\}\}|%\([^)]*\)s|redacted|masked|hidden|secret|"
+    # What a form or a doc says about a field ('Password: required'), not its value.
+    r"required|optional|unset|not set|empty|none set)$"
 )
 _NAME = re.compile(r"^[^\W\d_][^\W\d_'’.-]*(?:[ '’.-]+[^\W\d_][^\W\d_'’.-]*){0,4}\.?$")
 _PERSON_PARENTS = {
