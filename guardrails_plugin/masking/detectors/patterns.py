@@ -32,33 +32,6 @@ EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z]{2,24}(?![\w-])"
 )
-# Role mailboxes are not about a person; masking them only costs the model context.
-_ROLE_MAILBOXES = {
-    "support",
-    "info",
-    "noreply",
-    "no-reply",
-    "donotreply",
-    "do-not-reply",
-    "sales",
-    "admin",
-    "help",
-    "contact",
-    "billing",
-    "team",
-    "hello",
-    "office",
-    "postmaster",
-    "webmaster",
-    "security",
-    "abuse",
-    "privacy",
-    "notifications",
-    "alerts",
-    "ops",
-    "devops",
-    "root",
-}
 
 CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,30}\d(?![\w-]|\.\d)")
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35)")
@@ -143,9 +116,6 @@ def context_before(text: str, start: int, width: int = 40) -> str:
 
 def _email(text: str) -> Iterator[Span]:
     for m in EMAIL.finditer(text):
-        local = m.group().split("@", 1)[0].lower()
-        if local in _ROLE_MAILBOXES:
-            continue
         yield Span(m.start(), m.end(), "EMAIL", "email", 0.95)
 
 
