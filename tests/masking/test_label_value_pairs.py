@@ -66,7 +66,7 @@ def test_env_lists_keep_the_name_and_mask_the_secret(fast: Masker):
     ],
 )
 def test_label_key_decides_the_value(fast: Masker, pair: dict[str, str], label: str | None):
-    value_key = [k for k in pair if k.lower() not in ("key", "field", "type", "title", "name")][0]
+    value_key = next(k for k in pair if k.lower() not in ("key", "field", "type", "title", "name"))
     labels = {f.data_class for f in fast.scan(pair) if f.path == (value_key,)}
     if label is None:
         assert not labels

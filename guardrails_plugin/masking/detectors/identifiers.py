@@ -117,10 +117,9 @@ class IdentifierDetector:
             # Unwrapped, '=' or '?' before the address belong to a pair or a query string.
             cut = max((c.end() for c in _NOT_MAILBOX.finditer(local)), default=0)
             start, local = start + cut, local[cut:]
-            if local and (
-                _MACHINE_SIGNS.search(local) or is_role_mailbox(local, self.role_words)
-            ):
+            if local and (_MACHINE_SIGNS.search(local) or is_role_mailbox(local, self.role_words)):
                 yield Span(start, end, _SAFE, "identifiers.address", _SCORE)
+
 
 def _arns(text: str) -> Iterator[Span]:
     """An ARN kept whole but for the email addresses inside it (a role session name)."""

@@ -61,12 +61,16 @@ def is_role_mailbox(local: str, words: frozenset[str] = ROLE_WORDS) -> bool:
         return False
     if all(p in words for p in parts):
         return True
-    return len(parts) > 1 and (parts[0] in _GROUP_PREFIXES or parts[-1] in _GROUP_SUFFIXES) and (
-        parts[0] in words or parts[-1] in words
+    return (
+        len(parts) > 1
+        and (parts[0] in _GROUP_PREFIXES or parts[-1] in _GROUP_SUFFIXES)
+        and (parts[0] in words or parts[-1] in words)
     )
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16}")
 _DIGIT_RUN = re.compile(r"\d{8}")
 _PERSONAL = re.compile(r"[A-Za-z0-9._+-]+")

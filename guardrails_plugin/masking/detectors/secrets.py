@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from guardrails_plugin.masking.deadline import checkpoint_long
-from guardrails_plugin.masking.detectors.commands import command_passwords, named_passwords
 from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.detectors.commands import command_passwords, named_passwords
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["CATALOGUE", "SecretsDetector", "entropy", "looks_like_token"]
