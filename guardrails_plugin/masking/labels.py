@@ -5,6 +5,8 @@
     {"name": "DB_PASSWORD", "value": "..."}               Kubernetes, ECS, GitHub env lists
     {"Key": "Owner", "Value": "..."}                      AWS tags
     {"type": "phone", "number": "..."}                    contact points
+    {"system": "email", "value": "..."}                   FHIR ContactPoint
+    {"question": "Your date of birth?", "answer": "..."}  intake forms
 
 Such a value is judged by the label's text as if that text were its key, so every key-aware
 detector sees ``date_of_birth`` or ``x-api-key``. The label's text is passed as it is: it goes
@@ -39,9 +41,11 @@ LABEL_KEYS = frozenset(
         "parameter",
         "variable",
         "property",
+        "system",  # FHIR ContactPoint: {"system": "phone", "value": ...}
+        "question",  # intake forms and chat flows: {"question": "Your last name?", "answer": ...}
     }
 )
-VALUE_KEYS = frozenset({"value", "val", "content", "text", "data", "number", "values"})
+VALUE_KEYS = frozenset({"value", "val", "content", "text", "data", "number", "values", "answer"})
 # The key a recognised label leaf is walked under: it is a key name, not data, and is kept.
 LABEL_MARK = "$label"
 _MAX_LABEL = 64

@@ -10,6 +10,7 @@ every mailbox.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 
@@ -98,13 +99,17 @@ class IdentifierDetector:
     def _addresses(self, leaf: Leaf) -> Iterator[Span]:
         text = leaf.text
         leaf_kind = _key_kind(leaf.key)
-        message_cells = [
-            (c.start, c.end) for c in leaf.cells if _key_kind(c.key) == "message" and "@" in text
-        ]
+        # Header cells do not overlap: the last one starting before an address is the only
+        # one that can hold it (a bisection, not a scan of every cell per address).
+        message_cells = sorted(
+            (c.start, c.end) for c in leaf.cells if _key_kind(c.key) == "message"
+        )
+        cell_starts = [s for s, _ in message_cells]
         for m in _ADDRESS.finditer(text):
             start, end = m.span()
             local = m.group("local")
-            in_message_cell = any(s <= start and end <= e for s, e in message_cells) or bool(
+            i = bisect.bisect_right(cell_starts, start) - 1
+            in_message_cell = (i >= 0 and end <= message_cells[i][1]) or bool(
                 _MESSAGE_HEADER.search(text, max(0, start - 40), start)
             )
             wrapped = text[start - 1 : start] == "<" and text[end : end + 1] == ">"
