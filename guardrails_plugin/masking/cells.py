@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from guardrails_plugin.masking.detectors.base import Cell
 from guardrails_plugin.masking.hl7 import hl7_cells, looks_like_hl7
+from guardrails_plugin.masking.keys import classify_key
 
 __all__ = ["find_cells"]
 
@@ -40,6 +41,20 @@ _QUOTED_PAIR = re.compile(
 )
 _KWARG = re.compile(
     r"(?<![\w.])(?P<key>[A-Za-z_]\w{0,63})\s*+[:=]\s*+(?P<q>[\"'])(?P<value>" + _BODY + r")(?P=q)"
+)
+# 'KEY = value' lines of env, ini and properties files: a blank beside '=' ('_KV' takes the
+# rest, and 'PGPASSWORD=x psql -h db' is a value and a command). The value runs to the end of
+# the line and is trimmed in code, as in '_HEADER_LINE'.
+_SPACED_LINE = re.compile(
+    r"(?m)^[ \t]*+(?:(?:export|set)[ \t]++)?(?P<key>[A-Za-z_][\w.-]{0,63})"
+    r"(?:[ \t]++=[ \t]*+|=[ \t]++)"
+    r"(?P<value>[^\n]*)"
+)
+# Long command-line flags: '--password=x', '--password x', "--token 'x y'". A value after a blank
+# is taken only when it does not start another flag.
+_FLAG = re.compile(
+    r"(?<![\w-])--(?P<key>[A-Za-z][\w-]{0,40})(?:=|[ \t]++(?=[^\s-]))"
+    r"(?:(?P<q>[\"'])(?P<quoted>[^\"'\n]*)(?P=q)|(?P<value>[^\s\"';|&]+))"
 )
 _INSERT = re.compile(
     r"(?is)\bINSERT\s++INTO\s++[\w.\"`\[\]]{1,200}\s*+\((?P<cols>[^)]{0,4000})\)\s*+VALUES\s*+"
@@ -173,6 +188,27 @@ def _strip(line: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
+def _spaced_lines(text: str) -> Iterator[Cell]:
+    for m in _SPACED_LINE.finditer(text):
+        start, end = _strip(text, m.start("value"), m.end("value"))
+        if end - start >= 2 and text[start] in "\"'" and text[end - 1] == text[start]:
+            start, end = start + 1, end - 1
+        if end > start:
+            yield Cell(start, end, m.group("key"))
+
+
+def _flags(text: str) -> Iterator[Cell]:
+    """Flags whose name says secret: the rest ('--region eu-west-1', '--name payments') are
+    arguments, and a handle after '--user' is not worth the noise on every command line."""
+    for m in _FLAG.finditer(text):
+        meaning = classify_key(m.group("key"))
+        if meaning is None or meaning.label != "SECRET":
+            continue
+        group = "quoted" if m.group("quoted") is not None else "value"
+        if m.end(group) > m.start(group):
+            yield Cell(m.start(group), m.end(group), m.group("key"))
+
+
 def find_cells(text: str) -> list[Cell]:
     """Keyed values in ``text``, most specific shapes first (duplicates are harmless)."""
     cells: list[Cell] = []
@@ -195,6 +231,10 @@ def find_cells(text: str) -> list[Cell]:
         for m in _KWARG.finditer(text):
             if m.end("value") > m.start("value"):
                 cells.append(Cell(m.start("value"), m.end("value"), m.group("key")))
+    if "=" in text:
+        cells.extend(_spaced_lines(text))
+    if "--" in text:
+        cells.extend(_flags(text))
     if ":" in text:
         for m in _HEADER_LINE.finditer(text):
             value = m.group("value").rstrip(" \t")

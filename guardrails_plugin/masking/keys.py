@@ -70,7 +70,11 @@ _SECRET_STRONG = {
     "totp",
     "cvv",
     "cvc",
+    "requirepass",  # redis.conf and redis-server's flag
+    "masterauth",
 }
+# A key glued into one word still names a secret: PGPASSWORD, csrftoken, GITHUBTOKEN.
+_SECRET_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey")
 _SECRET_PHRASES = {
     ("api", "key"),
     ("access", "key"),
@@ -380,6 +384,10 @@ def classify_key(key: str) -> KeyMeaning | None:
     negated = any(w in _SECRET_NEGATORS for w in words)
     if not negated:
         if joined in _SECRET_STRONG or any(w in _SECRET_STRONG for w in words):
+            return KeyMeaning("SECRET", True)
+        if any(w.endswith(_SECRET_SUFFIXES) for w in words):
+            return KeyMeaning("SECRET", True)
+        if len(words) > 1 and words[-1] == "pass":  # DB_PASS, SMTP_PASS; not pass_rate
             return KeyMeaning("SECRET", True)
         if any(_contains(words, p) for p in _SECRET_PHRASES):
             return KeyMeaning("SECRET", True)

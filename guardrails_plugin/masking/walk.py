@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
+from guardrails_plugin.masking.labels import LABEL_MARK, label_is_known, pair_key
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data, plain_key, where
 
@@ -122,10 +123,18 @@ def _visit(
                 scope = (*parents, key) if key is not None else parents
                 keys = {k: _key_leaf(walk, k, (*path, str(k), KEY_MARK), scope) for k in value}
                 names = frozenset(str(k) for k in value)
+                named = _named_by_label(value)
                 return _Map(
                     {
                         k: _visit(
-                            walk, v, (*path, str(k)), str(k), scope, depth + 1, json_nesting, names
+                            walk,
+                            v,
+                            (*path, str(k)),
+                            named.get(k, str(k)),
+                            scope,
+                            depth + 1,
+                            json_nesting,
+                            names,
                         )
                         for k, v in value.items()
                     },
@@ -189,6 +198,19 @@ def _visit_object(
         return _Object(kind, parts, named, extra, range(first, len(walk.leaves)), path)
     finally:
         walk.active.discard(marker)
+
+
+def _named_by_label(mapping: Mapping[Any, Any]) -> dict[Any, str]:
+    """In a label/value pair (`guardrails_plugin.masking.labels`), the key each side is walked
+    under: the value under the label's text, a known label under `LABEL_MARK`."""
+    pair = pair_key(mapping)
+    if pair is None:
+        return {}
+    value_key, label = pair
+    named = {value_key: label}
+    if label_is_known(label):
+        named.update({k: LABEL_MARK for k, v in mapping.items() if v is label})
+    return named
 
 
 def _key_leaf(

@@ -14,6 +14,7 @@ from guardrails_plugin.masking.detectors.base import (
     unregister_detector,
 )
 from guardrails_plugin.masking.detectors.encoded import EncodedDetector
+from guardrails_plugin.masking.detectors.identifiers import IdentifierDetector
 from guardrails_plugin.masking.detectors.keyctx import KeyContextDetector
 from guardrails_plugin.masking.detectors.lexicon import LexiconNameDetector
 from guardrails_plugin.masking.detectors.names import NameShapeDetector
@@ -62,6 +63,7 @@ def builtin_detectors() -> None:
             PatternDetector(),
             NationalIdDetector(),
             NationalPhoneDetector(),
+            IdentifierDetector(),
             KeyContextDetector(),
             NameShapeDetector(),
             LexiconNameDetector(),

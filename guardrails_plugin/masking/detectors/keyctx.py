@@ -16,13 +16,16 @@ from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.detectors.lexicon import first_names
 from guardrails_plugin.masking.detectors.secrets import looks_like_token
 from guardrails_plugin.masking.keys import SAFE, classify_key
+from guardrails_plugin.masking.labels import LABEL_MARK
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["KeyContextDetector", "already_masked", "looks_like_name"]
 
 _TRIVIAL = re.compile(
     r"(?i)^(?:|null|none|nil|true|false|yes|no|n/?a|-+|\*+|x+|\.+|<[^<>]*>|\[[^\[\]]*\]|"
-    r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{[^}]*\}\}|%\([^)]*\)s|redacted|masked|hidden|secret)$"
+    r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{[^}]*\}\}|%\([^)]*\)s|redacted|masked|hidden|secret|"
+    # What a form or a doc says about a field ('Password: required'), not its value.
+    r"required|optional|unset|not set|empty|none set)$"
 )
 _NAME = re.compile(r"^[^\W\d_][^\W\d_'’.-]*(?:[ '’.-]+[^\W\d_][^\W\d_'’.-]*){0,4}\.?$")
 _PERSON_PARENTS = {
@@ -261,6 +264,9 @@ class KeyContextDetector:
         return out
 
     def _classify(self, leaf: Leaf, cell: Cell) -> Span | None:
+        if cell.key == LABEL_MARK:
+            # The name in a label/value pair: a key name, kept (validated findings still win).
+            return Span(cell.start, cell.end, SAFE, "key.label", 0.92)
         meaning = classify_key(cell.key)
         if cell.key == leaf.key and leaf.parents and cell.key.lower() in _WRAPPER_KEYS:
             # {"dob": {"$date": "1984-03-02T00:00:00Z"}}: the wrapper's parent names the value.

@@ -34,33 +34,6 @@ EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z]{2,24}(?![\w-])"
 )
-# Role mailboxes are not about a person; masking them only costs the model context.
-_ROLE_MAILBOXES = {
-    "support",
-    "info",
-    "noreply",
-    "no-reply",
-    "donotreply",
-    "do-not-reply",
-    "sales",
-    "admin",
-    "help",
-    "contact",
-    "billing",
-    "team",
-    "hello",
-    "office",
-    "postmaster",
-    "webmaster",
-    "security",
-    "abuse",
-    "privacy",
-    "notifications",
-    "alerts",
-    "ops",
-    "devops",
-    "root",
-}
 
 CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,30}\d(?![\w-]|\.\d)")
 
@@ -68,8 +41,10 @@ IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
 )
 
+# A full stop after the address ends a sentence ('from 10.2.3.4.'); a dot and more of a word or
+# number makes it something longer (1.2.3.4.5, an OID, 4.3.2.1.in-addr.arpa).
 IPV4 = re.compile(
-    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]|\.\d)"
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\w|\.\w)"
 )
 # Candidates only; ipaddress validates. Times (12:30:45) fail validation or the group count.
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
@@ -152,9 +127,6 @@ def context_before(text: str, start: int, width: int = 40) -> str:
 
 def _email(text: str) -> Iterator[Span]:
     for m in EMAIL.finditer(text):
-        local = m.group().split("@", 1)[0].lower()
-        if local in _ROLE_MAILBOXES:
-            continue
         yield Span(m.start(), m.end(), "EMAIL", "email", 0.95)
 
 

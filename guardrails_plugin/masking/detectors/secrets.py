@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.detectors.commands import command_passwords, named_passwords
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["CATALOGUE", "SecretsDetector", "entropy", "looks_like_token"]
@@ -253,5 +254,8 @@ class SecretsDetector:
                 spans.extend(_url_passwords(text))
             checkpoint_long(text, "secrets", "secret words")
             spans.extend(_secret_in_context(text))
+            spans.extend(named_passwords(text))
+            checkpoint_long(text, "secrets", "command lines")
+            spans.extend(command_passwords(text))
             out.append(spans)
         return out

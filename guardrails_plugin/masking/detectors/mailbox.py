@@ -1,0 +1,89 @@
+"""What an address's local part says: a team's mailbox, a message id, or (else) a person.
+
+``customer-care@``, ``hr-onboarding@``, ``dmarc-reports@`` and ``noreply@`` belong to a role, not
+a person; ``<CAH7x=Qm4…@mail.gmail.com>`` and ``<5b0d…-7a6b5e4d3c2f@cal.example.org>`` identify
+a message or an event. Masking either costs the model context and protects no one. A local
+part shaped like a person's (``anna.kowalska``, ``jkowalski84``) is never either.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ROLE_WORDS", "is_id_local", "is_role_mailbox"]
+
+# The default vocabulary of role mailboxes: a local part made only of these words (``it.helpdesk``,
+# ``customer-care``) is a team's. Pass your own to `IdentifierDetector(role_words=...)`; an empty
+# set masks every mailbox.
+ROLE_WORDS = frozenset(
+    {
+        # help and service
+        "support", "help", "helpdesk", "desk", "service", "services", "care", "customer",
+        "customers", "client", "clients", "info", "contact", "contacts", "hello", "enquiries",
+        "inquiries", "feedback", "success", "servicedesk",
+        # money and orders
+        "sales", "billing", "accounts", "accounting", "invoices", "invoice", "finance",
+        "payments", "payment", "payroll", "orders", "order", "shipping", "returns", "refunds",
+        "procurement", "purchasing",
+        # people and company
+        "hr", "people", "talent", "recruiting", "recruitment", "careers", "jobs", "onboarding",
+        "legal", "compliance", "privacy", "dpo", "gdpr", "press", "media", "marketing", "news",
+        "newsletter", "partners", "office", "reception", "frontdesk", "admissions", "events",
+        # operations and security
+        "security", "abuse", "postmaster", "hostmaster", "webmaster", "admin", "admins",
+        "administrator", "root", "it", "ops", "devops", "sre", "oncall", "noc", "soc", "infra",
+        "platform", "engineering", "dev", "devs", "eng", "qa", "release", "releases", "build",
+        "builds", "ci", "deploy", "monitoring", "alerts", "alert", "alarms", "status",
+        "incidents", "incident", "reports", "report", "dmarc", "dkim", "bounce", "bounces",
+        "mailer", "daemon", "notifications", "notification", "notify", "updates", "digest",
+        "noreply", "no", "reply", "donotreply", "do", "not", "team", "teams", "all", "staff",
+        "group", "list", "lists", "announce", "bot", "bots", "robot", "system", "automation",
+    }
+)  # fmt: skip
+# A team's list named for its topic: 'team-payments@', 'db-alerts@', 'finance-reports@'.
+_GROUP_PREFIXES = frozenset({"team", "noreply", "ops", "all"})
+_GROUP_SUFFIXES = frozenset(
+    {"alerts", "alert", "reports", "report", "notifications", "notify", "team", "support",
+     "noreply", "bot", "bots", "ops", "admins", "desk", "helpdesk", "list", "group", "all",
+     "announce", "oncall", "devs", "eng", "status", "updates", "digest"}
+)  # fmt: skip
+_SPLIT = re.compile(r"[._+-]+")
+
+
+def is_role_mailbox(local: str, words: frozenset[str] = ROLE_WORDS) -> bool:
+    """``local`` (the part before ``@``) names a role: every word of it is a role word, or it
+    is a team list named for its topic (``team-…``, ``…-alerts``)."""
+    if not words:
+        return False
+    parts = [p.rstrip("0123456789") for p in _SPLIT.split(local.lower()) if p]
+    parts = [p for p in parts if p]
+    if not parts:
+        return False
+    if all(p in words for p in parts):
+        return True
+    return (
+        len(parts) > 1
+        and (parts[0] in _GROUP_PREFIXES or parts[-1] in _GROUP_SUFFIXES)
+        and (parts[0] in words or parts[-1] in words)
+    )
+
+
+_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{16}")
+_DIGIT_RUN = re.compile(r"\d{8}")
+_PERSONAL = re.compile(r"[A-Za-z0-9._+-]+")
+
+
+def is_id_local(local: str) -> bool:
+    """A machine-made local part: a UUID, a long hex or digit run, characters no mailbox
+    provider gives people (``=``, ``$``, ``/``), or long with many digits and capitals
+    (Exchange's ``PH0PR11MB4965C1D2…``)."""
+    if not _PERSONAL.fullmatch(local):
+        return True
+    if _UUID.search(local) or _HEX_RUN.search(local) or _DIGIT_RUN.search(local):
+        return True
+    digits = sum(c.isdigit() for c in local)
+    upper = sum(c.isupper() for c in local)
+    return len(local) >= 16 and digits >= 4 and upper >= 4
