@@ -278,11 +278,15 @@ def _windows(line: str, covered: bytearray | None, offset: int) -> list[tuple[in
     context, not the hashes and ids elsewhere on the line (it costs per token). Words that
     ``covered`` (from ``offset`` on) marks as found already are no reason to look."""
     tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line)]
+    capital = [
+        bool(_CAPITALISED.match(line, s)) and line[s:e].strip(",.;:!?()'\"") not in _COMMON
+        for s, e in tokens
+    ]
     marks = [
         i
         for i, (s, e) in enumerate(tokens)
-        if _CAPITALISED.match(line, s)
-        and line[s:e].strip(",.;:!?()'\"") not in _COMMON
+        if capital[i]
+        and _in_a_run(tokens, capital, line, i)
         and (covered is None or covered.find(0, offset + s, offset + e) >= 0)
     ]
     windows: list[tuple[int, int]] = []
@@ -294,6 +298,27 @@ def _windows(line: str, covered: bytearray | None, offset: int) -> list[tuple[in
         else:
             windows.append((start, end))
     return windows
+
+
+def _in_a_run(tokens: list[tuple[int, int]], capital: list[bool], line: str, i: int) -> bool:
+    """Token ``i`` has a capitalised neighbour, directly or across one short particle ('Jan de
+    Vries'): a name NER may report is two to four such words (`_plausible`), so a capitalised
+    word alone (a sentence start, a German noun) is no reason to run the model."""
+    n = len(tokens)
+    for step in (-1, 1):
+        j = i + step
+        if 0 <= j < n and capital[j] and not _ends_clause(line, tokens, min(i, j)):
+            return True
+        k = i + 2 * step
+        particle = 0 <= k < n and capital[k] and tokens[j][1] - tokens[j][0] <= 3
+        if particle and not any(_ends_clause(line, tokens, t) for t in (min(i, k), j)):
+            return True
+    return False
+
+
+def _ends_clause(line: str, tokens: list[tuple[int, int]], i: int) -> bool:
+    """Token ``i`` ends with a full stop, colon, semicolon or comma: the next word starts anew."""
+    return line[tokens[i][1] - 1] in ".:;,!?"
 
 
 def _worth_a_look(line: str) -> bool:
