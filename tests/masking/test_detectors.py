@@ -223,3 +223,22 @@ def test_document_numbers_long_signatures_and_handles(masker, text, label, value
 
 def test_licence_keys_are_not_document_numbers(fast):
     assert fast.scan("order 12345678 shipped; license key ABC123456") == []
+
+
+def test_percent_encoded_value_in_a_url_is_replaced_in_place() -> None:
+    """Issue 13: masking must not break a URI. A percent-encoded email in a query string used to
+    replace the whole URL with one placeholder; now only the encoded value is."""
+    url = "https://crm.example.com/c?email=wiebke.osterhaus%40example.org&tab=notes"
+    masked = Masker().mask({"url": url}).value["url"]
+    assert masked.startswith("https://crm.example.com/c?email=")
+    assert masked.endswith("&tab=notes")
+    assert "osterhaus" not in masked
+
+
+def test_percent_decoding_maps_multibyte_characters_back() -> None:
+    from guardrails_plugin.masking.detectors.encoded import _unquote
+
+    decoded, starts = _unquote("Ji%C5%99%C3%AD+%E2%82%AC")
+    assert decoded == "Jiří+€"
+    assert starts == [0, 1, 2, 8, 14, 15, 24]
+    assert _unquote("bad%C5%20x") == ("bad%C5%20x", list(range(11)))
