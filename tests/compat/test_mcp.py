@@ -38,6 +38,8 @@ SERVER = Path(__file__).with_name("mcp_server.py")
 EMAIL = "olga.brandt@example.org"
 IBAN = "DE89370400440532013000"
 CANARIES = {EMAIL: "<EMAIL_1>", IBAN: "<IBAN_1>"}
+# A given name under `name` beside an email is a person (issue 13); alone in prose it is not.
+NAME, NAME_FIELD = "Olga", '"name": "Olga"'
 
 POLICY = """
 version: 1
@@ -112,11 +114,13 @@ def masked(value: Any) -> Any:
     if isinstance(value, str):
         for raw, placeholder in CANARIES.items():
             value = value.replace(raw, placeholder)
-        return value
+        return value.replace(NAME_FIELD, '"name": "<PERSON_1>"')
     if isinstance(value, list):
         return [masked(v) for v in value]
     if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
+        return {
+            k: "<PERSON_1>" if (k, v) == ("name", NAME) else masked(v) for k, v in value.items()
+        }
     return value
 
 

@@ -42,7 +42,11 @@ from ..security.conftest import stored_bytes
 
 EMAIL = "olga.brandt@example.org"
 IBAN = "DE89370400440532013000"
-CANARIES = {EMAIL: "<EMAIL_1>", IBAN: "<IBAN_1>"}
+CANARIES = {
+    EMAIL: "<EMAIL_1>",
+    IBAN: "<IBAN_1>",
+    "Olga": "<PERSON_1>",
+}  # a given name beside an email is a person (issue 13)
 
 POLICY = """
 version: 1
@@ -151,7 +155,7 @@ def assert_audit_clean(guard: Any, db: Path) -> None:
     assert rows, "the call was not audited"
     for row in rows:
         assert set(row) == {"tool", "elapsed_ms", "output_classes", "run_id"}
-        assert set(row["output_classes"]) <= {"EMAIL", "IBAN"}
+        assert set(row["output_classes"]) <= {"EMAIL", "IBAN", "PERSON"}
     stored = stored_bytes(db)
     for raw in CANARIES:
         assert raw.encode() not in stored
