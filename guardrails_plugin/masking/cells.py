@@ -75,6 +75,12 @@ _INSERT = re.compile(
 _ROW = re.compile(r"\((?P<vals>(?:(?>'(?:[^']|'')*+')|[^()'])*+)\)")
 
 
+# A column name: words in any script, with the marks headers carry ('N° client', 'Né(e) le',
+# 'birth number (rodné číslo)', 'Geb.-Datum'); a value (a number, an address) rarely starts
+# with a letter and has none of a sentence's commas.
+_HEADER_CELL = re.compile(r"[^\W\d][\w .()°º'’/#&+-]{0,47}")
+
+
 def _split_fields(line: str, sep: str) -> list[tuple[int, int]]:
     """Field (start, end) offsets in a line, honouring double quotes; quotes excluded."""
     fields = []
@@ -107,7 +113,7 @@ def _csv(text: str) -> Iterator[Cell]:
     if delimiter is None:
         return
     header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], delimiter)]
-    if len(header) < 2 or not all(re.fullmatch(r"[A-Za-z_][\w .-]{0,40}", h) for h in header):
+    if len(header) < 2 or not all(_HEADER_CELL.fullmatch(h) for h in header):
         return
     yield from _rows(lines[1:], len(lines[0]) + 1, header, delimiter)
 

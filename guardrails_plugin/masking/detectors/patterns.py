@@ -102,6 +102,7 @@ DATE = re.compile(
     r"(?:19|20)\d{2}-\d{2}-\d{2}(?![T\d:])"
     r"|(?:19|20)\d{2}[./]\d{1,2}[./]\d{1,2}"
     r"|\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}"
+    r"|\d{1,2}\. \d{1,2}\. (?:19|20)\d{2}"  # Czech and Slovak: '4. 7. 1972'
     rf"|{_MONTHS}\.? \d{{1,2}},? (?:19|20)\d{{2}}"
     rf"|\d{{1,2}} {_MONTHS}\.?,? (?:19|20)\d{{2}}"
     # Month names of any language ('2. März 1984', '2 de marzo de 1984', '2 marca 1984'): only
@@ -117,6 +118,11 @@ _BIRTH_WORDS = re.compile(
     r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|\bgeb\b|geboren|geburt|\bn[ée]e?\b|"
     r"naissance|\bnacid[oa]\b|nacimiento|\bnat[oa]\b|nascita|nascimento|geboorte|urodz|"
     r"\bdogum|f[oø]delse|f[oø]dsel|foedsel|syntym|narozen|\bur\.|рожд|γ[εέ]νν|"
+    # 'I was born' and its abbreviations: es 'nací', pt 'nasci', it 'nacque', sv 'född', da/no
+    # 'født', cs 'nar.'/'narodil(a) jsem se', fi 'syntynyt', hu 'született'/'szül.', tr 'doğdum'
+    # and 'd.t.' (doğum tarihi).
+    r"\bnaci\b|\bnasci\b|\bnacque|\bf[oø]dd\b|\bf[oø]dt\b|\bnar\.|narodil|syntyn|"
+    r"\bszulet|\bszul\.|\bdogdu|\bd\.[ ]?t\.|"
     r"生年月日|出生|생년월일|ngay sinh)[^\W\d_]*"  # to the end of the word ('urodzenia:')
 )
 
@@ -321,8 +327,21 @@ def _national_ids(text: str) -> Iterator[Span]:
 _OTHER_LABEL = re.compile(r"\d|[^\W\d_]{2,}[\w-]*[\"']?[ \t]*[=:]")
 
 
+# Dates only a birth word makes dates: a two-digit year ('geb. 31.1.51') and compact YYMMDD
+# ('Födelsedatum: 780829', the first half of a Nordic personal number), month and day checked.
+_SHORT_DATE = re.compile(
+    r"(?<![\w/.-])(?:\d{1,2}[./-]\d{1,2}[./-]\d{2}"
+    r"|\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![\w/-])"
+)
+
+
 def _dates_of_birth(text: str) -> Iterator[Span]:
-    for m in DATE.finditer(text):
+    yield from _dates_after_cue(text, DATE)
+    yield from _dates_after_cue(text, _SHORT_DATE)
+
+
+def _dates_after_cue(text: str, dates: re.Pattern[str]) -> Iterator[Span]:
+    for m in dates.finditer(text):
         before = context_before(text, m.start(), 30)
         cues = list(_BIRTH_WORDS.finditer(before))
         if cues and not _OTHER_LABEL.search(before, cues[-1].end()):
