@@ -136,7 +136,14 @@ def _email(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "EMAIL", "email", 0.95)
 
 
-_NOT_CARD = re.compile(r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|order)[\s:#-]*$")
+# Words before a number that say it is a product, shipment or order number, in the languages
+# of the cue lists ('pedido', 'Bestellung', 'commande', 'zamówienie', 'sipariş', ...), folded.
+_NOT_CARD = re.compile(
+    r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|order|pedido|encomenda|bestelling|"
+    r"bestellung|bestellnummer|commande|ordine|zamowieni[ea]|objednavk[ay]|siparis|ordre|"
+    r"tilaus|bestallning|auftrag)[^\W\d_]{0,6}"
+    r"[\s:#-]*(?:(?:n[o\u00ba\u00b0]|nr|c|num|number|nummer|numero)\.?[\s:#-]*)?$"
+)
 
 
 # Words of a key whose value is a system's identifier: a Luhn-valid order, variant or message
@@ -185,7 +192,8 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
-        found = _valid_card(m.group())
+        cued = _CARD_CUE.search(context_before(text, m.start(), 30)) is not None
+        found = _valid_card(m.group(), cued)
         if found is None:
             continue
         start, end = m.start() + found[0], m.start() + found[1]
@@ -204,7 +212,7 @@ _GROUP = re.compile(r"\d+")
 _MAX_TRIM = 3
 
 
-def _valid_card(candidate: str) -> tuple[int, int] | None:
+def _valid_card(candidate: str, cued: bool) -> tuple[int, int] | None:
     """The card number in a run of digit groups: the whole run, or the run without up to
     three groups at either end ('0 4242 4242 4242 4242': a number glued to a card) when what
     is left is grouped as cards are (groups of four or more digits)."""
@@ -217,7 +225,7 @@ def _valid_card(candidate: str) -> tuple[int, int] | None:
             first, last = kept[0], kept[-1]
             digits = re.sub(r"\D", "", candidate[first[0] : last[1]])
             grouped = first != last
-            if _plausible_card(digits, grouped) and luhn.is_valid(digits):
+            if _plausible_card(digits, grouped, cued) and luhn.is_valid(digits):
                 return first[0], last[1]
     return None
 
@@ -232,14 +240,24 @@ _CARD_LENGTHS = (
     (re.compile(r"35"), (16, 17, 18, 19)),
     (re.compile(r"6(?:011|4[4-9]|5|2)"), (16, 17, 18, 19)),
 )
+# Maestro and the domestic debit schemes on its ranges (RuPay, Verve, Elo): 12 to 19 digits by
+# the standard, taken from 16 up, where nearly all of them are. These ranges are wide, so an
+# ungrouped run is a card only after a word that says card ('kortnummer 5018…'); an order
+# number of the same shape is not.
+_DEBIT_PREFIX = re.compile(r"50|5[6-8]|6")
+_CARD_CUE = re.compile(
+    r"(?i)(?:card|kart|carte|tarjeta|cartao|carta|kaart|kort|maestro|debit|\bcc\b|\bpan\b)"
+)
 
 
-def _plausible_card(digits: str, grouped: bool) -> bool:
+def _plausible_card(digits: str, grouped: bool, cued: bool) -> bool:
     """An issuer's prefix and one of its lengths. An ungrouped run of 17 or more digits is an
     id (snowflakes, variant ids): cards that long are written in groups."""
     if len(digits) > 16 and not grouped:
         return False
-    return any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_LENGTHS)
+    if any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_LENGTHS):
+        return True
+    return (grouped or cued) and 16 <= len(digits) <= 19 and _DEBIT_PREFIX.match(digits) is not None
 
 
 def _ibans(text: str) -> Iterator[Span]:
