@@ -38,3 +38,20 @@ def test_debit_cards_masked(fast: Masker, text: str) -> None:
 )
 def test_order_numbers_of_card_shape_kept(fast: Masker, text: str) -> None:
     assert MAESTRO_RUN in fast.mask(text).value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bitte auf de44500105175407324931 überweisen",
+        "iban: nl91 abna 0417 1643 00",
+    ],
+)
+def test_lower_case_iban_masked(fast: Masker, text: str) -> None:
+    out = fast.mask(text).value
+    assert "IBAN" in out and "0417" not in out and "5407" not in out
+
+
+def test_hex_digest_shaped_like_an_iban_kept(fast: Masker) -> None:
+    text = "span be4450010517540 trace de4450010517540732493100ab2f merged"
+    assert "IBAN" not in fast.mask(text).value

@@ -260,10 +260,22 @@ def _plausible_card(digits: str, grouped: bool, cued: bool) -> bool:
     return (grouped or cued) and 16 <= len(digits) <= 19 and _DEBIT_PREFIX.match(digits) is not None
 
 
+# An IBAN typed in lower case ('auf de89 3704 …', 'iban: fr76…'), read the same way and
+# validated upper-cased: the country's length and the mod-97 check leave a hex digest that
+# starts like one ('be12…') about one chance in 100,000.
+_IBAN_LOWER = re.compile(
+    r"(?<![A-Za-z0-9])[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?(?![A-Za-z0-9])"
+)
+
+
 def _ibans(text: str) -> Iterator[Span]:
     for m in IBAN.finditer(text):
         compact = m.group().replace(" ", "")
         if std_iban.is_valid(compact):
+            yield Span(m.start(), m.end(), "IBAN", "iban.mod97", 0.95)
+    for m in _IBAN_LOWER.finditer(text):
+        compact = m.group().replace(" ", "")
+        if std_iban.is_valid(compact.upper()):
             yield Span(m.start(), m.end(), "IBAN", "iban.mod97", 0.95)
 
 
