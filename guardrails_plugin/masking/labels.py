@@ -71,9 +71,25 @@ def pair_key(mapping: Mapping[Any, Any]) -> tuple[Any, str] | None:
     if value_key is None or label is None:
         return None
     meaning = classify_key(label)
-    if meaning is not None and meaning.label == SAFE:
+    if meaning is not None and meaning.label == SAFE and not _kept_field(mapping, value_key):
         return None
     return value_key, label
+
+
+# Keys that name a form's field; 'type', 'kind' and 'system' also name a structure's kind
+# ('{"type": "event", "data": ...}'), whose content a kept label must not hide.
+_FIELD_LABEL_KEYS = LABEL_KEYS - {"type", "system", "header"}
+_MAX_KEPT_VALUE = 80
+
+
+def _kept_field(mapping: Mapping[Any, Any], value_key: Any) -> bool:
+    """A form field whose label names a kept kind ('Product', 'Artikel', 'Order id'): its short,
+    one-line value is walked under the label, so it is kept like any value of such a key (a
+    product name is not read as a person's). Validated findings in it still win."""
+    value = mapping[value_key]
+    if not isinstance(value, str) or len(value) > _MAX_KEPT_VALUE or "\n" in value:
+        return False
+    return any(isinstance(k, str) and k.lower() in _FIELD_LABEL_KEYS for k in mapping)
 
 
 def label_is_known(label: str) -> bool:
