@@ -56,6 +56,16 @@ _FLAG = re.compile(
     r"(?<![\w-])--(?P<key>[A-Za-z][\w-]{0,40})(?:=|[ \t]++(?=[^\s-]))"
     r"(?:(?P<q>[\"'])(?P<quoted>[^\"'\n]*)(?P=q)|(?P<value>[^\s\"';|&]+))"
 )
+# A flag and its value as two items of an argument list written in text: a YAML or JSON flow
+# list ('args: ["--requirepass", "x"]') or a YAML block list ('- --requirepass' then '- x').
+_ARG_ITEM = r"(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'|(?P<bare>[^\s\"',\]#][^\n,\]]*))"
+_FLOW_ARGS = re.compile(
+    r"(?P<fq>[\"'])--?(?P<key>[A-Za-z][\w-]{1,40})(?P=fq)[ \t]*+,[ \t]*+" + _ARG_ITEM
+)
+_BLOCK_ARGS = re.compile(
+    r"(?m)^[ \t]*+-[ \t]++([\"']?)--?(?P<key>[A-Za-z][\w-]{1,40})\1[ \t]*+\r?\n"
+    r"[ \t]*+-[ \t]++" + _ARG_ITEM
+)
 _INSERT = re.compile(
     r"(?is)\bINSERT\s++INTO\s++[\w.\"`\[\]]{1,200}\s*+\((?P<cols>[^)]{0,4000})\)\s*+VALUES\s*+"
     r"(?P<rows>.*)"
@@ -63,6 +73,12 @@ _INSERT = re.compile(
 # One row of VALUES: quoted strings ('' is an escaped quote) and anything but parentheses. A
 # string is an atomic unit, so a run of quotes is read one way only (it was exponential).
 _ROW = re.compile(r"\((?P<vals>(?:(?>'(?:[^']|'')*+')|[^()'])*+)\)")
+
+
+# A column name: words in any script, with the marks headers carry ('N° client', 'Né(e) le',
+# 'birth number (rodné číslo)', 'Geb.-Datum'); a value (a number, an address) rarely starts
+# with a letter and has none of a sentence's commas.
+_HEADER_CELL = re.compile(r"[^\W\d][\w .()°º'’/#&+-]{0,47}")
 
 
 def _split_fields(line: str, sep: str) -> list[tuple[int, int]]:
@@ -97,7 +113,7 @@ def _csv(text: str) -> Iterator[Cell]:
     if delimiter is None:
         return
     header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], delimiter)]
-    if len(header) < 2 or not all(re.fullmatch(r"[A-Za-z_][\w .-]{0,40}", h) for h in header):
+    if len(header) < 2 or not all(_HEADER_CELL.fullmatch(h) for h in header):
         return
     yield from _rows(lines[1:], len(lines[0]) + 1, header, delimiter)
 
@@ -209,6 +225,20 @@ def _flags(text: str) -> Iterator[Cell]:
             yield Cell(m.start(group), m.end(group), m.group("key"))
 
 
+def _arg_lists(text: str) -> Iterator[Cell]:
+    """The item after a flag that names a secret in an argument list (`_FLOW_ARGS`,
+    `_BLOCK_ARGS`): the list's counterpart of '--password x' on a command line."""
+    for pattern in (_FLOW_ARGS, _BLOCK_ARGS):
+        for m in pattern.finditer(text):
+            meaning = classify_key(m.group("key"))
+            if meaning is None or meaning.label != "SECRET":
+                continue
+            group = next(g for g in ("dq", "sq", "bare") if m.group(g) is not None)
+            start, end = _strip(text, m.start(group), m.end(group))
+            if end > start and not text.startswith("--", start):
+                yield Cell(start, end, m.group("key"))
+
+
 def find_cells(text: str) -> list[Cell]:
     """Keyed values in ``text``, most specific shapes first (duplicates are harmless)."""
     cells: list[Cell] = []
@@ -235,6 +265,7 @@ def find_cells(text: str) -> list[Cell]:
         cells.extend(_spaced_lines(text))
     if "--" in text:
         cells.extend(_flags(text))
+        cells.extend(_arg_lists(text))
     if ":" in text:
         for m in _HEADER_LINE.finditer(text):
             value = m.group("value").rstrip(" \t")

@@ -8,6 +8,10 @@
     {"system": "email", "value": "..."}                   FHIR ContactPoint
     {"question": "Your date of birth?", "answer": "..."}  intake forms
 
+An argument list names its values the same way, by position: in
+``["redis-server", "--requirepass", "..."]`` (a Kubernetes ``args``, a compose ``command``, an
+exec array) the item after a flag that names a secret is that flag's value (`flag_key`).
+
 Such a value is judged by the label's text as if that text were its key, so every key-aware
 detector sees ``date_of_birth`` or ``x-api-key``. The label's text is passed as it is: it goes
 through `guardrails_plugin.masking.keys.normalize_key` like any real key, in any language the key
@@ -17,12 +21,13 @@ vocabulary knows. A pair is taken only when the label says something (`classify_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from guardrails_plugin.masking.keys import SAFE, classify_key
 
-__all__ = ["LABEL_KEYS", "LABEL_MARK", "VALUE_KEYS", "label_is_known", "pair_key"]
+__all__ = ["LABEL_KEYS", "LABEL_MARK", "VALUE_KEYS", "flag_key", "label_is_known", "pair_key"]
 
 # Key names (case-insensitive) of the field that names the value, and of the field holding it.
 LABEL_KEYS = frozenset(
@@ -66,9 +71,25 @@ def pair_key(mapping: Mapping[Any, Any]) -> tuple[Any, str] | None:
     if value_key is None or label is None:
         return None
     meaning = classify_key(label)
-    if meaning is not None and meaning.label == SAFE:
+    if meaning is not None and meaning.label == SAFE and not _kept_field(mapping, value_key):
         return None
     return value_key, label
+
+
+# Keys that name a form's field; 'type', 'kind' and 'system' also name a structure's kind
+# ('{"type": "event", "data": ...}'), whose content a kept label must not hide.
+_FIELD_LABEL_KEYS = LABEL_KEYS - {"type", "system", "header"}
+_MAX_KEPT_VALUE = 80
+
+
+def _kept_field(mapping: Mapping[Any, Any], value_key: Any) -> bool:
+    """A form field whose label names a kept kind ('Product', 'Artikel', 'Order id'): its short,
+    one-line value is walked under the label, so it is kept like any value of such a key (a
+    product name is not read as a person's). Validated findings in it still win."""
+    value = mapping[value_key]
+    if not isinstance(value, str) or len(value) > _MAX_KEPT_VALUE or "\n" in value:
+        return False
+    return any(isinstance(k, str) and k.lower() in _FIELD_LABEL_KEYS for k in mapping)
 
 
 def label_is_known(label: str) -> bool:
@@ -83,3 +104,23 @@ def _label_shaped(value: Any) -> bool:
         and "\n" not in value
         and "@" not in value
     )
+
+
+# '--requirepass', '-password', '--api-key': a flag alone in its list item ('--port=1' carries
+# its own value and is read as a 'key=value' cell).
+_FLAG = re.compile(r"--?(?P<name>[A-Za-z][\w-]{1,40})")
+
+
+def flag_key(item: Any) -> str | None:
+    """The key the list item after ``item`` is walked under: ``item``'s name when ``item`` is a
+    command-line flag that names a secret (``--requirepass``), else None. Flags that name
+    anything else ('--region', '--user') are not used: their values are arguments."""
+    if not isinstance(item, str) or not item.startswith("-"):
+        return None
+    m = _FLAG.fullmatch(item)
+    if m is None:
+        return None
+    meaning = classify_key(m.group("name"))
+    if meaning is None or meaning.label != "SECRET":
+        return None
+    return m.group("name")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
-from guardrails_plugin.masking.labels import LABEL_MARK, label_is_known, pair_key
+from guardrails_plugin.masking.labels import LABEL_MARK, flag_key, label_is_known, pair_key
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data, plain_key, where
 
@@ -140,10 +140,15 @@ def _visit(
                     },
                     {k: i for k, i in keys.items() if i is not None},
                 )
-            items = [
-                _visit(walk, v, (*path, i), key, parents, depth + 1, json_nesting, siblings)
-                for i, v in enumerate(value)
-            ]
+            items = []
+            flag = None  # the secret the previous item, a flag, says this one is
+            for i, v in enumerate(value):
+                item_key = key if flag is None or _is_long_flag(v) else flag
+                item = _visit(
+                    walk, v, (*path, i), item_key, parents, depth + 1, json_nesting, siblings
+                )
+                items.append(item)
+                flag = flag_key(v)
             return tuple(items) if isinstance(value, tuple) else items
         finally:
             walk.active.discard(marker)
@@ -198,6 +203,11 @@ def _visit_object(
         return _Object(kind, parts, named, extra, range(first, len(walk.leaves)), path)
     finally:
         walk.active.discard(marker)
+
+
+def _is_long_flag(value: Any) -> bool:
+    """'--password-stdin' after '--password' is the next flag, not its value."""
+    return isinstance(value, str) and value.startswith("--")
 
 
 def _named_by_label(mapping: Mapping[Any, Any]) -> dict[Any, str]:

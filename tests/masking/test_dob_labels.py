@@ -96,3 +96,39 @@ def test_dob_column_in_csv_and_in_code(fast: Masker) -> None:
 )
 def test_other_dates_survive(fast: Masker, payload: object) -> None:
     assert not dobs(fast, payload)
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("hola, nací el 4 de julio de 1972 en Cádiz", "4 de julio de 1972"),
+        ("bom dia, nasci em 04/07/1972 e moro em Braga", "04/07/1972"),
+        ("Jan Novák, nar. 4. 7. 1972", "4. 7. 1972"),
+        ("narodila jsem se 4. července 1972", "4. července 1972"),
+        ("kund: född 4 juli 1972", "4 juli 1972"),
+        ("kunde: født 04.07.1972", "04.07.1972"),
+        ("müşteri: D.T. 4 Temmuz 1972", "4 Temmuz 1972"),
+        ("Personalien: geb. 4.7.72, wohnhaft in Kiel", "4.7.72"),
+        ("Födelsedatum: 720704 ", "720704"),
+        ("syntynyt 4.7.1972 Oulussa", "4.7.1972"),
+    ],
+)
+def test_birth_cues_in_prose(fast: Masker, text: str, date: str) -> None:
+    assert date not in fast.mask(text).value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ordernummer 720704 skickad", "Lieferung am 04.07.24, Rechnung 72070412"],
+)
+def test_short_dates_need_the_birth_word(fast: Masker, text: str) -> None:
+    assert dobs(fast, text) == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["N° client;Prénom Nom;Né(e) le;Ville", "Nº;Nombre;F. nacimiento;birth number (rodné číslo)"],
+)
+def test_csv_headers_with_marks(fast: Masker, header: str) -> None:
+    text = header + "\n4471;Odile Marchetti;09.12.1966;Lyon\n"
+    assert "09.12.1966" not in fast.mask(text).value

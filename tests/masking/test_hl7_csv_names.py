@@ -3,6 +3,9 @@ ids in the fields their standard defines."""
 
 from __future__ import annotations
 
+import pytest
+
+from guardrails_plugin.masking import Masker
 from tests.masking._helpers import destroyed, leaks
 
 HL7 = (
@@ -72,3 +75,22 @@ def test_fhir_patient(fast):
     secrets = ["Sæther", "Ingebjørg", "Lise", "934 55 120", "1958-09-03", "Fjellveien 22B"]
     assert leaks(fast, patient, secrets) == []
     assert destroyed(fast, patient, ["pat-5521", "Patient", "official", "phone"]) == []
+
+
+@pytest.mark.parametrize(
+    ("cx", "value"),
+    [
+        ("X7712093^^^NIE^NI", "X7712093"),  # type code NI
+        ("5512 8834 0019^^^UIDAI^NNIND", "5512 8834 0019"),  # NN + country
+        ("C88120433^^^USSSA^SS", "C88120433"),
+        ("8812203391^^^PESEL^XX", "8812203391"),  # an authority that names the number
+    ],
+)
+def test_hl7_identifier_list_national_numbers(fast: Masker, cx: str, value: str) -> None:
+    message = (
+        "MSH|^~\\&|LAB|CLINIC|EHR|HOSP|202501011200||ADT^A04|M7781|P|2.5\r"
+        f"PID|1||447120^^^CLINIC^MR~{cx}||Quist^Edda||19700101|F\r"
+    )
+    out = fast.mask(message).value
+    assert value not in out
+    assert "447120^^^CLINIC^MR" in out  # the record number is the hospital's own: kept

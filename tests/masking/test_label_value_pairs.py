@@ -109,3 +109,25 @@ def test_pairs_inside_json_strings(fast: Masker):
 def test_numbers_stay_numbers(fast: Masker):
     pair = {"name": "retries", "value": 3}
     assert fast.mask(pair).value == pair
+
+
+@pytest.mark.parametrize("label", ["Producto", "Artikel", "Ürün", "Prodotto", "Product"])
+def test_product_field_in_a_form_is_kept(fast: Masker, label: str) -> None:
+    form = [
+        {"label": "Nachname", "value": "Brandauer"},
+        {"label": label, "value": "Lumen Desk Lamp"},
+    ]
+    out = fast.mask(form).value
+    assert out[1]["value"] == "Lumen Desk Lamp"
+    assert "Brandauer" not in str(out)
+
+
+def test_kept_label_does_not_hide_a_structure(fast: Masker) -> None:
+    block = {"type": "event", "data": "write to ingrid.falk@posteo.de"}
+    assert "ingrid.falk" not in str(fast.mask(block).value)
+
+
+def test_percent_encoded_name_in_a_query_string(fast: Masker) -> None:
+    url = "https://portal.example.org/find?vorname=Ji%C5%99ina&nachname=Dvo%C5%99%C3%A1k"
+    out = fast.mask(url).value
+    assert "Ji%C5%99ina" not in out and "Dvo%C5%99%C3%A1k" not in out

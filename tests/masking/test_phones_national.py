@@ -74,3 +74,28 @@ def test_national_phone_under_a_phone_key(fast: Masker, key: str, value: str) ->
 )
 def test_cue_without_a_phone_keeps_the_text(fast: Masker, text: str) -> None:
     assert not phones(fast, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("podem me ligar no 21 3487 6621, obrigado", "21 3487 6621"),
+        ("Pueden llamarme al 644 21 83 07.", "644 21 83 07"),
+        ("Zavolejte mi na 604 118 392 prosím", "604 118 392"),
+        ("U kunt me bellen op 06 4412 9034.", "06 4412 9034"),
+        ("Sie erreichen mich unter 0176 55419023.", "0176 55419023"),
+        ("proszę dzwonić pod numer 501 773 246.", "501 773 246"),
+        ("Pozdrawiam,\nAnna Kowal\nM: 501 773 246\n", "501 773 246"),
+        ("Hilsen,\nJens\nMob. 40917263\n", "40917263"),
+        ("Hälsningar\ntfn 070-318 44 92\n", "070-318 44 92"),
+        ("Saluti\n\u260e 347 2210987\n", "347 2210987"),
+        ("call me on 0612345678", "0612345678"),
+    ],
+)
+def test_call_me_phrases_and_signatures(fast: Masker, text: str, phone: str) -> None:
+    assert phone not in fast.mask(text).value
+
+
+def test_long_digit_run_after_cue_is_masked_whole(fast: Masker) -> None:
+    out = fast.mask("bel me op 0612345678 graag").value
+    assert "345678" not in out

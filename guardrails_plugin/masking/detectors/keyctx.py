@@ -10,6 +10,7 @@ overlaps are settled.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Sequence
 
 from guardrails_plugin.masking.detectors.base import Cell, Leaf
@@ -223,8 +224,9 @@ _PERSONAL = {"PERSON", "EMAIL", "PHONE", "DATE_OF_BIRTH", "NATIONAL_ID"}
 def _as_name(value: str) -> str:
     """A name as URLs and CSV cells write it: 'Henrike+Quast', 'ingvild%20rasmussen',
     'Dijkstra, Wilhelmina' (family name first)."""
-    if "+" in value or "%20" in value:
-        value = value.replace("%20", " ").replace("+", " ")
+    if "+" in value or "%" in value:
+        value = urllib.parse.unquote_plus(value)  # 'Ji%C5%99%C3%AD' → 'Jiří'
+
     if value.count(",") == 1:
         family, given = (p.strip() for p in value.split(","))
         if family and given:

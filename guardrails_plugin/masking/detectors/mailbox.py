@@ -38,6 +38,25 @@ ROLE_WORDS = frozenset(
         "mailer", "daemon", "notifications", "notification", "notify", "updates", "digest",
         "noreply", "no", "reply", "donotreply", "do", "not", "team", "teams", "all", "staff",
         "group", "list", "lists", "announce", "bot", "bots", "robot", "system", "automation",
+        # the same roles in the languages of the cue lists (folded: 'atención' → 'atencion')
+        "kundenservice", "kundendienst", "kundenbetreuung", "hilfe", "vertrieb", "verkauf",
+        "buchhaltung", "rechnung", "rechnungen", "bestellung", "bestellungen", "zentrale",
+        "empfang", "verwaltung", "datenschutz", "karriere", "presse", "kontakt",
+        "serviceclient", "facturation", "factures", "commandes", "ventes",
+        "comptabilite", "accueil", "assistance", "direction", "secretariat", "recrutement",
+        "servicio", "servicios", "cliente", "clientes", "clienti", "atencion", "ayuda",
+        "soporte", "ventas", "facturacion", "facturas", "pedidos", "contacto", "contabilidad",
+        "recepcion", "administracion", "empleo", "atendimento", "suporte", "ajuda", "vendas",
+        "faturamento", "financeiro", "comercial", "contato", "encomendas", "servizio",
+        "servizi", "assistenza", "aiuto", "vendite", "fatturazione", "ordini", "contatti",
+        "amministrazione", "klantenservice", "klantendienst", "klantcontact", "verkoop",
+        "facturen", "boekhouding", "bestellingen", "administratie", "kundservice", "kundtjanst",
+        "kundeservice", "kundesenter", "salg", "forsaljning", "ekonomi", "faktura", "fakturor",
+        "asiakaspalvelu", "tuki", "myynti", "laskutus", "destek", "yardim", "iletisim",
+        "musteri", "musterihizmetleri", "hizmetleri", "satis", "fatura", "muhasebe",
+        "obsluga", "klient", "klienta", "pomoc", "sprzedaz", "faktury", "biuro", "zamowienia",
+        "podpora", "zakaznik", "zakaznici", "obchod", "objednavky", "kancelar", "sac",
+        "al", "ao", "au", "del", "des",  # 'servicio.al.cliente', 'service.des.ventes'
     }
 )  # fmt: skip
 # A team's list named for its topic: 'team-payments@', 'db-alerts@', 'finance-reports@'.

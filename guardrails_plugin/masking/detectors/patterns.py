@@ -102,6 +102,7 @@ DATE = re.compile(
     r"(?:19|20)\d{2}-\d{2}-\d{2}(?![T\d:])"
     r"|(?:19|20)\d{2}[./]\d{1,2}[./]\d{1,2}"
     r"|\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}"
+    r"|\d{1,2}\. \d{1,2}\. (?:19|20)\d{2}"  # Czech and Slovak: '4. 7. 1972'
     rf"|{_MONTHS}\.? \d{{1,2}},? (?:19|20)\d{{2}}"
     rf"|\d{{1,2}} {_MONTHS}\.?,? (?:19|20)\d{{2}}"
     # Month names of any language ('2. März 1984', '2 de marzo de 1984', '2 marca 1984'): only
@@ -117,6 +118,11 @@ _BIRTH_WORDS = re.compile(
     r"(?i)(?:\bdob\b|\bd\.o\.b|birth|\bborn\b|\bgeb\.|\bgeb\b|geboren|geburt|\bn[ée]e?\b|"
     r"naissance|\bnacid[oa]\b|nacimiento|\bnat[oa]\b|nascita|nascimento|geboorte|urodz|"
     r"\bdogum|f[oø]delse|f[oø]dsel|foedsel|syntym|narozen|\bur\.|рожд|γ[εέ]νν|"
+    # 'I was born' and its abbreviations: es 'nací', pt 'nasci', it 'nacque', sv 'född', da/no
+    # 'født', cs 'nar.'/'narodil(a) jsem se', fi 'syntynyt', hu 'született'/'szül.', tr 'doğdum'
+    # and 'd.t.' (doğum tarihi).
+    r"\bnaci\b|\bnasci\b|\bnacque|\bf[oø]dd\b|\bf[oø]dt\b|\bnar\.|narodil|syntyn|"
+    r"\bszulet|\bszul\.|\bdogdu|\bd\.[ ]?t\.|"
     r"生年月日|出生|생년월일|ngay sinh)[^\W\d_]*"  # to the end of the word ('urodzenia:')
 )
 
@@ -130,7 +136,14 @@ def _email(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "EMAIL", "email", 0.95)
 
 
-_NOT_CARD = re.compile(r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|order)[\s:#-]*$")
+# Words before a number that say it is a product, shipment or order number, in the languages
+# of the cue lists ('pedido', 'Bestellung', 'commande', 'zamówienie', 'sipariş', ...), folded.
+_NOT_CARD = re.compile(
+    r"(?i)(?:ean|upc|gtin|isbn|sku|barcode|imei|tracking|order|pedido|encomenda|bestelling|"
+    r"bestellung|bestellnummer|commande|ordine|zamowieni[ea]|objednavk[ay]|siparis|ordre|"
+    r"tilaus|bestallning|auftrag)[^\W\d_]{0,6}"
+    r"[\s:#-]*(?:(?:n[o\u00ba\u00b0]|nr|c|num|number|nummer|numero)\.?[\s:#-]*)?$"
+)
 
 
 # Words of a key whose value is a system's identifier: a Luhn-valid order, variant or message
@@ -179,7 +192,8 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
-        found = _valid_card(m.group())
+        cued = _CARD_CUE.search(context_before(text, m.start(), 30)) is not None
+        found = _valid_card(m.group(), cued)
         if found is None:
             continue
         start, end = m.start() + found[0], m.start() + found[1]
@@ -202,7 +216,7 @@ _GROUP = re.compile(r"\d+")
 _MAX_TRIM = 3
 
 
-def _valid_card(candidate: str) -> tuple[int, int] | None:
+def _valid_card(candidate: str, cued: bool) -> tuple[int, int] | None:
     """The card number in a run of digit groups: the whole run, or the run without up to
     three groups at either end ('0 4242 4242 4242 4242': a number glued to a card) when what
     is left is grouped as cards are (groups of four or more digits)."""
@@ -215,7 +229,7 @@ def _valid_card(candidate: str) -> tuple[int, int] | None:
             first, last = kept[0], kept[-1]
             digits = re.sub(r"\D", "", candidate[first[0] : last[1]])
             grouped = first != last
-            if _plausible_card(digits, grouped) and luhn.is_valid(digits):
+            if _plausible_card(digits, grouped, cued) and luhn.is_valid(digits):
                 return first[0], last[1]
     return None
 
@@ -230,20 +244,42 @@ _CARD_LENGTHS = (
     (re.compile(r"35"), (16, 17, 18, 19)),
     (re.compile(r"6(?:011|4[4-9]|5|2)"), (16, 17, 18, 19)),
 )
+# Maestro and the domestic debit schemes on its ranges (RuPay, Verve, Elo): 12 to 19 digits by
+# the standard, taken from 16 up, where nearly all of them are. These ranges are wide, so an
+# ungrouped run is a card only after a word that says card ('kortnummer 5018…'); an order
+# number of the same shape is not.
+_DEBIT_PREFIX = re.compile(r"50|5[6-8]|6")
+_CARD_CUE = re.compile(
+    r"(?i)(?:card|kart|carte|tarjeta|cartao|carta|kaart|kort|maestro|debit|\bcc\b|\bpan\b)"
+)
 
 
-def _plausible_card(digits: str, grouped: bool) -> bool:
+def _plausible_card(digits: str, grouped: bool, cued: bool) -> bool:
     """An issuer's prefix and one of its lengths. An ungrouped run of 17 or more digits is an
     id (snowflakes, variant ids): cards that long are written in groups."""
     if len(digits) > 16 and not grouped:
         return False
-    return any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_LENGTHS)
+    if any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_LENGTHS):
+        return True
+    return (grouped or cued) and 16 <= len(digits) <= 19 and _DEBIT_PREFIX.match(digits) is not None
+
+
+# An IBAN typed in lower case ('auf de89 3704 …', 'iban: fr76…'), read the same way and
+# validated upper-cased: the country's length and the mod-97 check leave a hex digest that
+# starts like one ('be12…') about one chance in 100,000.
+_IBAN_LOWER = re.compile(
+    r"(?<![A-Za-z0-9])[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?(?![A-Za-z0-9])"
+)
 
 
 def _ibans(text: str) -> Iterator[Span]:
     for m in IBAN.finditer(text):
         compact = m.group().replace(" ", "")
         if std_iban.is_valid(compact):
+            yield Span(m.start(), m.end(), "IBAN", "iban.mod97", 0.95)
+    for m in _IBAN_LOWER.finditer(text):
+        compact = m.group().replace(" ", "")
+        if std_iban.is_valid(compact.upper()):
             yield Span(m.start(), m.end(), "IBAN", "iban.mod97", 0.95)
 
 
@@ -325,8 +361,21 @@ def _national_ids(text: str) -> Iterator[Span]:
 _OTHER_LABEL = re.compile(r"\d|[^\W\d_]{2,}[\w-]*[\"']?[ \t]*[=:]")
 
 
+# Dates only a birth word makes dates: a two-digit year ('geb. 31.1.51') and compact YYMMDD
+# ('Födelsedatum: 780829', the first half of a Nordic personal number), month and day checked.
+_SHORT_DATE = re.compile(
+    r"(?<![\w/.-])(?:\d{1,2}[./-]\d{1,2}[./-]\d{2}"
+    r"|\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![\w/-])"
+)
+
+
 def _dates_of_birth(text: str) -> Iterator[Span]:
-    for m in DATE.finditer(text):
+    yield from _dates_after_cue(text, DATE)
+    yield from _dates_after_cue(text, _SHORT_DATE)
+
+
+def _dates_after_cue(text: str, dates: re.Pattern[str]) -> Iterator[Span]:
+    for m in dates.finditer(text):
         before = context_before(text, m.start(), 30)
         cues = list(_BIRTH_WORDS.finditer(before))
         if cues and not _OTHER_LABEL.search(before, cues[-1].end()):

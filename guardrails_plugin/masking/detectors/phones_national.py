@@ -114,13 +114,30 @@ _CUES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("puhelin", "matkapuhelin", "puh.", "soita"), ("FI",)),
     **dict.fromkeys(("celular", "telefone", "telemovel", "ligue para", "whats"), _PT),
     **dict.fromkeys(("τηλ", "τηλεφωνο", "κινητο"), ("GR",)),
+    # 'Call me on' as people write it in a message, per language.
+    **dict.fromkeys(("ligar no", "ligar para", "me ligar", "liga-me para", "contato"), _PT),
+    **dict.fromkeys(("llamarme al", "llamenme al", "marcar al", "mi numero es"), _ES),
+    **dict.fromkeys(("erreichen mich unter", "erreichen sie mich unter", "unter der nummer"), _DE),
+    **dict.fromkeys(("bellen op", "bel mij op", "bereikbaar op", "bereikbaar via"), _NL),
+    **dict.fromkeys(
+        ("zavolejte mi na", "zavolejte na", "volejte mi na", "volejte na"), ("CZ", "SK")
+    ),
+    **dict.fromkeys(("dzwonic pod", "dzwonic na", "zadzwon na"), ("PL",)),
+    **dict.fromkeys(("chiamarmi al", "contattarmi al"), _IT),
+    **dict.fromkeys(("appelez-moi au", "me joindre au"), _FR),
+    # Signature and form abbreviations: 'M: …', 'Mob. …', 'tfn …' (Swedish), 'tlf …' (Danish,
+    # Norwegian), 'cel. …'; any region may use them.
+    **dict.fromkeys(("m:", "mob", "mob.", "tfn", "tlf", "tlf.", "cel", "cel.", "mobile:"), _ALL),
 }
+# Phone symbols in signatures ('☎ 0912 …', '📞 …'): cues that are no word.
+_SYMBOL_CUE = re.compile("[\u260e\u2706\U0001f4de\U0001f4f1]")
 
 _AFTER_CUE = 16  # characters between the cue and the number ('me op ', ': ', ' al ')
 # A number: optional +/00, digit groups with one or two separators between them. Each step
-# must consume a separator, so a run of digits is read one way only: linear.
+# must consume a separator and a run of digits is read whole (possessive, so '0612345678'
+# is one group, not '06123' and '45678'), so the text is read one way only: linear.
 _NUMBER = re.compile(
-    r"(?:\+|00)?\(?\d{1,5}\)?(?:[ ./-]{1,2}\(?\d{1,6}\)?){0,6}(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
+    r"(?:\+|00)?\(?\d{1,13}+\)?(?:[ ./-]{1,2}\(?\d{1,13}+\)?){0,6}(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
 )
 # A phone has seven digits or more, at most two separators apart: cheap to rule out.
 _SEVEN_DIGITS = re.compile(r"\d(?:\D{0,2}\d){6}")
@@ -168,16 +185,24 @@ def _score(number: str, regions: Sequence[str]) -> float | None:
         possible = possible or phonenumbers.is_possible_number(parsed)
     if possible:
         return 0.8
+    # Not a number of the cue's regions (a foreign one, or a range the library does not know):
+    # still a phone right after the cue when it is grouped like one or a mobile's 10-11 digits.
     grouped = number.startswith(("0", "(", "+")) or len(re.findall(r"\d+", number)) >= 2
-    return 0.7 if grouped and digits <= 12 else None
+    return 0.7 if grouped or 10 <= digits <= 11 else None
+
+
+def _cues_with_regions(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(end of the cue, its candidate regions) for each cue word and phone symbol."""
+    for cue in _find_cues(text):
+        regions = _CUES.get(re.sub(r"\s+", " ", cue.group().lower()))
+        if regions is not None:
+            yield cue.end(), regions
+    for symbol in _SYMBOL_CUE.finditer(text):
+        yield symbol.end(), _ALL
 
 
 def _after_cues(text: str) -> Iterator[Span]:
-    for cue in _find_cues(text):
-        regions = _CUES.get(re.sub(r"\s+", " ", cue.group().lower()))
-        if regions is None:
-            continue
-        window_start = cue.end()
+    for window_start, regions in _cues_with_regions(text):
         window = text[window_start : window_start + _AFTER_CUE + 30]
         for m in _NUMBER.finditer(window):
             if m.start() > _AFTER_CUE:

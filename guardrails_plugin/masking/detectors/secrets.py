@@ -158,9 +158,28 @@ def _url_passwords(text: str) -> Iterator[Span]:
         if last_at <= rest_start:
             continue
         i = bisect.bisect_left(colons, rest_start)
-        if i == len(colons) or colons[i] >= last_at or colons[i] == last_at - 1:
+        if i == len(colons) or colons[i] >= last_at:
+            if _token_user(text, rest_start, last_at):
+                yield Span(rest_start, last_at, "TOKEN", "secret.url_token", 0.97)
+            continue
+        if colons[i] == last_at - 1:
             continue
         yield Span(colons[i] + 1, last_at, "PASSWORD", "secret.url_password", 0.97)
+
+
+# A credential sent as the user name of a URL, with no password: Sentry DSNs
+# ('https://<32 hex>@o1.ingest.sentry.io/2'), 'https://<token>@github.com/org/repo.git'. A user
+# name ('git@', 'deploy@', 'ana.lima@') is kept: the user part must be long and token-shaped.
+_USER_TOKEN = re.compile(r"[A-Za-z0-9_~+=.-]{16,256}")
+
+
+def _token_user(text: str, start: int, end: int) -> bool:
+    if not _USER_TOKEN.fullmatch(text, start, end):
+        return False
+    user = text[start:end]
+    if _HEX.match(user):
+        return any(c.isdigit() for c in user) and any(c.isalpha() for c in user)
+    return looks_like_token(user, min_length=16)
 
 
 _COLON = re.compile(":")
