@@ -97,9 +97,15 @@ def _csv(text: str) -> Iterator[Cell]:
     if delimiter is None:
         return
     header = [lines[0][s:e].strip() for s, e in _split_fields(lines[0], delimiter)]
-    if len(header) < 2 or not all(re.fullmatch(r"[A-Za-z_][\w .-]{0,40}", h) for h in header):
+    if len(header) < 2 or not all(_HEADER_FIELD.fullmatch(h) for h in header):
         return
     yield from _rows(lines[1:], len(lines[0]) + 1, header, delimiter)
+
+
+# A column name: a letter first, then words, blanks and the marks headers use ('N° client',
+# 'Né(e) le', 'birth number (rodné číslo)' folded); no '@' or digit first, so a data row
+# ('7824;Dvořák;x@y.cz') is not taken for a header.
+_HEADER_FIELD = re.compile(r"[A-Za-z_][\w .°º#/()'+-]{0,63}")
 
 
 def _delimiter(lines: list[str]) -> str | None:

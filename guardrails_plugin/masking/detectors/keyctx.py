@@ -28,6 +28,7 @@ _TRIVIAL = re.compile(
     r"required|optional|unset|not set|empty|none set)$"
 )
 _NAME = re.compile(r"^[^\W\d_][^\W\d_'’.-]*(?:[ '’.-]+[^\W\d_][^\W\d_'’.-]*){0,4}\.?$")
+_CJK_NAME = re.compile(r"[\u3400-\u9fff\uac00-\ud7a3]")
 _PERSON_PARENTS = {
     "user",
     "users",
@@ -125,6 +126,9 @@ _THING_PARENTS = {
 }
 
 
+# Lists of form fields: they hold label/value pairs about anything, people included.
+_FORM_PARENTS = {"fields", "items", "columns", "labels"}
+
 _HANDLE_KEYS = {
     "username",
     "user",
@@ -140,7 +144,11 @@ _HANDLE_KEYS = {
 
 
 def looks_like_name(value: str, *, capitalized: bool = True) -> bool:
-    """One to five words of letters (hyphens and apostrophes allowed), no digits, no '@'."""
+    """One to five words of letters (hyphens and apostrophes allowed), no digits, no '@'. One
+    letter is a name only in Chinese, Japanese or Korean, whose family names are often one
+    character ('王', '李')."""
+    if len(value) == 1:
+        return _CJK_NAME.match(value) is not None
     if not 2 <= len(value) <= 80 or not _NAME.match(value):
         return False
     if capitalized:
@@ -182,6 +190,12 @@ _THING_SIBLINGS = {
     "repository", "repo", "license", "licence", "homepage", "dependencies", "labels",
     "annotations", "selector", "port", "protocol", "runtime", "handler", "region", "plan_id",
     "billing_cycle", "interval", "features", "unit_amount", "tax_code", "inventory",
+}  # fmt: skip
+# Columns of a product table ('sku,name,price'); a manifest's keys ('kind', 'annotations')
+# are left out, since a YAML manifest names its owner beside them.
+_PRODUCT_COLUMNS = {
+    "sku", "price", "unit_price", "currency", "quantity", "qty", "stock", "brand", "vendor",
+    "manufacturer", "category", "ean", "gtin", "upc", "mpn", "product_id", "weight", "size",
 }  # fmt: skip
 _PERSON_SIBLINGS = {
     "email", "phone", "mobile", "first_name", "last_name", "firstname", "lastname", "surname",
@@ -241,6 +255,11 @@ def _known_first(value: str) -> bool:
     return value[:1].isupper() and first in first_names()
 
 
+def _beside_soyad(leaf: Leaf) -> bool:
+    keys = [c.key for c in leaf.cells] + list(leaf.siblings)
+    return any(k.lower().startswith("soyad") for k in keys)
+
+
 def _digits(value: str) -> int:
     return sum(c.isdigit() for c in value)
 
@@ -273,6 +292,8 @@ class KeyContextDetector:
             parent = classify_key(leaf.parents[-1])
             if parent is not None and parent.label in _WRAPPED_LABELS:
                 meaning = parent
+        if meaning is None and cell.key.lower() == "ad" and _beside_soyad(leaf):
+            meaning = classify_key("adi")  # Turkish forms: 'Ad' (given name) beside 'Soyad'
         if meaning is None:
             return None
         value = leaf.text[cell.start : cell.end]
@@ -295,14 +316,31 @@ class KeyContextDetector:
             return None
         if label == "PERSON":
             whole = cell.start == 0 and cell.end == len(leaf.text)
+            # A form's {"label": "Nachname", "value": ...}: the leaf is walked under the label's
+            # text, which is no key of its mapping. The label is written for a person to read
+            # and says what the value is; the list it sits in ('fields') does not.
+            labelled = whole and leaf.key is not None and leaf.key not in leaf.siblings
             parents = {p.lower() for p in leaf.parents[-2:]} if whole else set()
-            siblings = {s.lower() for s in leaf.siblings} if whole else set()
-            if parents & _THING_PARENTS or _thing_siblings(siblings):
+            if labelled:
+                parents -= _FORM_PARENTS
+            siblings = {s.lower() for s in leaf.siblings} if whole and not labelled else set()
+            cell_keys = set() if whole else {c.key.lower() for c in leaf.cells}
+            if (
+                parents & _THING_PARENTS
+                or _thing_siblings(siblings)
+                or (cell_keys & _PRODUCT_COLUMNS and not _person_siblings(cell_keys))
+            ):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
-            person_parent = bool(parents & _PERSON_PARENTS) or _person_siblings(siblings)
+            # A CSV column or a 'Key: value' line has the leaf's other keys beside it: 'Nom'
+            # next to 'Prénom' and 'Courriel' is a family name. (They only raise: a YAML
+            # manifest's 'annotations' says nothing about its 'owner'.)
+            beside = siblings if whole else cell_keys
+            person_parent = bool(parents & _PERSON_PARENTS) or _person_siblings(beside)
             as_name = _as_name(stripped)
             if (strong or person_parent) and looks_like_name(as_name, capitalized=False):
                 return span(0.9)
+            if labelled and looks_like_name(as_name):  # 'Nombre': 'Nahuel'; not 'team-a'
+                return span(0.85)
             if looks_like_name(as_name) and " " in as_name:
                 return span(0.75)
             if looks_like_name(as_name, capitalized=False) and _known_first(as_name):
