@@ -50,7 +50,11 @@ def test_product_table_keeps_names(fast):
 
 
 def test_turkish_ad_beside_soyad(fast):
-    csv = "Numara,Soyad,Ad,E-posta\n101,Erdem,Nilüfer,ne@ornek.com.tr\n102,Şahin,Batuhan,bs@ornek.com.tr\n"
+    csv = (
+        "Numara,Soyad,Ad,E-posta\n"
+        "101,Erdem,Nilüfer,ne@ornek.com.tr\n"
+        "102,Şahin,Batuhan,bs@ornek.com.tr\n"
+    )
     assert leaks(fast, csv, ["Erdem", "Nilüfer", "Şahin", "Batuhan"]) == []
     assert leaks(fast, '{"ad": "Sevgül", "soyad": "Tekin"}', ["Sevgül", "Tekin"]) == []
 

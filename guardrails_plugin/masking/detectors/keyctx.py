@@ -255,9 +255,42 @@ def _known_first(value: str) -> bool:
     return value[:1].isupper() and first in first_names()
 
 
-def _beside_soyad(leaf: Leaf) -> bool:
-    keys = [c.key for c in leaf.cells] + list(leaf.siblings)
-    return any(k.lower().startswith("soyad") for k in keys)
+def _handle_shaped(value: str) -> bool:
+    """'jdoe42', 'j.doe', 'bob_smith': a handle, where a plain word after 'user:' in a chat
+    transcript is what the user said ('user: thanks')."""
+    return any(c.isdigit() or c in "._-" for c in value)
+
+
+def _after_equals(text: str, start: int) -> bool:
+    """'user=bethg' in a log line names a handle by its key."""
+    before = text[max(0, start - 8) : start].rstrip(" \t\"'")
+    return before.endswith("=")
+
+
+class _CellKeys:
+    """What a leaf's cell keys say together, worked out once per leaf and only when asked."""
+
+    def __init__(self, leaf: Leaf) -> None:
+        self._leaf = leaf
+        self._keys: set[str] | None = None
+        self._personal: bool | None = None
+
+    def keys(self) -> set[str]:
+        if self._keys is None:
+            self._keys = {c.key.lower() for c in self._leaf.cells}
+        return self._keys
+
+    def personal(self) -> bool:
+        if self._personal is None:
+            self._personal = _person_siblings(self.keys())
+        return self._personal
+
+    def products(self) -> bool:
+        return bool(self.keys() & _PRODUCT_COLUMNS)
+
+    def beside_soyad(self) -> bool:
+        keys = self.keys() | {s.lower() for s in self._leaf.siblings}
+        return any(k.startswith("soyad") for k in keys)
 
 
 def _digits(value: str) -> int:
@@ -273,16 +306,18 @@ class KeyContextDetector:
         for leaf in leaves:
             spans: list[Span] = []
             cells = list(leaf.cells)
+            # The leaf's column and line keys, once per leaf (a CSV export has thousands).
+            keys = _CellKeys(leaf)
             if leaf.key is not None:
                 cells.append(Cell(0, len(leaf.text), _inherited(leaf)))
             for cell in cells:
-                span = self._classify(leaf, cell)
+                span = self._classify(leaf, cell, keys)
                 if span is not None:
                     spans.append(span)
             out.append(spans)
         return out
 
-    def _classify(self, leaf: Leaf, cell: Cell) -> Span | None:
+    def _classify(self, leaf: Leaf, cell: Cell, keys: _CellKeys) -> Span | None:
         if cell.key == LABEL_MARK:
             # The name in a label/value pair: a key name, kept (validated findings still win).
             return Span(cell.start, cell.end, SAFE, "key.label", 0.92)
@@ -292,7 +327,7 @@ class KeyContextDetector:
             parent = classify_key(leaf.parents[-1])
             if parent is not None and parent.label in _WRAPPED_LABELS:
                 meaning = parent
-        if meaning is None and cell.key.lower() == "ad" and _beside_soyad(leaf):
+        if meaning is None and cell.key.lower() == "ad" and keys.beside_soyad():
             meaning = classify_key("adi")  # Turkish forms: 'Ad' (given name) beside 'Soyad'
         if meaning is None:
             return None
@@ -324,18 +359,18 @@ class KeyContextDetector:
             if labelled:
                 parents -= _FORM_PARENTS
             siblings = {s.lower() for s in leaf.siblings} if whole and not labelled else set()
-            cell_keys = set() if whole else {c.key.lower() for c in leaf.cells}
             if (
                 parents & _THING_PARENTS
                 or _thing_siblings(siblings)
-                or (cell_keys & _PRODUCT_COLUMNS and not _person_siblings(cell_keys))
+                or (not whole and keys.products() and not keys.personal())
             ):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
             # A CSV column or a 'Key: value' line has the leaf's other keys beside it: 'Nom'
             # next to 'Prénom' and 'Courriel' is a family name. (They only raise: a YAML
             # manifest's 'annotations' says nothing about its 'owner'.)
-            beside = siblings if whole else cell_keys
-            person_parent = bool(parents & _PERSON_PARENTS) or _person_siblings(beside)
+            person_parent = bool(parents & _PERSON_PARENTS) or (
+                _person_siblings(siblings) if whole else keys.personal()
+            )
             as_name = _as_name(stripped)
             if (strong or person_parent) and looks_like_name(as_name, capitalized=False):
                 return span(0.9)
@@ -351,6 +386,7 @@ class KeyContextDetector:
                 cell.key.lower() in _HANDLE_KEYS
                 and re.fullmatch(r"[A-Za-z][\w.-]{1,30}", stripped)
                 and any(c.islower() for c in stripped)
+                and (whole or _handle_shaped(stripped) or _after_equals(leaf.text, start))
             ):
                 return span(0.7)
             return None
