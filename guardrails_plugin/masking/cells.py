@@ -78,7 +78,7 @@ _ROW = re.compile(r"\((?P<vals>(?:(?>'(?:[^']|'')*+')|[^()'])*+)\)")
 # A column name: words in any script, with the marks headers carry ('N° client', 'Né(e) le',
 # 'birth number (rodné číslo)', 'Geb.-Datum'); a value (a number, an address) rarely starts
 # with a letter and has none of a sentence's commas.
-_HEADER_CELL = re.compile(r"[^\W\d][\w .()°º'’/#&+-]{0,47}")
+_HEADER_CELL = re.compile(r"[^\W\d][\w .()°º'’/#&+-]{0,63}")
 
 
 def _split_fields(line: str, sep: str) -> list[tuple[int, int]]:
@@ -118,6 +118,9 @@ def _csv(text: str) -> Iterator[Cell]:
     yield from _rows(lines[1:], len(lines[0]) + 1, header, delimiter)
 
 
+# A column name: a letter first, then words, blanks and the marks headers use ('N° client',
+# 'Né(e) le', 'birth number (rodné číslo)' folded); no '@' or digit first, so a data row
+# ('7824;Dvořák;x@y.cz') is not taken for a header.
 def _delimiter(lines: list[str]) -> str | None:
     """The delimiter that splits most rows into as many fields as the header."""
     best, best_rows = None, 0

@@ -61,6 +61,7 @@ INTL_LABEL_WORDS: dict[str, tuple[str, bool]] = {
     "soyadi": (_P, True),
     "soyisim": (_P, True),
     "isim": (_P, False),
+    "adi": (_P, False),  # Turkish "Adı" (given name); "Ad" alone is judged beside "Soyad"
     "fornamn": (_P, True),
     "efternamn": (_P, True),
     "fornavn": (_P, True),

@@ -355,9 +355,16 @@ def _spread_names(leaves: list[Leaf], resolved: list[list[Span]]) -> None:
             if span.label == "PERSON" and span.end - span.start <= _MAX_NAME:
                 value = leaf.text[span.start : span.end]
                 names.add(value)
-                names.update(
+                words = [
                     w for w in _WORD.findall(value) if w.lower() not in NOT_NAMES and len(w) >= 3
-                )
+                ]
+                names.update(words)
+                # Typed in lower case in a chat ('søren mikkelsen'), written capitalised in
+                # the reply ('Bästa Søren,').
+                names.update(w[0].upper() + w[1:] for w in words if w.islower())
+                if _CJK_FULL.fullmatch(value):
+                    names.add(value[1:])  # '胡浩然' is addressed by the given name, '浩然'
+
     if not names:
         return
     pattern = re.compile(r"(?<![\w@.])(?:" + _trie_pattern(names) + r")(?![\w@])")
@@ -372,6 +379,8 @@ def _spread_names(leaves: list[Leaf], resolved: list[list[Span]]) -> None:
 
 
 _MAX_NAME = 100
+# A Chinese full name of three characters: a one-character family name and a given name.
+_CJK_FULL = re.compile(r"[\u3400-\u9fff]{3}")
 
 
 def _trie_pattern(words: Iterable[str]) -> str:

@@ -82,10 +82,7 @@ def test_things_under_name_keys_survive(fast, payload, keep):
     "text",
     [
         "Deploy Kubernetes Cluster in Frankfurt Region",
-        pytest.param(
-            "Migrated Postgres Replica to Warsaw Datacenter",
-            marks=pytest.mark.xfail(reason="the NER model reads 'Warsaw Datacenter' as a person"),
-        ),
+        "Migrated Postgres Replica to Warsaw Datacenter",
         "The Volvo Ocean Race starts in Alicante.",
         "Rollout of Microsoft Teams to Copenhagen finished.",
     ],

@@ -21,6 +21,7 @@ from guardrails_plugin.masking.detectors.names import NameShapeDetector
 from guardrails_plugin.masking.detectors.national_ids import NationalIdDetector
 from guardrails_plugin.masking.detectors.ner import NerDetector
 from guardrails_plugin.masking.detectors.patterns import PatternDetector
+from guardrails_plugin.masking.detectors.person_chat import PersonChatDetector
 from guardrails_plugin.masking.detectors.person_cues import PersonCueDetector
 from guardrails_plugin.masking.detectors.phones_national import NationalPhoneDetector
 from guardrails_plugin.masking.detectors.placeholder import PlaceholderDetector
@@ -68,6 +69,7 @@ def builtin_detectors() -> None:
             NameShapeDetector(),
             LexiconNameDetector(),
             PersonCueDetector(),
+            PersonChatDetector(),
             AddressDetector(),
             EncodedDetector(_decoded_scan),
             NerDetector(),

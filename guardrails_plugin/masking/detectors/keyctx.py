@@ -29,6 +29,7 @@ _TRIVIAL = re.compile(
     r"required|optional|unset|not set|empty|none set)$"
 )
 _NAME = re.compile(r"^[^\W\d_][^\W\d_'’.-]*(?:[ '’.-]+[^\W\d_][^\W\d_'’.-]*){0,4}\.?$")
+_CJK_NAME = re.compile(r"[\u3400-\u9fff\uac00-\ud7a3]")
 _PERSON_PARENTS = {
     "user",
     "users",
@@ -126,6 +127,9 @@ _THING_PARENTS = {
 }
 
 
+# Lists of form fields: they hold label/value pairs about anything, people included.
+_FORM_PARENTS = {"fields", "items", "columns", "labels"}
+
 _HANDLE_KEYS = {
     "username",
     "user",
@@ -141,7 +145,11 @@ _HANDLE_KEYS = {
 
 
 def looks_like_name(value: str, *, capitalized: bool = True) -> bool:
-    """One to five words of letters (hyphens and apostrophes allowed), no digits, no '@'."""
+    """One to five words of letters (hyphens and apostrophes allowed), no digits, no '@'. One
+    letter is a name only in Chinese, Japanese or Korean, whose family names are often one
+    character ('王', '李')."""
+    if len(value) == 1:
+        return _CJK_NAME.match(value) is not None
     if not 2 <= len(value) <= 80 or not _NAME.match(value):
         return False
     if capitalized:
@@ -183,6 +191,12 @@ _THING_SIBLINGS = {
     "repository", "repo", "license", "licence", "homepage", "dependencies", "labels",
     "annotations", "selector", "port", "protocol", "runtime", "handler", "region", "plan_id",
     "billing_cycle", "interval", "features", "unit_amount", "tax_code", "inventory",
+}  # fmt: skip
+# Columns of a product table ('sku,name,price'); a manifest's keys ('kind', 'annotations')
+# are left out, since a YAML manifest names its owner beside them.
+_PRODUCT_COLUMNS = {
+    "sku", "price", "unit_price", "currency", "quantity", "qty", "stock", "brand", "vendor",
+    "manufacturer", "category", "ean", "gtin", "upc", "mpn", "product_id", "weight", "size",
 }  # fmt: skip
 _PERSON_SIBLINGS = {
     "email", "phone", "mobile", "first_name", "last_name", "firstname", "lastname", "surname",
@@ -243,6 +257,44 @@ def _known_first(value: str) -> bool:
     return value[:1].isupper() and first in first_names()
 
 
+def _handle_shaped(value: str) -> bool:
+    """'jdoe42', 'j.doe', 'bob_smith': a handle, where a plain word after 'user:' in a chat
+    transcript is what the user said ('user: thanks')."""
+    return any(c.isdigit() or c in "._-" for c in value)
+
+
+def _after_equals(text: str, start: int) -> bool:
+    """'user=bethg' in a log line names a handle by its key."""
+    before = text[max(0, start - 8) : start].rstrip(" \t\"'")
+    return before.endswith("=")
+
+
+class _CellKeys:
+    """What a leaf's cell keys say together, worked out once per leaf and only when asked."""
+
+    def __init__(self, leaf: Leaf) -> None:
+        self._leaf = leaf
+        self._keys: set[str] | None = None
+        self._personal: bool | None = None
+
+    def keys(self) -> set[str]:
+        if self._keys is None:
+            self._keys = {c.key.lower() for c in self._leaf.cells}
+        return self._keys
+
+    def personal(self) -> bool:
+        if self._personal is None:
+            self._personal = _person_siblings(self.keys())
+        return self._personal
+
+    def products(self) -> bool:
+        return bool(self.keys() & _PRODUCT_COLUMNS)
+
+    def beside_soyad(self) -> bool:
+        keys = self.keys() | {s.lower() for s in self._leaf.siblings}
+        return any(k.startswith("soyad") for k in keys)
+
+
 def _digits(value: str) -> int:
     return sum(c.isdigit() for c in value)
 
@@ -256,16 +308,18 @@ class KeyContextDetector:
         for leaf in leaves:
             spans: list[Span] = []
             cells = list(leaf.cells)
+            # The leaf's column and line keys, once per leaf (a CSV export has thousands).
+            keys = _CellKeys(leaf)
             if leaf.key is not None:
                 cells.append(Cell(0, len(leaf.text), _inherited(leaf)))
             for cell in cells:
-                span = self._classify(leaf, cell)
+                span = self._classify(leaf, cell, keys)
                 if span is not None:
                     spans.append(span)
             out.append(spans)
         return out
 
-    def _classify(self, leaf: Leaf, cell: Cell) -> Span | None:
+    def _classify(self, leaf: Leaf, cell: Cell, keys: _CellKeys) -> Span | None:
         if cell.key == LABEL_MARK:
             # The name in a label/value pair: a key name, kept (validated findings still win).
             return Span(cell.start, cell.end, SAFE, "key.label", 0.92)
@@ -275,6 +329,8 @@ class KeyContextDetector:
             parent = classify_key(leaf.parents[-1])
             if parent is not None and parent.label in _WRAPPED_LABELS:
                 meaning = parent
+        if meaning is None and cell.key.lower() == "ad" and keys.beside_soyad():
+            meaning = classify_key("adi")  # Turkish forms: 'Ad' (given name) beside 'Soyad'
         if meaning is None:
             return None
         value = leaf.text[cell.start : cell.end]
@@ -297,14 +353,31 @@ class KeyContextDetector:
             return None
         if label == "PERSON":
             whole = cell.start == 0 and cell.end == len(leaf.text)
+            # A form's {"label": "Nachname", "value": ...}: the leaf is walked under the label's
+            # text, which is no key of its mapping. The label is written for a person to read
+            # and says what the value is; the list it sits in ('fields') does not.
+            labelled = whole and leaf.key is not None and leaf.key not in leaf.siblings
             parents = {p.lower() for p in leaf.parents[-2:]} if whole else set()
-            siblings = {s.lower() for s in leaf.siblings} if whole else set()
-            if parents & _THING_PARENTS or _thing_siblings(siblings):
+            if labelled:
+                parents -= _FORM_PARENTS
+            siblings = {s.lower() for s in leaf.siblings} if whole and not labelled else set()
+            if (
+                parents & _THING_PARENTS
+                or _thing_siblings(siblings)
+                or (not whole and keys.products() and not keys.personal())
+            ):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
-            person_parent = bool(parents & _PERSON_PARENTS) or _person_siblings(siblings)
+            # A CSV column or a 'Key: value' line has the leaf's other keys beside it: 'Nom'
+            # next to 'Prénom' and 'Courriel' is a family name. (They only raise: a YAML
+            # manifest's 'annotations' says nothing about its 'owner'.)
+            person_parent = bool(parents & _PERSON_PARENTS) or (
+                _person_siblings(siblings) if whole else keys.personal()
+            )
             as_name = _as_name(stripped)
             if (strong or person_parent) and looks_like_name(as_name, capitalized=False):
                 return span(0.9)
+            if labelled and looks_like_name(as_name):  # 'Nombre': 'Nahuel'; not 'team-a'
+                return span(0.85)
             if looks_like_name(as_name) and " " in as_name:
                 return span(0.75)
             if looks_like_name(as_name, capitalized=False) and _known_first(as_name):
@@ -315,6 +388,7 @@ class KeyContextDetector:
                 cell.key.lower() in _HANDLE_KEYS
                 and re.fullmatch(r"[A-Za-z][\w.-]{1,30}", stripped)
                 and any(c.islower() for c in stripped)
+                and (whole or _handle_shaped(stripped) or _after_equals(leaf.text, start))
             ):
                 return span(0.7)
             return None

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.detectors.keyctx import looks_like_name
+from guardrails_plugin.masking.detectors.person_chat import SPEAKER_ROLES
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["NOT_NAMES", "NameShapeDetector"]
@@ -73,6 +74,9 @@ NOT_NAMES = {
     "sir",
     "madam",
     "support",
+    "colleagues",
+    "friends",
+    "world",
     "agent",
     "bot",
     "system",
@@ -131,8 +135,8 @@ def _name_span(text: str, start: int, end: int, *, chat: bool = False) -> Span |
     if any(w in NOT_NAMES for w in words) or words[0].endswith(("bot", "-bot")):
         return None
     if chat:
-        if "bot" in value.lower():
-            return None
+        if "bot" in value.lower() or value.lower() in SPEAKER_ROLES:
+            return None  # 'klient:', 'operatore:' speak for a role, not a person
         return Span(start, start + len(value), "PERSON", "names.chat_speaker", 0.8)
     if not looks_like_name(value, capitalized=False):
         return None

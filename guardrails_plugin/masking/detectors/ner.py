@@ -331,6 +331,23 @@ def _worth_a_look(line: str) -> bool:
     return False
 
 
+# Last words that make a capitalised phrase a thing, a place or an organisation, not a person.
+# Words that are also common family names (Park, Hall, King, Wood) are left out.
+_THING_WORDS_TEXT = """
+    datacenter datacentre center centre cluster replica replicas service services server servers
+    database db region zone node nodes instance bucket queue pipeline gateway api app apps
+    application platform project portal dashboard console engine cloud network subnet vpc
+    firewall proxy cache storage backup mirror repository repo registry branch release build
+    deployment environment sandbox staging tenant workspace account plan edition suite pro plus
+    max mini ultra lite premium enterprise team teams group department office headquarters hq
+    campus airport station hospital clinic university college school institute foundation
+    ministry council committee agency authority bank inc ltd llc gmbh corp corporation company
+    co ag sa srl bv ab oy as systems solutions technologies labs studio studios store shop
+    market mall plaza hotel tower building warehouse factory plant
+"""
+_THING_WORDS = frozenset(_THING_WORDS_TEXT.split())
+
+
 def _plausible(value: str) -> bool:
     """NER also fires on numbers, product names and log fields; keep what reads as a name."""
     if any(c.isdigit() for c in value) or len(value) < 3 or "@" in value or "_" in value:
@@ -339,5 +356,7 @@ def _plausible(value: str) -> bool:
     # One capitalised word alone is too often a sentence start or a product ("Email", "Run");
     # single names come from greetings, sign-offs and name spreading instead.
     if len(words) < 2 or len(words) > 4:
+        return False
+    if words[-1].lower() in _THING_WORDS:  # 'Warsaw Datacenter', 'Orion Cluster'
         return False
     return all(w[:1].isupper() for w in words if w.isalpha() and len(w) > 3)

@@ -230,7 +230,8 @@ def _words(text: str, start: int, limit: int, *, lower_ok: bool) -> tuple[int, i
             break
         word = m.group("w")
         low = word.lower()
-        if low in _STOP or (not lower_ok and not word[:1].isupper() and low not in _PARTICLES):
+        # Lower case stops a name unless allowed; letters without case (胡俊) do not.
+        if low in _STOP or (not lower_ok and word[:1].islower() and low not in _PARTICLES):
             break
         if low not in _PARTICLES:
             count += 1
@@ -264,7 +265,12 @@ def _introductions(text: str) -> Iterator[Span]:
 def _weak_ok(value: str) -> bool:
     """After 'I'm' or 'this is': a known first name, or two capitalised words."""
     words = value.split()
+    if _HAN_NAME.fullmatch(value):
+        return True  # 'Ich bin 胡俊': a name in two to four Chinese characters
     return words[0].split("-")[0].lower() in first_names() or len(words) >= 2
+
+
+_HAN_NAME = re.compile(r"[\u3400-\u9fff]{2,4}")
 
 
 # Every name question holds one of these: a cheap test before the costlier pattern.
@@ -275,11 +281,16 @@ _QUESTION_WORDS = (
 )  # fmt: skip
 
 
+_THING_NAME = re.compile(r"(?i)\bname[ \t]+(?:of|for)\b")
+
+
 def _answers(text: str) -> Iterator[Span]:
     lower = text.lower()
     if not any(word in lower for word in _QUESTION_WORDS):
         return
     for m in _QUESTION.finditer(text):
+        if _THING_NAME.search(m.group()):
+            continue  # 'what is the name of the report?' asks for no person
         pos = m.end()
         if pos >= len(text) or text[pos] == "\n":
             pos = text.find("\n", pos)
