@@ -1,0 +1,242 @@
+"""Issue 13 red team: the masker changes of issue 13, attacked from outside.
+
+The guard's rules match on the data classes the masker finds (``data: [EMAIL]`` asks for approval,
+``block`` denies). A hostile model shapes tool arguments; an untrusted tool shapes outputs. Each
+test below is one way to make real personal data or a secret come out kept (or as nothing) by
+choosing a key, a wrapper or the text around it, or to stall the masker with a hostile shape.
+Every test fails on the code it was written against (main at 499dfbc); the docstring names the
+finding and its impact. The values are made up (test card numbers, invented names).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import pytest
+
+from guardrails_plugin.errors import MaskingTimeout
+from guardrails_plugin.masking import Masker
+
+CARD = "4111111111111111"  # a Visa test number (Luhn-valid)
+CARD_SPACED = "4111 1111 1111 1111"
+PERSON_EMAIL = "henrietta.vossberg@gmail.com"
+SECRET = "Tr0ub4dor&3horse"
+
+
+# Open findings of the issue 13 red team (docs/reports/issue13-redteam.md): each test fails on
+# today's code and is expected to; a fix turns it into an XPASS, which fails the suite until the
+# marker is removed. Timing tests are not strict: their outcome depends on the machine.
+OPEN = pytest.mark.xfail(strict=True, reason="issue 13 red team finding, not fixed yet")
+OPEN_TIMING = pytest.mark.xfail(strict=False, reason="issue 13 red team DoS finding, not fixed yet")
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker(hash_key=b"k" * 32, ner=False)
+
+
+@pytest.fixture(scope="module")
+def ner_masker() -> Masker:
+    return Masker(hash_key=b"k" * 32)
+
+
+def classes(masker: Masker, payload: Any) -> list[str]:
+    return [f.data_class for f in masker.mask(payload).findings]
+
+
+def masked_text(masker: Masker, payload: Any) -> str:
+    return repr(masker.mask(payload).value)
+
+
+# --- identifiers detector ------------------------------------------------------------------------
+
+
+@OPEN
+def test_card_wrapped_as_message_id_is_kept(masker: Masker) -> None:
+    """Finding 1 (high): a card number written as a message id, ``<4111…1111@pay.example.com>``,
+    is kept. The identifiers detector marks the whole ``<…@host>`` SAFE at 0.96, above the Luhn
+    card (0.95), and a 16-digit local part counts as machine-made. Impact: one pair of angle
+    brackets and an '@host' smuggle a real card past every CREDIT_CARD rule; the same works for
+    a phone number (``<+14155550123@sms.example.com>``) and in a ``Message-ID:`` line."""
+    for text in (
+        f"charge <{CARD}@pay.example.com> now",
+        f"Message-ID: <{CARD}@mail.example.com>",
+    ):
+        found = classes(masker, {"body": text})
+        assert "CREDIT_CARD" in found, text
+        assert CARD not in masked_text(masker, {"body": text})
+
+
+@OPEN
+def test_person_email_with_role_plus_tag_is_kept(masker: Masker) -> None:
+    """Finding 5 (high): a person's address with a sub-address tag that is a role word or a hex
+    run (``henrietta.vossberg+alerts@gmail.com``, ``…+0123456789abcdef@…``) is taken for a team
+    mailbox or a machine id and kept. Gmail, Outlook and most providers deliver ``+tag`` mail to
+    the person, so a hostile model adds a tag and mails (or leaks) a person's address with no
+    EMAIL finding, no approval."""
+    local, domain = PERSON_EMAIL.split("@")
+    for tag in ("alerts", "support", "team", "0123456789abcdef"):
+        address = f"{local}+{tag}@{domain}"
+        assert classes(masker, {"to": address}) == ["EMAIL"], address
+        assert "EMAIL" in classes(masker, {"body": f"please forward it to {address} today"})
+
+
+@OPEN
+def test_message_id_context_keeps_a_person_email(masker: Masker) -> None:
+    """Finding 6 (medium): under a message-id key (``references``, ``uid``, ``message_id``) or
+    after a ``UID:``/``References:`` line in free text, any address is kept, even an unwrapped
+    person's address with no machine sign. Impact: a model writes ``"References: <address>"``
+    in an email body, or puts the address under a ``references`` argument, and the EMAIL rule
+    never sees it."""
+    for payload in (
+        {"references": PERSON_EMAIL},
+        {"uid": PERSON_EMAIL},
+        {"body": f"Hello,\nUID: {PERSON_EMAIL}\nthanks"},
+        {"body": f"Subject: hi\nReferences: {PERSON_EMAIL}, olaf.brenneke@yahoo.com"},
+    ):
+        assert "EMAIL" in classes(masker, payload), payload
+
+
+# --- cards under id keys -------------------------------------------------------------------------
+
+
+@OPEN
+def test_card_under_an_id_word_is_kept(masker: Masker) -> None:
+    """Finding 2 (high): the id-key veto on cards takes any key or keyed cell with an id word
+    (ref, ticket, order, serial, txn…), also inside free text, also a card printed in groups of
+    four (no order id is written '4111 1111 1111 1111'), also an integer. Impact: a hostile model
+    writes ``ref: <card>`` in a message body (or ``{"ref": <card>}``) and the card is kept;
+    ``{"name": "order_id", "value": card}`` is masked, so the veto is not even consistent."""
+    for payload in (
+        {"body": f"ref: {CARD_SPACED}"},
+        {"body": f"Hi,\nTicket: {CARD_SPACED}\nthanks"},
+        {"body": f"Please charge order_id={CARD} today"},
+        {"transaction_id": CARD_SPACED},
+        {"ref": int(CARD)},
+    ):
+        assert "CREDIT_CARD" in classes(masker, payload), payload
+
+
+# --- already-masked values -----------------------------------------------------------------------
+
+
+@OPEN
+def test_mask_characters_before_a_secret_keep_it(masker: Masker) -> None:
+    """Finding 3 (high): `already_masked` takes any value with three mask characters and at most
+    six digits for masked, and key context then says nothing. A password, token or client secret
+    has no shape of its own, so ``{"password": "***Tr0ub4dor&3horse"}`` is kept whole. Impact: a
+    model prefixes three asterisks (or appends ``###``) to a secret under a secret key and the
+    SECRET finding (and a ``block`` strategy on it) disappears."""
+    for payload in (
+        {"password": f"***{SECRET}"},
+        {"password": f"{SECRET} ****"},
+        {"db_password": "••• kV9pLm2QzR7tYw"},
+        {"api_key": "***kVpLmQzRtYwAbCdEfGhIjKlMnOp"},
+        {"client_secret": "XXX qKvpLmQz7RtYwAbCdEfGh"},
+    ):
+        assert classes(masker, payload), payload
+
+
+# --- label/value pairs ---------------------------------------------------------------------------
+
+
+@OPEN
+def test_label_text_holding_data_is_kept_as_a_key_name(masker: Masker) -> None:
+    """Finding 4 (high): in a label/value pair the label leaf is kept (SAFE, 0.92) whenever
+    `classify_key` finds a key word anywhere in it, and the label may be 64 characters of
+    anything. So ``{"name": "phone +1 415 555 0123", "value": "n/a"}`` keeps the phone (0.85),
+    and names, addresses, dates of birth and passwords in the label are kept the same way.
+    Impact: any tool schema with a name/value list (HAR headers, env lists, tags, form fields)
+    carries data past the masker in the 'label'."""
+    cases = {
+        "phone +1 415 555 0123": "PHONE",
+        "Patient Henrietta Vossberg": "PERSON",
+        "Address 12 Baker Street London": "ADDRESS",
+        "dob 1984-03-02": "DATE_OF_BIRTH",
+        f"password {SECRET}": "SECRET",
+    }
+    for label, data_class in cases.items():
+        value = masked_text(masker, {"name": label, "value": "n/a"})
+        assert label not in value, (label, data_class, value)
+
+
+# --- sibling keys --------------------------------------------------------------------------------
+
+
+@OPEN
+def test_thing_sibling_hides_a_person_key(ner_masker: Masker) -> None:
+    """Finding 7 (medium): a 'thing' sibling key (region, currency, sku, kind…) turns any PERSON
+    key in the same mapping SAFE, checked before the key's own strength and before a person
+    parent. ``{"patient_name": …, "region": "eu"}``, ``{"cardholder_name": …, "currency": …}``
+    (every payment payload) and ``users[].name`` beside ``region`` keep the name even with NER
+    on. Impact: a model adds ``"region": "eu"`` to hide a name; real payment and patient records
+    leak names with no help."""
+    name = "Henrietta Vossberg"
+    for payload in (
+        {"patient_name": name, "region": "eu"},
+        {"cardholder_name": name, "currency": "EUR"},
+        {"users": [{"name": name, "region": "eu-west-1"}]},
+        {"contact": name, "kind": "lead"},
+    ):
+        assert name not in masked_text(ner_masker, payload), payload
+
+
+# --- NER windows ---------------------------------------------------------------------------------
+
+
+@OPEN
+def test_initial_and_surname_no_longer_reach_ner(ner_masker: Masker) -> None:
+    """Finding 8 (medium): NER now runs only around runs of capitalised words, and a word ending
+    in '.' ends a run, so an initial and a surname ('O. Lindqvist', 'J.R. Okonkwo-Bassey', a cc
+    list of 'T. Okonkwo; K. Wrzesniewska') is no run and never reaches the model. Before commit
+    5ae4486 all three were masked as PERSON. Impact: names written the way signatures, cc lines
+    and tickets write them leak; a model can also abbreviate a first name to hide one."""
+    for text in (
+        "Please ask O. Lindqvist about the invoice today",
+        "approved by J.R. Okonkwo-Bassey on friday",
+        "cc: T. Okonkwo; K. Wrzesniewska; B. Haraldsdottir",
+    ):
+        assert "PERSON" in classes(ner_masker, {"note": text}), text
+
+
+# --- cost ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+@OPEN_TIMING
+def test_many_person_keys_in_one_mapping_are_linear() -> None:
+    """Finding 9 (high, DoS): for every PERSON-keyed value, key context lowercases the whole
+    sibling set and `_person_siblings` calls `classify_key` on every sibling: O(keys²) per
+    mapping. 6,000 keys ``name_i`` (about 110 KB of JSON) cost minutes. Worse, the deadline
+    does not bound it: with ``deadline_seconds=3``, 6,000 keys returned `MaskingTimeout` only
+    after 27 s (the work sits between deadline checks). Impact: an untrusted tool output (or a
+    big legitimate export) stalls the guard far past its deadline. Linear code needs ~1 s."""
+    payload: dict[str, Any] = {f"name_{i}": "widget" for i in range(6_000)}
+    payload["sku"] = "a"
+    masker = Masker(hash_key=b"k" * 32, ner=False, deadline_seconds=5)
+    started = time.perf_counter()
+    with contextlib.suppress(MaskingTimeout):
+        masker.mask(payload)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, f"6,000 name keys in one mapping took {elapsed:.1f} s (deadline 5 s)"
+    masker.mask(payload)  # and it finishes within the deadline
+
+
+@pytest.mark.timeout(60)
+@OPEN_TIMING
+def test_phone_cues_before_invalid_numbers_are_cheap() -> None:
+    """Finding 10 (low, DoS): after each phone cue the national-phone detector parses the next
+    number with phonenumbers once per region of the cue (37 for 'tel'); a number valid nowhere
+    ('0 0 0 0 0 0 0') pays them all. 250 KB of ``tel 0 0 0 0 0 0 0`` costs about 18 s, 1 MB over
+    a minute, so the call times out and is denied. Impact: a cheap stall of the guard by any
+    text source; generous bound here: 250 KB in under 10 s."""
+    unit = "tel 0 0 0 0 0 0 0 "
+    text = unit * (250_000 // len(unit))
+    masker = Masker(hash_key=b"k" * 32, ner=False, deadline_seconds=10)
+    started = time.perf_counter()
+    try:
+        masker.mask({"note": text})
+    except MaskingTimeout:
+        pytest.fail(f"250 KB of phone cues did not mask in 10 s ({time.perf_counter() - started})")
