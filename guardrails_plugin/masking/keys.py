@@ -15,9 +15,9 @@ from guardrails_plugin.masking.keys_intl import (
     INTL_LABEL_WORDS,
     SCRIPT_KEYS,
     address_compound,
-    ascii_key,
+    strip_accents,
 )
-from guardrails_plugin.masking.national_ids import fold_word, id_key_kinds
+from guardrails_plugin.masking.national_ids import id_key_kinds
 
 __all__ = ["KeyMeaning", "classify_key", "normalize_key"]
 
@@ -31,8 +31,8 @@ def normalize_key(key: str) -> tuple[str, ...]:
     Accents are folded and other scripts kept, so ``'Doğum_Tarihi'`` → ``('dogum', 'tarihi')``
     and ``'身份证号'`` stays one word: keys come in every language.
     """
-    spaced = _CAMEL.sub("_", key.strip())
-    return tuple(w for w in _SEPARATORS.split(fold_word(spaced)) if w)
+    spaced = _CAMEL.sub("_", strip_accents(key.strip()))
+    return tuple(w for w in _SEPARATORS.split(spaced.lower()) if w)
 
 
 @dataclass(frozen=True)
@@ -387,7 +387,7 @@ _SAFE_WORDS = {
 @functools.lru_cache(maxsize=4096)
 def classify_key(key: str) -> KeyMeaning | None:
     """The meaning of a key name, or None when it says nothing."""
-    words = normalize_key(ascii_key(key))
+    words = normalize_key(key)
     if not words:
         return None
     if not "".join(words).isascii():

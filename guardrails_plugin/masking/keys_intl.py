@@ -3,7 +3,7 @@ that CSV headers, form fields and API objects use across Europe and beyond, and 
 in other scripts (이름, 氏名, фамилия).
 
 Kept apart from `keys.py`, whose vocabulary is English, so each list reads as one language
-family; `keys.classify_key` consults both. Keys are matched after `ascii_key` has folded them
+family; `keys.classify_key` consults both. Keys are matched after `fold_word` has folded them
 ('Straße' → 'strasse', 'příjmení' → 'prijmeni', 'soyadı' → 'soyadi').
 """
 
@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["INTL_LABEL_WORDS", "SCRIPT_KEYS", "address_compound", "ascii_key"]
+__all__ = ["INTL_LABEL_WORDS", "SCRIPT_KEYS", "address_compound", "fold_word", "strip_accents"]
 
 # Letters NFKD does not take apart.
 _SPECIAL = str.maketrans(
-    {"ß": "ss", "ł": "l", "Ł": "L", "ı": "i", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae",
-     "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "Oe"}
+    {"ß": "ss", "ẞ": "SS", "ł": "l", "Ł": "L", "ı": "i", "ø": "o", "Ø": "O", "æ": "ae",
+     "Æ": "Ae", "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "Oe"}
 )  # fmt: skip
 
 
-def ascii_key(key: str) -> str:
-    """``key`` with accents and special Latin letters folded to ASCII; other scripts kept."""
-    if key.isascii():
-        return key
-    decomposed = unicodedata.normalize("NFKD", key.translate(_SPECIAL))
+def strip_accents(text: str) -> str:
+    """``text`` with accents and special Latin letters folded to ASCII, case kept; other scripts
+    kept too ('生年月日', 'фамилия'). Unlike the masker's text fold (`masking.normalize`), which
+    maps look-alike letters of other scripts to Latin against evasion, key words keep their
+    script so the vocabularies in other scripts still match."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def fold_word(text: str) -> str:
+    """Lower case without accents: 'Fødselsnummer' → 'fodselsnummer', 'Þórunn' → 'thorunn'."""
+    return strip_accents(text).lower()
 
 
 _P, _A = "PERSON", "ADDRESS"

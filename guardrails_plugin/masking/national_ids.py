@@ -20,13 +20,13 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 
+from guardrails_plugin.masking.keys_intl import fold_word
 from guardrails_plugin.masking.normalize import fold
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "Verdict",
     "find_cues",
     "find_keyless",
-    "fold_word",
     "id_key_kinds",
     "kinds_for_cue",
     "validate",
@@ -179,14 +178,6 @@ CATALOGUE: tuple[IdKind, ...] = (
 # What follows an id's name in a key: 'pesel_nr', 'nhs_number', '身份证号'.
 _KEY_SUFFIXES = ("", "no", "nr", "num", "number", "numer", "nummer", "numero", "code", "kod", "id")
 _SHORT = 4  # names shorter than this match a whole key only
-_FOLD = str.maketrans({"ø": "o", "đ": "d", "ı": "i", "ł": "l", "æ": "ae", "ß": "ss", "œ": "oe"})
-
-
-def fold_word(text: str) -> str:
-    """Lower case without accents: 'Fødselsnummer' → 'fodselsnummer' (CJK unchanged)."""
-    lowered = text.lower().translate(_FOLD)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _joined(name: str) -> str:
