@@ -361,8 +361,10 @@ def validate(kinds: Iterable[IdKind], text: str) -> tuple[Verdict, IdKind | None
             check(text)
         except (InvalidChecksum, InvalidComponent):
             shaped = shaped or kind
-        except (ValidationError, ValueError, TypeError, IndexError, KeyError):
+        except ValidationError:  # wrong format or length: not this id
             continue
+        except Exception:  # noqa: BLE001 - a validator that breaks on this text cannot clear it
+            shaped = shaped or kind
         else:
             return Verdict.VALID, kind
     return (Verdict.SHAPED, shaped) if shaped is not None else (Verdict.NO, None)

@@ -128,3 +128,17 @@ def test_generic_id_keys_take_any_valid_catalogue_id(fast: Masker) -> None:
 def test_ids_under_id_keys_are_not_national_ids(fast: Masker) -> None:
     payload = {"order_id": "38651902442", "variant_id": "85072312343", "sku": "384726100"}
     assert fast.mask(payload).value == payload
+
+
+def test_a_validator_that_breaks_cannot_clear_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: a third-party validator raising something other than its own validation
+    error (a bug on odd input) leaves the value 'shaped' (still masked after a cue), not 'no'."""
+    from guardrails_plugin.masking import national_ids
+
+    kind = national_ids.kinds_for_cue("pesel")[0]
+
+    def broken(text: str) -> object:
+        raise IndexError("string index out of range")
+
+    monkeypatch.setattr(national_ids, "_module", lambda path: (broken, str))
+    assert national_ids.validate([kind], "02070803628") == (national_ids.Verdict.SHAPED, kind)
