@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from guardrails_plugin.confusables import HOMOGLYPHS
+from guardrails_plugin.policy.casefold import normalize_tool_name
 from guardrails_plugin.policy.operators import MISSING, ValuePredicate
 from guardrails_plugin.types import Finding, ToolCall
 
@@ -30,26 +29,6 @@ __all__ = [
     "normalize_tool_name",
     "resolve_path",
 ]
-
-# Zero-width and other format characters (category Cf) are dropped so `delete\u200b_db` cannot
-# slip past a rule on `delete_db`; NFKC folds fullwidth and compatibility forms.
-_FORMAT_CHARS = re.compile(
-    r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
-    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff"
-    r"\uffa0\ufff0-\ufff8]"
-)
-
-
-def normalize_tool_name(name: str) -> str:
-    """The form tool names are compared in: NFKC, format characters removed, Cyrillic and Greek
-    look-alikes mapped to Latin, trimmed, casefolded. ``dеlete_db`` with a Cyrillic ``е`` is
-    ``delete_db`` to a rule."""
-    folded = unicodedata.normalize("NFKC", name)
-    if not folded.isascii():
-        folded = _FORMAT_CHARS.sub("", folded)
-        folded = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
-        folded = folded.translate(HOMOGLYPHS)
-    return folded.strip().casefold()
 
 
 class CallView:

@@ -148,6 +148,10 @@ def test_sqlglot_does_not_log_the_statement(caplog):
         ({"casefold": {"contains": "a"}}, ["A", "B"], True),
         ({"casefold": {"exists": False}}, None, False),
         ({"casefold": {"equals": 5}}, 5, True),
+        # Folded as tool names are: format characters and look-alikes cannot dodge a rule.
+        ({"casefold": {"equals": "prod"}}, "pro\u200bd", True),
+        ({"casefold": {"equals": "prod"}}, "prod\u00ad", True),
+        ({"casefold": {"equals": "prod"}}, "\u0440rod", True),  # Cyrillic 'р'
     ],
 )
 def test_casefold(spec, value, expected):
