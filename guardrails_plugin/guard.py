@@ -48,7 +48,7 @@ from guardrails_plugin.flow import (
     passes,
 )
 from guardrails_plugin.masking import Masker
-from guardrails_plugin.payload import as_data
+from guardrails_plugin.payload import as_data, require_finite
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.runs import RunContext, Runs
 from guardrails_plugin.store.events import Event
@@ -259,6 +259,7 @@ class Guard:
             # One plain-data view of the arguments for the policy, the masker, the approval
             # hash, the audit and the tool: objects the guard cannot check are refused here.
             call = dataclasses.replace(call, args=dict(as_data(dict(args))))
+            require_finite(call.args)
         except (UnsupportedValue, InputTooLarge) as exc:
             return self._fail(call, "could not check the call", exc)
         try:
@@ -484,6 +485,7 @@ class Guard:
         """The policy's decision on ``args`` (what the tool will actually receive), or why it
         may not run under ``rule_id``, the rule that allowed or approved the call."""
         try:
+            require_finite(args)
             analysis = self.masker.analyze(args)
             decision = self.policy.evaluate(dataclasses.replace(call, args=args), analysis.findings)
             blocked = analysis.apply(settings=decision.masking).blocked

@@ -22,13 +22,14 @@ import dataclasses
 import enum
 import functools
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from guardrails_plugin.errors import UnsupportedValue
 
-__all__ = ["MAX_DEPTH", "as_data", "plain_key", "where"]
+__all__ = ["MAX_DEPTH", "as_data", "plain_key", "require_finite", "where"]
 
 MAX_DEPTH = 64
 
@@ -55,6 +56,21 @@ def plain_key(key: str) -> bool:
     not scan such keys; error messages may show them). Keys repeat across payloads far more than
     values do, hence the cache."""
     return _IDENTIFIER.fullmatch(key) is not None
+
+
+def require_finite(value: Any, at: tuple[str | int, ...] = ()) -> None:
+    """Refuse NaN and infinity in plain data (`UnsupportedValue`). A numeric rule cannot judge
+    them (NaN is neither above nor below a limit), so arguments holding one are not checked
+    but refused. Outputs are not held to this: nothing decides on them."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, at)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise UnsupportedValue(f"{where(path)} is {item!r}, which no rule can compare")
+        if isinstance(item, Mapping):
+            stack.extend((v, (*path, k)) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in enumerate(item))
 
 
 def where(path: tuple[str | int, ...]) -> str:

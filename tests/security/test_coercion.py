@@ -241,3 +241,16 @@ def test_a_validator_that_changes_its_own_output_is_refused(tmp_path: Path, vari
         return
     assert ran == [] and message.status == "error"
     assert "not stable" in message.content
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_no_rule_can_compare_is_refused(tmp_path: Path, amount: float) -> None:
+    """Review of issues 11-12: NaN is neither above nor below a limit, so `amount: {gt: 1000}`
+    did not match `nan` and a default-allow policy let the transfer run (5000 was denied). The
+    guard refuses non-finite numbers in arguments: it cannot check them."""
+    guard = make_guard(tmp_path, POLICY)
+    ran: list[dict[str, Any]] = []
+    outcome = guard.call("transfer", {"amount": amount}, lambda args: ran.append(args))
+    assert not outcome.allowed and ran == []
+    assert "could not check the call" in outcome.message
+    assert guard.call("transfer", {"amount": 50.5}, lambda args: ran.append(args)).allowed
