@@ -139,7 +139,11 @@ class Runs:
                 "Denied: the guard could not record the run's settings in the audit log, "
                 "so the call was not made."
             ) from exc
-        return self._context(run_id, principal, env)
+        # For this call only: the run itself keeps the settings the application gave it (a
+        # caller's override must not become what `Guard.run` and later calls of the run see),
+        # and shares its vault, so placeholders stay one per value across the run.
+        run = found or self._context(run_id, self.principal, dict(self.environment))
+        return RunContext(run_id, principal, env, run.vault)
 
     def _context(self, run_id: str, who: Principal, env: dict[str, str]) -> RunContext:
         """The run's context with these settings; its vault is kept."""

@@ -145,6 +145,9 @@ def test_an_allowed_on_behalf_of_keeps_separation_of_duties(tmp_path: Path, vari
     [configured] = events(guard, Event.RUN_CONFIGURED)
     assert configured["on_behalf_of"] == "slack:UBOB"
     assert configured["set_by_run"] == ["on_behalf_of"]
+    # The override held for that call only: the run, as the application sees it and as later
+    # calls without the setting get it, still acts for alice (review of issues 11-12).
+    assert guard.run("thread:t-1").principal.on_behalf_of == "slack:UALICE"
 
 
 def test_the_application_itself_still_sets_a_runs_context(tmp_path: Path):
