@@ -380,15 +380,19 @@ class Guard:
         refusal = self._decision_sentence(decided)
         if refusal is not None:
             return _denied(refusal, decision, request.id)
-        # The rule and the vault below come from the request's columns: they must be the terms
-        # its keyed audit rows recorded (the claim proves the approval itself).
+        # The rule, the vault and the edit below come from the request's columns: they must be
+        # the terms its keyed audit rows recorded (the claim proves the approval itself), and
+        # they are taken from the very copy that was checked, not from what the wait returned.
         try:
-            changed = self.broker.terms_refusal(request.id)
+            checked, changed = self.broker.verified(request.id)
         except Exception as exc:  # noqa: BLE001
             return self._fail(call, "could not check the approval", exc, decision, request.id)
-        if changed is not None:
+        if changed is not None or checked is None:
             why = f"the request does not match the audit log ({changed})"
             return self._refuse(call, decision, request.id, why)
+        if (refusal := self._decision_sentence(checked)) is not None:
+            return _denied(refusal, decision, request.id)
+        decided = checked
         grant = _Grant(
             call.args,
             call.args,

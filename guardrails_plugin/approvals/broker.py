@@ -231,14 +231,15 @@ class ApprovalBroker:
         assert refusal is not None
         raise refusal
 
-    def terms_refusal(self, request_id: str) -> str | None:
-        """Why the request's columns differ from the terms its keyed audit rows record (None
-        when they match): what a decided request's rule, approvers and vault are, proven."""
+    def verified(self, request_id: str) -> tuple[ApprovalRequest | None, str | None]:
+        """The request as stored, and why its columns differ from the terms its keyed audit
+        rows record (None when they match), read in one transaction: whoever acts on a decided
+        request's rule, approvers and vault must act on this copy, the one that was checked."""
         with self.store.transaction() as tx:
             request = tx.get_request(request_id)
             if request is None:
-                return f"no approval request {request_id!r}"
-            return terms_refusal(tx, request)
+                return None, f"no approval request {request_id!r}"
+            return request, terms_refusal(tx, request)
 
     def recorded_decision(self, request_id: str) -> AuditRecord | None:
         """The request's decision row, if the audit log holds an authentic one (the columns

@@ -8,6 +8,7 @@ rows are keyed under the key it cannot read, proves the approval. Covers P2 (c, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -206,3 +207,46 @@ def test_a_legitimate_history_cross_checks_clean(broker, store, key_env):
     make_request(broker, call_id="p")
     code, out = verify_cli(store)
     assert code == 0, out
+
+
+TOCTOU_POLICY = """
+version: 1
+defaults: {effect: deny, masking: {restore_placeholders: true}}
+people: {olga: [cli:olga], dan: [cli:dan], dina: [cli:dina]}
+groups: {oncall: [olga], dba: [dan, dina]}
+rules:
+  - id: to-ceo
+    match: {tool: send_email, args: {to: ceo@example.org}}
+    effect: require_approval
+    approval: {approvers: [dba], quorum: 2}
+  - {id: lookup, match: {tool: lookup}, effect: allow}
+  - id: send
+    match: {tool: send_email}
+    effect: require_approval
+    approval: {approvers: [oncall]}
+"""
+
+
+@pytest.mark.parametrize("forged", [False, True], ids=["as-stored", "column-read-during-wait"])
+def test_the_grant_uses_the_request_copy_that_was_checked(tmp_path, forged):
+    """Review of issues 11-12 (TOCTOU): the guard checked the terms on a fresh read but built
+    the grant from the copy the wait returned. A file writer who set `rule_id` to a rule with a
+    stricter match for the duration of the wait got a restored value run on a laxer approval.
+    The guard now acts on the copy it checked, so both runs are refused alike."""
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    guard = Guard(
+        Policy.from_string(TOCTOU_POLICY), store, principal="agent:ops", masker=Masker(ner=False)
+    )
+    run = guard.run("thread:t")
+    assert guard.call("lookup", {}, lambda a: {"email": "ceo@example.org"}, run=run).allowed
+
+    def wait(step):
+        guard.broker.vote(step.request.id, "cli:olga", "approve", revision=0)
+        got = guard.broker.get(step.request.id)
+        return dataclasses.replace(got, rule_id="to-ceo") if forged else got
+
+    sent: list[dict] = []
+    outcome = guard.call("send_email", {"to": "<EMAIL_1>"}, sent.append, run=run, wait=wait)
+    assert not outcome.allowed and sent == []
+    assert "falls under rule 'to-ceo', not rule 'send'" in outcome.message
+    store.close()
