@@ -186,7 +186,6 @@ def test_thing_sibling_hides_a_person_key(ner_masker: Masker) -> None:
 # --- NER windows ---------------------------------------------------------------------------------
 
 
-@OPEN
 def test_initial_and_surname_no_longer_reach_ner(ner_masker: Masker) -> None:
     """Finding 8 (medium): NER now runs only around runs of capitalised words, and a word ending
     in '.' ends a run, so an initial and a surname ('O. Lindqvist', 'J.R. Okonkwo-Bassey', a cc
