@@ -10,7 +10,8 @@ word's language does. Each cue names its candidate regions; `phonenumbers` then 
   new number ranges fail validation, and a number right after 'call me on' is a phone.
 
 Dates and times after a cue ('telefono: vedi ordine 2024-03-11') are not phones. Detectors read
-folded text, so cues are written without accents ('telefono' matches 'teléfono').
+folded text, so cues are written without accents ('telefono' matches 'teléfono') and folded
+before use (Greek letters that look Latin become Latin).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator, Sequence
 import phonenumbers
 
 from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["NationalPhoneDetector"]
@@ -148,11 +150,23 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 
 @functools.cache
+def _folded_cues() -> dict[str, tuple[str, ...]]:
+    """The cues as detectors read them, folded and in lower case: Greek 'τηλ' reads 'tηλ', and
+    'ΤΗΛ' reads 'THΛ' (capitals fold to other look-alikes), so each cue is folded as written,
+    capitalised and in capitals."""
+    out: dict[str, tuple[str, ...]] = {}
+    for cue, regions in _CUES.items():
+        for form in (cue, cue.capitalize(), cue.upper()):
+            out.setdefault(fold(form).text.lower(), regions)
+    return out
+
+
+@functools.cache
 def _cue_index() -> dict[str, re.Pattern[str]]:
     """First word of a cue → pattern of the cues starting with it: the text's words are looked
     up one by one (an alternation of 90 cues tried at every position cost more)."""
     by_first: dict[str, list[str]] = {}
-    for cue in sorted(_CUES, key=len, reverse=True):
+    for cue in sorted(_folded_cues(), key=len, reverse=True):
         first = _WORD.match(cue)
         if first is not None:
             body = re.escape(cue).replace(r"\ ", r"[ \t]+")
@@ -232,7 +246,7 @@ def _validity(number: str, regions: tuple[str, ...], budget: _Budget) -> float |
 def _cues_with_regions(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
     """(end of the cue, its candidate regions) for each cue word and phone symbol."""
     for cue in _find_cues(text):
-        regions = _CUES.get(re.sub(r"\s+", " ", cue.group().lower()))
+        regions = _folded_cues().get(re.sub(r"\s+", " ", cue.group().lower()))
         if regions is not None:
             yield cue.end(), regions
     for symbol in _SYMBOL_CUE.finditer(text):
