@@ -36,6 +36,7 @@ def test_two_named_speakers_repeating(fast):
         ("Soyadınız?", "karataş", "karataş"),
         ("¿Me dice su nombre completo?", "soy 欧阳娜, llamé ayer", "欧阳娜"),
         ("Vem talar jag med?", "det är Torbjörn Ek, jag ringde igår", "Torbjörn Ek"),
+        ("Ваша фамилия?", "кузнецова", "кузнецова"),  # 'фамил' read folded, as the text is
     ],
 )
 def test_answer_to_a_name_question(fast, question, answer, name):

@@ -27,6 +27,8 @@ from tests.masking._helpers import destroyed, leaks
         ("Hi, I'm Eirik Solbakken from the Oslo office.", "Eirik Solbakken"),
         ("This is Radomír Švec calling about invoice 4471.", "Radomír Švec"),
         ("Γεια σας, με λένε Σταυρούλα Κωνσταντοπούλου.", "Σταυρούλα Κωνσταντοπούλου"),
+        # Capitalised, the cue folds otherwise ('Με' reads 'Mε'): cues are folded in every case.
+        ("Με λένε Παρασκευή Χατζηγεωργίου.", "Παρασκευή Χατζηγεωργίου"),
         ("Name: Þorbjörg Hallgrímsdóttir", "Þorbjörg Hallgrímsdóttir"),
     ],
 )

@@ -22,14 +22,22 @@ from guardrails_plugin.masking.detectors.lexicon import first_names, product_fol
 from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["PersonCueDetector"]
+__all__ = ["PersonCueDetector", "folded_forms"]
 
 _W = r"[^\W\d_][^\W\d_'’]{0,30}(?:-[^\W\d_][^\W\d_'’]{0,30})?"  # one name word, any script
 
 
+def folded_forms(phrase: str) -> set[str]:
+    """A cue as the detectors read it: folded, as written, capitalised and in capitals. Folding
+    maps a capital to a Latin look-alike where the small letter has none ('Με' reads 'Mε', 'με'
+    stays), so a case-insensitive match of the folded phrase alone misses the other forms."""
+    forms = (phrase, phrase[:1].upper() + phrase[1:], phrase.upper())
+    return {fold(form).text for form in forms}
+
+
 def _cues(words: str) -> str:
     """An alternation of cue phrases (one per line), folded as the text is, blanks flexible."""
-    phrases = {fold(p.strip()).text for p in words.strip().splitlines() if p.strip()}
+    phrases = {f for p in words.strip().splitlines() if p.strip() for f in folded_forms(p.strip())}
     parts = sorted((re.escape(p).replace(r"\ ", r"[ \t]+") for p in phrases), key=len)
     return "(?:" + "|".join(reversed(parts)) + ")"
 

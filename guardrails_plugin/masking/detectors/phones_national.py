@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 import phonenumbers
 
 from guardrails_plugin.masking.detectors.base import Leaf
-from guardrails_plugin.masking.normalize import fold
+from guardrails_plugin.masking.detectors.person_cues import folded_forms
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["NationalPhoneDetector"]
@@ -151,13 +151,12 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 @functools.cache
 def _folded_cues() -> dict[str, tuple[str, ...]]:
-    """The cues as detectors read them, folded and in lower case: Greek 'τηλ' reads 'tηλ', and
-    'ΤΗΛ' reads 'THΛ' (capitals fold to other look-alikes), so each cue is folded as written,
-    capitalised and in capitals."""
+    """The cues as detectors read them, folded (Greek 'τηλ' reads 'tηλ', 'ΤΗΛ' reads 'THΛ'), in
+    lower case."""
     out: dict[str, tuple[str, ...]] = {}
     for cue, regions in _CUES.items():
-        for form in (cue, cue.capitalize(), cue.upper()):
-            out.setdefault(fold(form).text.lower(), regions)
+        for form in folded_forms(cue):
+            out.setdefault(form.lower(), regions)
     return out
 
 
