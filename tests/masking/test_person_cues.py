@@ -44,6 +44,7 @@ def test_self_introductions(fast, text, name):
         ("bot: May I have your name?\nme: Kasimir Wróbel", "Kasimir Wróbel"),
         ("Wie ist Ihr Name?\nOttilie Brandstätter", "Ottilie Brandstätter"),
         ("what's your surname? Okonkwo-Baptiste", "Okonkwo-Baptiste"),
+        ("What is the name of the account holder? ottoline brackenridge", "brackenridge"),
     ],
 )
 def test_answers_to_a_name_question(fast, text, name):
