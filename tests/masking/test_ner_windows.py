@@ -19,6 +19,7 @@ from guardrails_plugin.masking.detectors.ner import _windows
         "Bestellung wurde gestern versandt und kommt morgen an",
         "Rechnung liegt bei. Versand erfolgt morgen.",
         "Deployment finished, Rollback not needed. Cluster healthy.",
+        "see section B. for details",  # an initial alone is no run either
     ],
 )
 def test_lone_capitalised_words_do_not_reach_the_model(line: str) -> None:
@@ -31,11 +32,20 @@ def test_lone_capitalised_words_do_not_reach_the_model(line: str) -> None:
         ("the refund was approved by Ottoline Brackenridge yesterday", "Ottoline Brackenridge"),
         ("escalated to Jan de Vries for review", "Jan de Vries"),
         ("Signed: Teodora Vukašinović", "Teodora Vukašinović"),
+        # An initial's full stop ends no clause: initial and surname are one run.
+        ("forwarded to E. Castellanos-Ruiz for sign-off", "E. Castellanos-Ruiz"),
+        ("owner: W.T. Abernathy-Quist", "W.T. Abernathy-Quist"),
+        ("Kind regards, A.-M. Szczepańska", "A.-M. Szczepańska"),
     ],
 )
 def test_runs_of_capitalised_words_do(line: str, name: str) -> None:
     windows = _windows(line, None, 0)
     assert any(line[s:e].find(name) >= 0 for s, e in windows)
+
+
+def test_an_initial_and_a_surname_are_masked() -> None:
+    text = "forwarded to E. Castellanos-Ruiz for sign-off"
+    assert "Castellanos" not in Masker().mask(text).value
 
 
 def test_a_name_found_by_ner_alone_is_still_masked() -> None:

@@ -27,6 +27,8 @@ from tests.masking._helpers import destroyed, leaks
         ("Hi, I'm Eirik Solbakken from the Oslo office.", "Eirik Solbakken"),
         ("This is Radomír Švec calling about invoice 4471.", "Radomír Švec"),
         ("Γεια σας, με λένε Σταυρούλα Κωνσταντοπούλου.", "Σταυρούλα Κωνσταντοπούλου"),
+        # Capitalised, the cue folds otherwise ('Με' reads 'Mε'): cues are folded in every case.
+        ("Με λένε Παρασκευή Χατζηγεωργίου.", "Παρασκευή Χατζηγεωργίου"),
         ("Name: Þorbjörg Hallgrímsdóttir", "Þorbjörg Hallgrímsdóttir"),
     ],
 )
@@ -42,6 +44,7 @@ def test_self_introductions(fast, text, name):
         ("bot: May I have your name?\nme: Kasimir Wróbel", "Kasimir Wróbel"),
         ("Wie ist Ihr Name?\nOttilie Brandstätter", "Ottilie Brandstätter"),
         ("what's your surname? Okonkwo-Baptiste", "Okonkwo-Baptiste"),
+        ("What is the name of the account holder? ottoline brackenridge", "brackenridge"),
     ],
 )
 def test_answers_to_a_name_question(fast, text, name):

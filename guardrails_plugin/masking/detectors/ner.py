@@ -37,6 +37,9 @@ _QUOTED_NAME = re.compile(
 _LOWER_WORD = re.compile(r"(?<![a-z])[a-z]{2,}+[ ,;.]")
 _UPPER = re.compile(r"[A-Z]")
 _CAPITALISED = re.compile(r"(?<![\w@./-])[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+")
+# An initial, one or two capital letters with full stops ('O.', 'J.R.', 'J.-P.'): part of a name
+# as signatures and cc lines write it, so its full stop ends no clause.
+_INITIAL = re.compile(r"[A-ZÀ-ÖØ-Þ]\.(?:-?[A-ZÀ-ÖØ-Þ]\.)?")
 _MAX_LINE = 2000
 _OVERLAP = 200  # characters a long line's segments share, so a name at a cut is seen whole
 # A model batch holds up to this many texts or characters: the deadline is checked between
@@ -279,7 +282,8 @@ def _windows(line: str, covered: bytearray | None, offset: int) -> list[tuple[in
     ``covered`` (from ``offset`` on) marks as found already are no reason to look."""
     tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line)]
     capital = [
-        bool(_CAPITALISED.match(line, s)) and line[s:e].strip(",.;:!?()'\"") not in _COMMON
+        (bool(_CAPITALISED.match(line, s)) and line[s:e].strip(",.;:!?()'\"") not in _COMMON)
+        or _is_initial(line, s, e)
         for s, e in tokens
     ]
     marks = [
@@ -317,8 +321,14 @@ def _in_a_run(tokens: list[tuple[int, int]], capital: list[bool], line: str, i: 
 
 
 def _ends_clause(line: str, tokens: list[tuple[int, int]], i: int) -> bool:
-    """Token ``i`` ends with a full stop, colon, semicolon or comma: the next word starts anew."""
-    return line[tokens[i][1] - 1] in ".:;,!?"
+    """Token ``i`` ends with a full stop, colon, semicolon or comma: the next word starts anew.
+    An initial's full stop does not: 'O. Lindqvist' is one name."""
+    start, end = tokens[i]
+    return line[end - 1] in ".:;,!?" and not _is_initial(line, start, end)
+
+
+def _is_initial(line: str, start: int, end: int) -> bool:
+    return end - start <= 5 and _INITIAL.fullmatch(line, start, end) is not None
 
 
 def _worth_a_look(line: str) -> bool:

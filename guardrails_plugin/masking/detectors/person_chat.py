@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from guardrails_plugin.masking.deadline import checkpoint_long
 from guardrails_plugin.masking.detectors.base import Leaf
 from guardrails_plugin.masking.detectors.lexicon import first_names
+from guardrails_plugin.masking.detectors.person_cues import folded_forms, names_a_thing
 from guardrails_plugin.masking.keys import classify_key
-from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["SPEAKER_ROLES", "PersonChatDetector"]
@@ -32,7 +32,7 @@ _W = r"[^\W\d_][^\W\d_'’]{0,30}(?:-[^\W\d_][^\W\d_'’]{0,30})?"  # one name w
 
 
 def _folded_words(words: str) -> frozenset[str]:
-    return frozenset(fold(w).text.lower() for w in words.split())
+    return frozenset(f.lower() for w in words.split() for f in folded_forms(w))
 
 
 # Who speaks in a support chat, in the languages the tool payloads come in (folded).
@@ -175,11 +175,9 @@ _WHO = (
 _SPELL = r"(?:spell|buchstabier|epeler|deletre|soletr|compitar|scandisc|spellen|bokstaver|" \
     r"stav|przeliteruj|przeliterowac|hlaskuj|kodla)"  # fmt: skip
 _ASKS_NAME = re.compile(rf"(?i)(?<![\w-])(?:{_NAME_NOUNS}(?![\w-])|{_WHO}|{_SPELL})")
-_THING_NAME = re.compile(
-    r"(?i)(?<![\w-])(?:names?|nombre|nom|nome|naam|namn|navn)[ \t]+(?:of|for|del|de|des|du|do|da"
-    r"|di|della|van|von|des|der|for|pa|til)(?![\w-])"
-)
-_CJK_ASK = re.compile(r"名前|姓名|名字|お名前|이름|성함|όνομ|ονομ|επώνυμ|имя|фамил")
+# Name words in scripts without spaces or case, and Greek and Russian ones, folded as the text is.
+_ASK_WORDS = "名前 姓名 名字 お名前 이름 성함 όνομ ονομ επώνυμ имя фамил"
+_CJK_ASK = re.compile("|".join(f for w in _ASK_WORDS.split() for f in folded_forms(w)))
 # What may come before the name in an answer: a greeting, 'I am', 'it is', 'with'.
 _FILLER = re.compile(
     r"(?i)(?:(?:hi|hello|hallo|hola|ola|oi|hej|hei|ciao|bonjour|merhaba|dzien[ \t]+dobry|"
@@ -263,7 +261,7 @@ def _answers(text: str, speakers: list[tuple[int, int, str]]) -> Iterator[Span]:
         if (
             ("?" in line or _SPELL_CHEAP.search(line))
             and (_ASKS_NAME.search(line) or _CJK_ASK.search(line))
-            and not _THING_NAME.search(line)  # 'the name of the product'
+            and not names_a_thing(line)  # 'the name of the product'
         ):
             found = None
             mark = line.rfind("?")

@@ -22,14 +22,22 @@ from guardrails_plugin.masking.detectors.lexicon import first_names, product_fol
 from guardrails_plugin.masking.normalize import fold
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["PersonCueDetector"]
+__all__ = ["PersonCueDetector", "folded_forms", "names_a_thing"]
 
 _W = r"[^\W\d_][^\W\d_'’]{0,30}(?:-[^\W\d_][^\W\d_'’]{0,30})?"  # one name word, any script
 
 
+def folded_forms(phrase: str) -> set[str]:
+    """A cue as the detectors read it: folded, as written, capitalised and in capitals. Folding
+    maps a capital to a Latin look-alike where the small letter has none ('Με' reads 'Mε', 'με'
+    stays), so a case-insensitive match of the folded phrase alone misses the other forms."""
+    forms = (phrase, phrase[:1].upper() + phrase[1:], phrase.upper())
+    return {fold(form).text for form in forms}
+
+
 def _cues(words: str) -> str:
     """An alternation of cue phrases (one per line), folded as the text is, blanks flexible."""
-    phrases = {fold(p.strip()).text for p in words.strip().splitlines() if p.strip()}
+    phrases = {f for p in words.strip().splitlines() if p.strip() for f in folded_forms(p.strip())}
     parts = sorted((re.escape(p).replace(r"\ ", r"[ \t]+") for p in phrases), key=len)
     return "(?:" + "|".join(reversed(parts)) + ")"
 
@@ -281,7 +289,32 @@ _QUESTION_WORDS = (
 )  # fmt: skip
 
 
-_THING_NAME = re.compile(r"(?i)\bname[ \t]+(?:of|for)\b")
+_THING_NAME = re.compile(
+    r"(?i)(?<![\w-])(?:names?|nombre|nom|nome|naam|namn|navn)[ \t]+(?:of|for|del|de|des|du|do|da"
+    r"|di|della|van|von|der|pa|til)(?![\w-])(?P<what>(?:[ \t]+[^\W\d_]{1,30}){0,3})"
+)
+# Words after 'name of' that make it a person's name after all ('nom de famille', 'nombre de
+# pila', 'name of the account holder', 'nome do titular'), folded.
+_PERSON_NOUNS_TEXT = """
+    famille pila soltera solteira jeune naissance nacimiento nascimento geboorte battesimo
+    holder cardholder owner titular titulaire patient paciente paziente member employee
+    applicant passenger recipient beneficiary beneficiario beneficiaire tenant student child
+    person persona personne contact account card reservation booking appointment mother
+    father madre padre mae pai mere pere customer client cliente clienta kunde kundin klant
+    kund klient user usuario utilisateur utente benutzer nutzer guest caller
+"""
+_PERSON_NOUNS = frozenset(f.lower() for w in _PERSON_NOUNS_TEXT.split() for f in folded_forms(w))
+
+
+def names_a_thing(text: str) -> bool:
+    """'the name of the product', 'nom du fichier': a name question about a thing, in several
+    languages (one check for the questions here and `person_chat`'s). Not when a person
+    follows: 'name of the patient', 'nom de famille', 'nombre del cliente'."""
+    for m in _THING_NAME.finditer(text):
+        after = m.group("what").lower().split()
+        if not any(w in _PERSON_NOUNS for w in after):
+            return True
+    return False
 
 
 def _answers(text: str) -> Iterator[Span]:
@@ -289,7 +322,7 @@ def _answers(text: str) -> Iterator[Span]:
     if not any(word in lower for word in _QUESTION_WORDS):
         return
     for m in _QUESTION.finditer(text):
-        if _THING_NAME.search(m.group()):
+        if names_a_thing(m.group()):
             continue  # 'what is the name of the report?' asks for no person
         pos = m.end()
         if pos >= len(text) or text[pos] == "\n":

@@ -10,7 +10,8 @@ word's language does. Each cue names its candidate regions; `phonenumbers` then 
   new number ranges fail validation, and a number right after 'call me on' is a phone.
 
 Dates and times after a cue ('telefono: vedi ordine 2024-03-11') are not phones. Detectors read
-folded text, so cues are written without accents ('telefono' matches 'teléfono').
+folded text, so cues are written without accents ('telefono' matches 'teléfono') and folded
+before use (Greek letters that look Latin become Latin).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Iterator, Sequence
 import phonenumbers
 
 from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.detectors.person_cues import folded_forms
 from guardrails_plugin.masking.spans import Span
 
 __all__ = ["NationalPhoneDetector"]
@@ -148,11 +150,22 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 
 @functools.cache
+def _folded_cues() -> dict[str, tuple[str, ...]]:
+    """The cues as detectors read them, folded (Greek 'τηλ' reads 'tηλ', 'ΤΗΛ' reads 'THΛ'), in
+    lower case."""
+    out: dict[str, tuple[str, ...]] = {}
+    for cue, regions in _CUES.items():
+        for form in folded_forms(cue):
+            out.setdefault(form.lower(), regions)
+    return out
+
+
+@functools.cache
 def _cue_index() -> dict[str, re.Pattern[str]]:
     """First word of a cue → pattern of the cues starting with it: the text's words are looked
     up one by one (an alternation of 90 cues tried at every position cost more)."""
     by_first: dict[str, list[str]] = {}
-    for cue in sorted(_CUES, key=len, reverse=True):
+    for cue in sorted(_folded_cues(), key=len, reverse=True):
         first = _WORD.match(cue)
         if first is not None:
             body = re.escape(cue).replace(r"\ ", r"[ \t]+")
@@ -170,12 +183,55 @@ def _find_cues(text: str) -> Iterator[re.Match[str]]:
                 yield m
 
 
-def _score(number: str, regions: Sequence[str]) -> float | None:
+# Each cue's number is parsed once per candidate region (37 for 'tel'), ~30 µs a parse: text of
+# nothing but cues before numbers valid nowhere ('tel 0 0 0 0 0 0 0 …') cost 16 s per 250 KB.
+# So verdicts are cached per (number without separators, regions), and one `detect` call parses
+# at most `_PARSES` plus one per `_CHARS_PER_PARSE` characters it reads; past that a number of
+# 7-13 digits right after a cue is a phone at 0.7 unchecked (fails closed, never kept).
+_PARSES = 512
+_CHARS_PER_PARSE = 64
+_VERDICTS: dict[tuple[str, tuple[str, ...]], float | None] = {}
+_VERDICTS_MAX = 4096
+_SEPARATORS = re.compile(r"[ ./-]+")
+_UNKNOWN = -1.0  # no verdict: not cached, or the budget ran out
+
+
+class _Budget:
+    """Region parses one `detect` call may still make."""
+
+    def __init__(self, chars: int) -> None:
+        self.left = _PARSES + chars // _CHARS_PER_PARSE
+
+
+def _score(number: str, regions: tuple[str, ...], budget: _Budget) -> float | None:
     digits = sum(c.isdigit() for c in number)
     if not 7 <= digits <= 13 or _DATE_OR_TIME.fullmatch(number):
         return None
+    key = (_SEPARATORS.sub("", number), regions)
+    verdict = _VERDICTS.get(key, _UNKNOWN)  # one lookup: another thread may clear the cache
+    if verdict == _UNKNOWN:
+        verdict = _validity(number, regions, budget)
+        if verdict == _UNKNOWN:
+            return 0.7
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        _VERDICTS[key] = verdict
+    if verdict is not None:
+        return verdict
+    # Not a number of the cue's regions (a foreign one, or a range the library does not know):
+    # still a phone right after the cue when it is grouped like one or a mobile's 10-11 digits.
+    grouped = number.startswith(("0", "(", "+")) or len(re.findall(r"\d+", number)) >= 2
+    return 0.7 if grouped or 10 <= digits <= 11 else None
+
+
+def _validity(number: str, regions: tuple[str, ...], budget: _Budget) -> float | None:
+    """0.85 when valid in one of the regions, 0.8 when only possible in one, None when neither,
+    `_UNKNOWN` when the budget ran out before an answer."""
     possible = False
     for region in regions:
+        if budget.left <= 0:
+            return _UNKNOWN
+        budget.left -= 1
         try:
             parsed = phonenumbers.parse(number, region)
         except phonenumbers.NumberParseException:
@@ -183,25 +239,20 @@ def _score(number: str, regions: Sequence[str]) -> float | None:
         if phonenumbers.is_valid_number(parsed):
             return 0.85
         possible = possible or phonenumbers.is_possible_number(parsed)
-    if possible:
-        return 0.8
-    # Not a number of the cue's regions (a foreign one, or a range the library does not know):
-    # still a phone right after the cue when it is grouped like one or a mobile's 10-11 digits.
-    grouped = number.startswith(("0", "(", "+")) or len(re.findall(r"\d+", number)) >= 2
-    return 0.7 if grouped or 10 <= digits <= 11 else None
+    return 0.8 if possible else None
 
 
 def _cues_with_regions(text: str) -> Iterator[tuple[int, tuple[str, ...]]]:
     """(end of the cue, its candidate regions) for each cue word and phone symbol."""
     for cue in _find_cues(text):
-        regions = _CUES.get(re.sub(r"\s+", " ", cue.group().lower()))
+        regions = _folded_cues().get(re.sub(r"\s+", " ", cue.group().lower()))
         if regions is not None:
             yield cue.end(), regions
     for symbol in _SYMBOL_CUE.finditer(text):
         yield symbol.end(), _ALL
 
 
-def _after_cues(text: str) -> Iterator[Span]:
+def _after_cues(text: str, budget: _Budget) -> Iterator[Span]:
     for window_start, regions in _cues_with_regions(text):
         window = text[window_start : window_start + _AFTER_CUE + 30]
         for m in _NUMBER.finditer(window):
@@ -210,7 +261,7 @@ def _after_cues(text: str) -> Iterator[Span]:
             number = m.group().rstrip(" ./-")
             if sum(c.isdigit() for c in number) < 7:
                 break  # the first number after the cue is not a phone: 'cell B12 value 20240501'
-            score = _score(number, regions)
+            score = _score(number, regions, budget)
             if score is not None:
                 start = window_start + m.start()
                 yield Span(start, start + len(number), "PHONE", "phone.national", score)
@@ -223,9 +274,10 @@ class NationalPhoneDetector:
 
     def detect(self, leaves: Sequence[Leaf]) -> list[list[Span]]:
         out: list[list[Span]] = []
+        budget = _Budget(sum(len(leaf.text) for leaf in leaves))
         for leaf in leaves:
             spans: list[Span] = []
             if _SEVEN_DIGITS.search(leaf.text):
-                spans.extend(_after_cues(leaf.text))
+                spans.extend(_after_cues(leaf.text, budget))
             out.append(spans)
         return out
