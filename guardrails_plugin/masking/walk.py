@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
+from guardrails_plugin.masking.detectors.base import NO_SIBLINGS, Siblings
 from guardrails_plugin.masking.labels import LABEL_MARK, flag_key, label_is_known, pair_key
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data, plain_key, where
@@ -51,8 +52,8 @@ class LeafRef:
     key: str | None
     parents: tuple[str, ...]
     # The other keys of the mapping the value sits in: 'sku' and 'price' beside 'name' say
-    # the name is a product's.
-    siblings: frozenset[str] = frozenset()
+    # the name is a product's. One object per mapping, shared by its values.
+    siblings: Siblings = NO_SIBLINGS
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _visit(
     parents: tuple[str, ...],
     depth: int,
     json_nesting: int,
-    siblings: frozenset[str] = frozenset(),
+    siblings: Siblings = NO_SIBLINGS,
 ) -> Any:
     if depth > walk.limits.max_depth:
         raise InputTooLarge(f"payload nested deeper than {walk.limits.max_depth} levels")
@@ -122,7 +123,7 @@ def _visit(
             if isinstance(value, (dict, Mapping)):
                 scope = (*parents, key) if key is not None else parents
                 keys = {k: _key_leaf(walk, k, (*path, str(k), KEY_MARK), scope) for k in value}
-                names = frozenset(str(k) for k in value)
+                names = Siblings(str(k) for k in value)
                 named = _named_by_label(value)
                 return _Map(
                     {
@@ -190,7 +191,7 @@ def _visit_object(
         first = len(walk.leaves)
         scope = (*parents, key) if key is not None else parents
         named: dict[str, tuple[Any, range]] = {}
-        fields = frozenset(parts.named)
+        fields = Siblings(parts.named)
         for name, item in parts.named.items():
             lo = len(walk.leaves)
             shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting, fields)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.detectors.lexicon import first_names
@@ -218,8 +219,20 @@ def _inherited(leaf: Leaf) -> str:
     return key
 
 
-def _thing_siblings(siblings: set[str]) -> bool:
-    return bool(siblings & _THING_SIBLINGS) and not _person_siblings(siblings)
+class _Siblings(NamedTuple):
+    """What a mapping's keys say about each of its values."""
+
+    thing: bool  # a product's, a manifest's keys ('sku', 'kind') and no person's
+    person: bool  # a person's keys ('email', 'last_name')
+    soyad: bool  # a Turkish form's 'Soyad' (family name): 'Ad' beside it is the given name
+
+
+def _sibling_verdict(siblings: frozenset[str]) -> _Siblings:
+    """Worked out once per mapping (`Siblings.once`): it reads every key."""
+    lowered = {s.lower() for s in siblings}
+    person = _person_siblings(lowered)
+    thing = bool(lowered & _THING_SIBLINGS) and not person
+    return _Siblings(thing, person, any(k.startswith("soyad") for k in lowered))
 
 
 def _person_siblings(siblings: set[str]) -> bool:
@@ -291,8 +304,9 @@ class _CellKeys:
         return bool(self.keys() & _PRODUCT_COLUMNS)
 
     def beside_soyad(self) -> bool:
-        keys = self.keys() | {s.lower() for s in self._leaf.siblings}
-        return any(k.startswith("soyad") for k in keys)
+        if self._leaf.siblings.once(_sibling_verdict).soyad:
+            return True
+        return any(k.startswith("soyad") for k in self.keys())
 
 
 def _digits(value: str) -> int:
@@ -360,10 +374,11 @@ class KeyContextDetector:
             parents = {p.lower() for p in leaf.parents[-2:]} if whole else set()
             if labelled:
                 parents -= _FORM_PARENTS
-            siblings = {s.lower() for s in leaf.siblings} if whole and not labelled else set()
+            # The mapping's other keys, when they are the leaf's own (a label's are the form's).
+            siblings = leaf.siblings.once(_sibling_verdict) if whole and not labelled else None
             if (
                 parents & _THING_PARENTS
-                or _thing_siblings(siblings)
+                or (siblings is not None and siblings.thing)
                 or (not whole and keys.products() and not keys.personal())
             ):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
@@ -371,7 +386,7 @@ class KeyContextDetector:
             # next to 'Prénom' and 'Courriel' is a family name. (They only raise: a YAML
             # manifest's 'annotations' says nothing about its 'owner'.)
             person_parent = bool(parents & _PERSON_PARENTS) or (
-                _person_siblings(siblings) if whole else keys.personal()
+                (siblings is not None and siblings.person) if whole else keys.personal()
             )
             as_name = _as_name(stripped)
             if (strong or person_parent) and looks_like_name(as_name, capitalized=False):
