@@ -165,7 +165,6 @@ def test_label_text_holding_data_is_kept_as_a_key_name(masker: Masker) -> None:
 # --- sibling keys --------------------------------------------------------------------------------
 
 
-@OPEN
 def test_thing_sibling_hides_a_person_key(ner_masker: Masker) -> None:
     """Finding 7 (medium): a 'thing' sibling key (region, currency, sku, kind…) turns any PERSON
     key in the same mapping SAFE, checked before the key's own strength and before a person
@@ -179,8 +178,24 @@ def test_thing_sibling_hides_a_person_key(ner_masker: Masker) -> None:
         {"cardholder_name": name, "currency": "EUR"},
         {"users": [{"name": name, "region": "eu-west-1"}]},
         {"contact": name, "kind": "lead"},
+        # Also a thing parent, or a person nearer than the thing (fix of finding 7).
+        {"items": [{"seller": {"name": name}, "sku": "A-1"}]},
+        {"tags": [{"key": "Owner", "value": name}]},
+        {"products": [{"assignee_name": name}]},
+        {"project": {"owner": {"name": name, "kind": "user"}}},
     ):
         assert name not in masked_text(ner_masker, payload), payload
+
+
+def test_thing_context_still_keeps_a_product_name(masker: Masker) -> None:
+    """The other side of finding 7: names that could be anything's stay lowered."""
+    for payload in (
+        {"name": "Lumen Desk Lamp", "sku": "LDL-2", "region": "eu"},
+        {"product_name": "Lumen Desk Lamp", "currency": "EUR"},
+        {"user": {"repos": [{"name": "dotfiles", "license": "MIT"}]}},
+        {"Tags": [{"Key": "Owner", "Value": "team-ledger"}]},
+    ):
+        assert masker.mask(payload).value == payload, payload
 
 
 # --- NER windows ---------------------------------------------------------------------------------

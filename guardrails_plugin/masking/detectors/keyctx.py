@@ -17,7 +17,7 @@ from typing import NamedTuple
 from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.detectors.lexicon import first_names
 from guardrails_plugin.masking.detectors.secrets import looks_like_token
-from guardrails_plugin.masking.keys import SAFE, classify_key
+from guardrails_plugin.masking.keys import SAFE, classify_key, normalize_key
 from guardrails_plugin.masking.labels import LABEL_MARK
 from guardrails_plugin.masking.spans import Span
 
@@ -248,6 +248,26 @@ def _person_siblings(siblings: set[str]) -> bool:
 _PERSONAL = {"PERSON", "EMAIL", "PHONE", "DATE_OF_BIRTH", "NATIONAL_ID"}
 
 
+def _parent_kind(parents: list[str]) -> bool | None:
+    """Whether the nearest of the parents that says anything names a thing (True: 'repos' in
+    user.repos[].name) or a person (False: 'owner' in project.owner.name)."""
+    for parent in reversed(parents):
+        if parent in _PERSON_PARENTS:
+            return False
+        if parent in _THING_PARENTS:
+            return True
+    return None
+
+
+def _names_a_person(key: str) -> bool:
+    """A key that says whose name it is ('patient_name', 'cardholder_name', 'contact',
+    'last_name'): a product's keys around it do not make its value a product's. Only a name
+    that could be anything's ('name', 'title', 'display_name') is lowered by them."""
+    if key.lower() in _PERSON_SIBLINGS:
+        return True
+    return any(w in _PERSON_PARENTS or w in _HANDLE_KEYS for w in normalize_key(key))
+
+
 def _as_name(value: str) -> str:
     """A name as URLs and CSV cells write it: 'Henrike+Quast', 'ingvild%20rasmussen',
     'Dijkstra, Wilhelmina' (family name first)."""
@@ -371,16 +391,22 @@ class KeyContextDetector:
             # text, which is no key of its mapping. The label is written for a person to read
             # and says what the value is; the list it sits in ('fields') does not.
             labelled = whole and leaf.key is not None and leaf.key not in leaf.siblings
-            parents = {p.lower() for p in leaf.parents[-2:]} if whole else set()
+            near = [p.lower() for p in leaf.parents[-2:]] if whole else []
             if labelled:
-                parents -= _FORM_PARENTS
+                near = [p for p in near if p not in _FORM_PARENTS]
+            parents = set(near)
             # The mapping's other keys, when they are the leaf's own (a label's are the form's).
             siblings = leaf.siblings.once(_sibling_verdict) if whole and not labelled else None
-            if (
-                parents & _THING_PARENTS
-                or (siblings is not None and siblings.thing)
-                or (not whole and keys.products() and not keys.personal())
-            ):
+            # Under a person ('users[].name'), keys beside the value do not make it a thing's.
+            parent_kind = _parent_kind(near)
+            thing = parent_kind is True or (
+                parent_kind is None
+                and (
+                    (siblings is not None and siblings.thing)
+                    or (not whole and keys.products() and not keys.personal())
+                )
+            )
+            if thing and not _names_a_person(cell.key):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
             # A CSV column or a 'Key: value' line has the leaf's other keys beside it: 'Nom'
             # next to 'Prénom' and 'Courriel' is a family name. (They only raise: a YAML
@@ -399,8 +425,10 @@ class KeyContextDetector:
                 return span(0.75)
             # A handle ('bethg', 'jdoe42') names a person; an all-caps id ('U04QX7ZK2') is a
             # system's key for one and stays usable.
+            # (Not among a thing's keys: a tag's or a repo's 'owner' is a team as often.)
             if (
-                cell.key.lower() in _HANDLE_KEYS
+                not thing
+                and cell.key.lower() in _HANDLE_KEYS
                 and re.fullmatch(r"[A-Za-z][\w.-]{1,30}", stripped)
                 and any(c.islower() for c in stripped)
                 and (whole or _handle_shaped(stripped) or _after_equals(leaf.text, start))
