@@ -122,7 +122,6 @@ def test_card_under_an_id_word_is_kept(masker: Masker) -> None:
 # --- already-masked values -----------------------------------------------------------------------
 
 
-@OPEN
 def test_mask_characters_before_a_secret_keep_it(masker: Masker) -> None:
     """Finding 3 (high): `already_masked` takes any value with three mask characters and at most
     six digits for masked, and key context then says nothing. A password, token or client secret
@@ -135,8 +134,30 @@ def test_mask_characters_before_a_secret_keep_it(masker: Masker) -> None:
         {"db_password": "••• kV9pLm2QzR7tYw"},
         {"api_key": "***kVpLmQzRtYwAbCdEfGhIjKlMnOp"},
         {"client_secret": "XXX qKvpLmQz7RtYwAbCdEfGh"},
+        # Also (fix of finding 3): a short password, a date of birth, a masked-looking tail.
+        {"password": "hunter2x###"},
+        {"secret": "#### correct horse battery staple"},
+        {"dob": "***02/03/84"},
+        {"phone": "+49 151 2345 6789 ***"},
     ):
         assert classes(masker, payload), payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"password": "********"},
+        {"password": "•••• ab12"},
+        {"dob": "**/**/1984"},
+        {"ssn": "***-**-1931"},
+        {"phone": "+49 *** *** 4567"},
+        {"iban": "DE** **** **** **** **30 00"},
+        {"api_key": "****************wxyz"},
+    ],
+)
+def test_values_masked_before_stay_kept(masker: Masker, payload: dict[str, str]) -> None:
+    """The other side of finding 3: a value that shows only a few characters is masked already."""
+    assert classes(masker, payload) == [], payload
 
 
 # --- label/value pairs ---------------------------------------------------------------------------

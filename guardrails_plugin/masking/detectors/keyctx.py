@@ -172,12 +172,26 @@ _DATES = re.compile(
 )
 
 
-def already_masked(value: str) -> bool:
-    """Someone masked this already: three or more mask characters, at most six digits left."""
+# What a mask leaves between its groups ('(***) ***-4821', '•••• 4242'): not a shown character.
+_MASK_SEPARATORS = frozenset(" \t-./()+:_")
+# At most this many characters left showing ('4242', 'DE…30 00', '+49 … 4567'): six validate as
+# no card, phone, IBAN, token or national id. A date of birth fits in six digits ('020384') and a
+# password in anything, so under their keys only four may show (a year, the last four).
+_SHOWN = 6
+_SHOWN_BY_LABEL = {"DATE_OF_BIRTH": 4, "SECRET": 4}
+
+
+def already_masked(value: str, label: str | None = None) -> bool:
+    """Someone masked this already: three or more mask characters and only a few characters
+    left showing (`_SHOWN`, fewer for ``label``'s values). '***Tr0ub4dor&3horse' shows a whole
+    password: its three asterisks hide nothing."""
     if not any(c in value for c in "*•●·∙Xx#"):
         return False
     hidden = sum(len(m.group()) for m in _MASK_RUN.finditer(value))
-    return hidden >= 3 and _digits(value) <= 6
+    if hidden < 3:
+        return False
+    shown = sum(c not in _MASK_SEPARATORS for c in _MASK_RUN.sub("", value))
+    return shown <= _SHOWN_BY_LABEL.get(label or "", _SHOWN)
 
 
 # Keys that say nothing alone but take their parent's meaning: FHIR's name.family and
@@ -369,7 +383,7 @@ class KeyContextDetector:
             return None
         value = leaf.text[cell.start : cell.end]
         stripped = value.strip().strip("\"'")
-        if _TRIVIAL.match(stripped) or already_masked(stripped):
+        if _TRIVIAL.match(stripped) or already_masked(stripped, meaning.label):
             return None
         offset = value.find(stripped) if stripped else 0
         start, end = cell.start + max(0, offset), cell.start + max(0, offset) + len(stripped)
