@@ -21,7 +21,13 @@ from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
 from guardrails_plugin.masking.detectors.base import NO_SIBLINGS, Siblings
-from guardrails_plugin.masking.labels import LABEL_MARK, flag_key, label_is_known, pair_key
+from guardrails_plugin.masking.labels import (
+    LABEL_MARK,
+    flag_key,
+    label_is_known,
+    label_reads_as_key,
+    pair_key,
+)
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data, plain_key, where
 
@@ -211,16 +217,19 @@ def _is_long_flag(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("--")
 
 
-def _named_by_label(mapping: Mapping[Any, Any]) -> dict[Any, str]:
+def _named_by_label(mapping: Mapping[Any, Any]) -> dict[Any, str | None]:
     """In a label/value pair (`guardrails_plugin.masking.labels`), the key each side is walked
-    under: the value under the label's text, a known label under `LABEL_MARK`."""
+    under: the value under the label's text; a label that is a key name under `LABEL_MARK`
+    (kept), one that only holds a key word under none (scanned as text: 'phone +1 415…' under
+    its 'type' key would be kept, under 'name' read as a person's name)."""
     pair = pair_key(mapping)
     if pair is None:
         return {}
     value_key, label = pair
-    named = {value_key: label}
+    named: dict[Any, str | None] = {value_key: label}
     if label_is_known(label):
-        named.update({k: LABEL_MARK for k, v in mapping.items() if v is label})
+        mark = LABEL_MARK if label_reads_as_key(label) else None
+        named.update({k: mark for k, v in mapping.items() if v is label})
     return named
 
 
