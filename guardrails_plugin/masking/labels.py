@@ -25,9 +25,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from guardrails_plugin.masking.keys import SAFE, classify_key
+from guardrails_plugin.masking.keys import SAFE, KeyMeaning, classify_key, normalize_key
 
-__all__ = ["LABEL_KEYS", "LABEL_MARK", "VALUE_KEYS", "flag_key", "label_is_known", "pair_key"]
+__all__ = [
+    "LABEL_KEYS",
+    "LABEL_MARK",
+    "VALUE_KEYS",
+    "flag_key",
+    "label_is_known",
+    "label_reads_as_key",
+    "pair_key",
+]
 
 # Key names (case-insensitive) of the field that names the value, and of the field holding it.
 LABEL_KEYS = frozenset(
@@ -93,8 +101,45 @@ def _kept_field(mapping: Mapping[Any, Any], value_key: Any) -> bool:
 
 
 def label_is_known(label: str) -> bool:
-    """The key vocabulary gives ``label`` a meaning: it is a key name, not data."""
+    """The key vocabulary gives ``label`` a meaning somewhere in it."""
     return classify_key(label) is not None
+
+
+_MAX_KEY_WORDS = 4
+
+
+# Classes whose values have digits (an '@' keeps a label out of a pair): a label of such a class
+# without digits holds none of its data, whatever its other words ('Doğum Tarihi').
+_SHAPED = frozenset({"DATE_OF_BIRTH", "PHONE", "NATIONAL_ID", "CREDIT_CARD", "IBAN", "EMAIL"})
+
+
+def label_reads_as_key(label: str) -> bool:
+    """``label`` is a key name as a whole, so it is kept: a few words, no digits, and (for a
+    name, a secret, an address, which have no shape) every word one the key vocabulary knows
+    or the label's meaning needs ('First name', 'DB_PASSWORD', 'Home address'). A key word
+    somewhere is not enough: 'phone +1 415 555 0123', 'Patient Henrietta Vossberg' and
+    'password hunterxx' mean what their first word means, and the rest is data. A label that
+    is not kept is scanned as text, which finds nothing in 'What is your date of birth?'."""
+    words = list(normalize_key(label))
+    while words and words[-1].isdigit() and len(words[-1]) <= 2:
+        words.pop()  # an index ('KEY_2', 'line_1'), not data
+    meaning = classify_key(label)
+    if not words or len(words) > _MAX_KEY_WORDS or meaning is None:
+        return False
+    if any(c.isdigit() for word in words for c in word):
+        return False
+    if meaning.label in _SHAPED:
+        return True
+    return all(_key_word(words, i, meaning) for i in range(len(words)))
+
+
+def _key_word(words: list[str], i: int, meaning: KeyMeaning) -> bool:
+    """``words[i]`` is key vocabulary, or the label means less without it ('first' in 'First
+    name' makes a weak 'name' strong; 'Vossberg' in 'Patient Vossberg' adds nothing)."""
+    if classify_key(words[i]) is not None:
+        return True
+    rest = classify_key(" ".join(words[:i] + words[i + 1 :]))
+    return rest is None or rest.label != meaning.label or (meaning.strong and not rest.strong)
 
 
 def _label_shaped(value: Any) -> bool:

@@ -59,6 +59,9 @@ _CACHE_SIZE = 4096
 _SAFE = "SAFE"
 # What a leaf's findings depend on besides its text: its key, two parents, its sibling keys.
 _CacheKey = tuple[str, str | None, tuple[str, ...], frozenset[str]]
+# Leaves of bigger mappings are not cached: a hit compares the sibling sets key by key, so a
+# mapping of n keys seen twice would cost n² (the sets of one call are one object, not copies).
+_CACHE_MAX_SIBLINGS = 64
 # Non-batched detectors get leaves in slices this big, with a deadline check between slices.
 _SLICE_CHARS = 65_536
 _SLICE_LEAVES = 512
@@ -239,9 +242,9 @@ class Masker:
         keys: list[_CacheKey | None] = []
         with self._cache_lock:
             for index, leaf in enumerate(leaves):
-                key = (
+                key: _CacheKey | None = (
                     (leaf.text, leaf.key, leaf.parents[-2:], leaf.siblings)
-                    if len(leaf.text) <= 512
+                    if len(leaf.text) <= 512 and len(leaf.siblings) <= _CACHE_MAX_SIBLINGS
                     else None
                 )
                 keys.append(key)
@@ -255,9 +258,9 @@ class Masker:
             with self._cache_lock:
                 for i, found in zip(todo, fresh, strict=True):
                     spans[i] = found
-                    key = keys[i]
-                    if key is not None:
-                        self._cache[key] = tuple(found)
+                    cache_key = keys[i]
+                    if cache_key is not None:
+                        self._cache[cache_key] = tuple(found)
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
         return [s if s is not None else [] for s in spans]

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails_plugin.errors import InputTooLarge, UnsupportedValue
-from guardrails_plugin.masking.labels import LABEL_MARK, flag_key, label_is_known, pair_key
+from guardrails_plugin.masking.detectors.base import NO_SIBLINGS, Siblings
+from guardrails_plugin.masking.labels import (
+    LABEL_MARK,
+    flag_key,
+    label_is_known,
+    label_reads_as_key,
+    pair_key,
+)
 from guardrails_plugin.masking.objects import Kind, Parts, kind_of
 from guardrails_plugin.payload import as_data, plain_key, where
 
@@ -51,8 +58,8 @@ class LeafRef:
     key: str | None
     parents: tuple[str, ...]
     # The other keys of the mapping the value sits in: 'sku' and 'price' beside 'name' say
-    # the name is a product's.
-    siblings: frozenset[str] = frozenset()
+    # the name is a product's. One object per mapping, shared by its values.
+    siblings: Siblings = NO_SIBLINGS
 
 
 @dataclass
@@ -89,7 +96,7 @@ def _visit(
     parents: tuple[str, ...],
     depth: int,
     json_nesting: int,
-    siblings: frozenset[str] = frozenset(),
+    siblings: Siblings = NO_SIBLINGS,
 ) -> Any:
     if depth > walk.limits.max_depth:
         raise InputTooLarge(f"payload nested deeper than {walk.limits.max_depth} levels")
@@ -122,7 +129,7 @@ def _visit(
             if isinstance(value, (dict, Mapping)):
                 scope = (*parents, key) if key is not None else parents
                 keys = {k: _key_leaf(walk, k, (*path, str(k), KEY_MARK), scope) for k in value}
-                names = frozenset(str(k) for k in value)
+                names = Siblings(str(k) for k in value)
                 named = _named_by_label(value)
                 return _Map(
                     {
@@ -190,7 +197,7 @@ def _visit_object(
         first = len(walk.leaves)
         scope = (*parents, key) if key is not None else parents
         named: dict[str, tuple[Any, range]] = {}
-        fields = frozenset(parts.named)
+        fields = Siblings(parts.named)
         for name, item in parts.named.items():
             lo = len(walk.leaves)
             shadow = _visit(walk, item, (*path, name), name, scope, depth + 1, json_nesting, fields)
@@ -210,16 +217,19 @@ def _is_long_flag(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("--")
 
 
-def _named_by_label(mapping: Mapping[Any, Any]) -> dict[Any, str]:
+def _named_by_label(mapping: Mapping[Any, Any]) -> dict[Any, str | None]:
     """In a label/value pair (`guardrails_plugin.masking.labels`), the key each side is walked
-    under: the value under the label's text, a known label under `LABEL_MARK`."""
+    under: the value under the label's text; a label that is a key name under `LABEL_MARK`
+    (kept), one that only holds a key word under none (scanned as text: 'phone +1 415…' under
+    its 'type' key would be kept, under 'name' read as a person's name)."""
     pair = pair_key(mapping)
     if pair is None:
         return {}
     value_key, label = pair
-    named = {value_key: label}
+    named: dict[Any, str | None] = {value_key: label}
     if label_is_known(label):
-        named.update({k: LABEL_MARK for k, v in mapping.items() if v is label})
+        mark = LABEL_MARK if label_reads_as_key(label) else None
+        named.update({k: mark for k, v in mapping.items() if v is label})
     return named
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.detectors.lexicon import first_names
 from guardrails_plugin.masking.detectors.secrets import looks_like_token
-from guardrails_plugin.masking.keys import SAFE, classify_key
+from guardrails_plugin.masking.keys import SAFE, classify_key, normalize_key
 from guardrails_plugin.masking.labels import LABEL_MARK
 from guardrails_plugin.masking.spans import Span
 
@@ -171,12 +172,26 @@ _DATES = re.compile(
 )
 
 
-def already_masked(value: str) -> bool:
-    """Someone masked this already: three or more mask characters, at most six digits left."""
+# What a mask leaves between its groups ('(***) ***-4821', '•••• 4242'): not a shown character.
+_MASK_SEPARATORS = frozenset(" \t-./()+:_")
+# At most this many characters left showing ('4242', 'DE…30 00', '+49 … 4567'): six validate as
+# no card, phone, IBAN, token or national id. A date of birth fits in six digits ('020384') and a
+# password in anything, so under their keys only four may show (a year, the last four).
+_SHOWN = 6
+_SHOWN_BY_LABEL = {"DATE_OF_BIRTH": 4, "SECRET": 4}
+
+
+def already_masked(value: str, label: str | None = None) -> bool:
+    """Someone masked this already: three or more mask characters and only a few characters
+    left showing (`_SHOWN`, fewer for ``label``'s values). '***Tr0ub4dor&3horse' shows a whole
+    password: its three asterisks hide nothing."""
     if not any(c in value for c in "*•●·∙Xx#"):
         return False
     hidden = sum(len(m.group()) for m in _MASK_RUN.finditer(value))
-    return hidden >= 3 and _digits(value) <= 6
+    if hidden < 3:
+        return False
+    shown = sum(c not in _MASK_SEPARATORS for c in _MASK_RUN.sub("", value))
+    return shown <= _SHOWN_BY_LABEL.get(label or "", _SHOWN)
 
 
 # Keys that say nothing alone but take their parent's meaning: FHIR's name.family and
@@ -218,8 +233,20 @@ def _inherited(leaf: Leaf) -> str:
     return key
 
 
-def _thing_siblings(siblings: set[str]) -> bool:
-    return bool(siblings & _THING_SIBLINGS) and not _person_siblings(siblings)
+class _Siblings(NamedTuple):
+    """What a mapping's keys say about each of its values."""
+
+    thing: bool  # a product's, a manifest's keys ('sku', 'kind') and no person's
+    person: bool  # a person's keys ('email', 'last_name')
+    soyad: bool  # a Turkish form's 'Soyad' (family name): 'Ad' beside it is the given name
+
+
+def _sibling_verdict(siblings: frozenset[str]) -> _Siblings:
+    """Worked out once per mapping (`Siblings.once`): it reads every key."""
+    lowered = {s.lower() for s in siblings}
+    person = _person_siblings(lowered)
+    thing = bool(lowered & _THING_SIBLINGS) and not person
+    return _Siblings(thing, person, any(k.startswith("soyad") for k in lowered))
 
 
 def _person_siblings(siblings: set[str]) -> bool:
@@ -233,6 +260,26 @@ def _person_siblings(siblings: set[str]) -> bool:
 
 
 _PERSONAL = {"PERSON", "EMAIL", "PHONE", "DATE_OF_BIRTH", "NATIONAL_ID"}
+
+
+def _parent_kind(parents: list[str]) -> bool | None:
+    """Whether the nearest of the parents that says anything names a thing (True: 'repos' in
+    user.repos[].name) or a person (False: 'owner' in project.owner.name)."""
+    for parent in reversed(parents):
+        if parent in _PERSON_PARENTS:
+            return False
+        if parent in _THING_PARENTS:
+            return True
+    return None
+
+
+def _names_a_person(key: str) -> bool:
+    """A key that says whose name it is ('patient_name', 'cardholder_name', 'contact',
+    'last_name'): a product's keys around it do not make its value a product's. Only a name
+    that could be anything's ('name', 'title', 'display_name') is lowered by them."""
+    if key.lower() in _PERSON_SIBLINGS:
+        return True
+    return any(w in _PERSON_PARENTS or w in _HANDLE_KEYS for w in normalize_key(key))
 
 
 def _as_name(value: str) -> str:
@@ -291,8 +338,9 @@ class _CellKeys:
         return bool(self.keys() & _PRODUCT_COLUMNS)
 
     def beside_soyad(self) -> bool:
-        keys = self.keys() | {s.lower() for s in self._leaf.siblings}
-        return any(k.startswith("soyad") for k in keys)
+        if self._leaf.siblings.once(_sibling_verdict).soyad:
+            return True
+        return any(k.startswith("soyad") for k in self.keys())
 
 
 def _digits(value: str) -> int:
@@ -335,7 +383,7 @@ class KeyContextDetector:
             return None
         value = leaf.text[cell.start : cell.end]
         stripped = value.strip().strip("\"'")
-        if _TRIVIAL.match(stripped) or already_masked(stripped):
+        if _TRIVIAL.match(stripped) or already_masked(stripped, meaning.label):
             return None
         offset = value.find(stripped) if stripped else 0
         start, end = cell.start + max(0, offset), cell.start + max(0, offset) + len(stripped)
@@ -357,21 +405,28 @@ class KeyContextDetector:
             # text, which is no key of its mapping. The label is written for a person to read
             # and says what the value is; the list it sits in ('fields') does not.
             labelled = whole and leaf.key is not None and leaf.key not in leaf.siblings
-            parents = {p.lower() for p in leaf.parents[-2:]} if whole else set()
+            near = [p.lower() for p in leaf.parents[-2:]] if whole else []
             if labelled:
-                parents -= _FORM_PARENTS
-            siblings = {s.lower() for s in leaf.siblings} if whole and not labelled else set()
-            if (
-                parents & _THING_PARENTS
-                or _thing_siblings(siblings)
-                or (not whole and keys.products() and not keys.personal())
-            ):
+                near = [p for p in near if p not in _FORM_PARENTS]
+            parents = set(near)
+            # The mapping's other keys, when they are the leaf's own (a label's are the form's).
+            siblings = leaf.siblings.once(_sibling_verdict) if whole and not labelled else None
+            # Under a person ('users[].name'), keys beside the value do not make it a thing's.
+            parent_kind = _parent_kind(near)
+            thing = parent_kind is True or (
+                parent_kind is None
+                and (
+                    (siblings is not None and siblings.thing)
+                    or (not whole and keys.products() and not keys.personal())
+                )
+            )
+            if thing and not _names_a_person(cell.key):
                 return span(0.8, SAFE)  # items[].name is a product: keep NER off it
             # A CSV column or a 'Key: value' line has the leaf's other keys beside it: 'Nom'
             # next to 'Prénom' and 'Courriel' is a family name. (They only raise: a YAML
             # manifest's 'annotations' says nothing about its 'owner'.)
             person_parent = bool(parents & _PERSON_PARENTS) or (
-                _person_siblings(siblings) if whole else keys.personal()
+                (siblings is not None and siblings.person) if whole else keys.personal()
             )
             as_name = _as_name(stripped)
             if (strong or person_parent) and looks_like_name(as_name, capitalized=False):
@@ -384,8 +439,10 @@ class KeyContextDetector:
                 return span(0.75)
             # A handle ('bethg', 'jdoe42') names a person; an all-caps id ('U04QX7ZK2') is a
             # system's key for one and stays usable.
+            # (Not among a thing's keys: a tag's or a repo's 'owner' is a team as often.)
             if (
-                cell.key.lower() in _HANDLE_KEYS
+                not thing
+                and cell.key.lower() in _HANDLE_KEYS
                 and re.fullmatch(r"[A-Za-z][\w.-]{1,30}", stripped)
                 and any(c.islower() for c in stripped)
                 and (whole or _handle_shaped(stripped) or _after_equals(leaf.text, start))
