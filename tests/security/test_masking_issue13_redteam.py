@@ -102,7 +102,6 @@ def test_message_id_context_keeps_a_person_email(masker: Masker) -> None:
 # --- cards under id keys -------------------------------------------------------------------------
 
 
-@OPEN
 def test_card_under_an_id_word_is_kept(masker: Masker) -> None:
     """Finding 2 (high): the id-key veto on cards takes any key or keyed cell with an id word
     (ref, ticket, order, serial, txn…), also inside free text, also a card printed in groups of
@@ -115,6 +114,19 @@ def test_card_under_an_id_word_is_kept(masker: Masker) -> None:
         {"body": f"Please charge order_id={CARD} today"},
         {"transaction_id": CARD_SPACED},
         {"ref": int(CARD)},
+    ):
+        assert "CREDIT_CARD" in classes(masker, payload), payload
+
+
+def test_card_under_a_record_word_or_in_a_sentence_is_a_card(masker: Masker) -> None:
+    """Finding 2, beyond the red team's cases: a bare record word ('order', 'ticket', 'payment
+    ref') is no id key, and an id-keyed cell inside a sentence is prose, not a record."""
+    for payload in (
+        {"order": CARD},
+        {"ticket": int(CARD)},
+        {"payment_ref": CARD},
+        {"note": f"Charge it to order_id={CARD}"},
+        {"note": f"please use order_id={CARD} for the refund, thanks"},
     ):
         assert "CREDIT_CARD" in classes(masker, payload), payload
 
