@@ -53,7 +53,6 @@ def masked_text(masker: Masker, payload: Any) -> str:
 # --- identifiers detector ------------------------------------------------------------------------
 
 
-@OPEN
 def test_card_wrapped_as_message_id_is_kept(masker: Masker) -> None:
     """Finding 1 (high): a card number written as a message id, ``<4111…1111@pay.example.com>``,
     is kept. The identifiers detector marks the whole ``<…@host>`` SAFE at 0.96, above the Luhn
@@ -67,6 +66,25 @@ def test_card_wrapped_as_message_id_is_kept(masker: Masker) -> None:
         found = classes(masker, {"body": text})
         assert "CREDIT_CARD" in found, text
         assert CARD not in masked_text(masker, {"body": text})
+
+
+@pytest.mark.parametrize(
+    ("payload", "data_class"),
+    [
+        ({"message_id": f"<{CARD}@pay.example.com>"}, "CREDIT_CARD"),
+        ({"body": "reply to <+14155550123@sms.example.com> today"}, "PHONE"),
+        ({"internetMessageId": "<+447911123456@sms.example.co.uk>"}, "PHONE"),
+        ({"to": f"{CARD}@gmail.com"}, "CREDIT_CARD"),  # 16 digits: a 'hex run' machine sign
+        ({"message_id": "<DE89370400440532013000@bank.example.com>"}, "IBAN"),
+    ],
+)
+def test_validated_value_inside_a_kept_identifier_is_masked(
+    masker: Masker, payload: dict[str, str], data_class: str
+) -> None:
+    """Finding 1, beyond the red team's cases: whatever kept the address (message-id key,
+    wrapping, a machine sign), a card, phone or IBAN in it is masked; the host stays."""
+    assert classes(masker, payload) == [data_class], payload
+    assert "example" in masked_text(masker, payload) or "gmail" in masked_text(masker, payload)
 
 
 @OPEN

@@ -27,7 +27,7 @@ from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.keys import normalize_key
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["PatternDetector", "context_before"]
+__all__ = ["PatternDetector", "context_before", "validated_values"]
 
 _WORD_BOUNDARY = r"(?<![\w@.+-])"
 
@@ -417,6 +417,19 @@ def _dates_after_cue(text: str, dates: re.Pattern[str]) -> Iterator[Span]:
         cues = list(_BIRTH_WORDS.finditer(before))
         if cues and not _OTHER_LABEL.search(before, cues[-1].end()):
             yield Span(m.start(), m.end(), "DATE_OF_BIRTH", "dob.context", 0.9)
+
+
+def validated_values(text: str) -> Iterator[Span]:
+    """What validates as sensitive on its own, whatever the words around it: card numbers (Luhn
+    and an issuer's length), IBANs (mod-97), international phone numbers phonenumbers finds
+    possible. A rule that keeps something shaped like personal data (a message id, a team
+    mailbox) must leave these out of what it keeps."""
+    for start, end in _card_numbers(text):
+        yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+    yield from _ibans(text)
+    # Without a phone word, only an international number that phonenumbers finds possible
+    # scores 0.85; a bare digit run (0.7) is as likely a message or order number.
+    yield from (s for s in _phones(text) if s.score >= 0.85)
 
 
 _FINDERS = (_email, _ibans, _ips, _phones, _national_ids, _dates_of_birth)
