@@ -87,7 +87,6 @@ def test_validated_value_inside_a_kept_identifier_is_masked(
     assert "example" in masked_text(masker, payload) or "gmail" in masked_text(masker, payload)
 
 
-@OPEN
 def test_person_email_with_role_plus_tag_is_kept(masker: Masker) -> None:
     """Finding 5 (high): a person's address with a sub-address tag that is a role word or a hex
     run (``henrietta.vossberg+alerts@gmail.com``, ``…+0123456789abcdef@…``) is taken for a team
@@ -99,6 +98,24 @@ def test_person_email_with_role_plus_tag_is_kept(masker: Masker) -> None:
         address = f"{local}+{tag}@{domain}"
         assert classes(masker, {"to": address}) == ["EMAIL"], address
         assert "EMAIL" in classes(masker, {"body": f"please forward it to {address} today"})
+
+
+def test_person_name_in_a_team_list_or_a_wrapped_tag_is_an_email(masker: Masker) -> None:
+    """Finding 5, beyond the red team's cases: a tag is judged apart from the mailbox in a
+    wrapped address too, and a team-list suffix does not make a first name a team's."""
+    for address in (
+        "<henrietta.vossberg+0123456789abcdef@gmail.com>",
+        "henrietta-alerts@gmail.com",
+        "henrietta.vossberg.oncall@outlook.com",
+    ):
+        assert "EMAIL" in classes(masker, {"body": f"write to {address} please"}), address
+    # what the rules were written for stays kept
+    for address in (
+        "support+billing@acme.example",
+        "db-alerts@acme.example",
+        "team-payments@acme.example",
+    ):
+        assert classes(masker, {"to": address}) == [], address
 
 
 @OPEN

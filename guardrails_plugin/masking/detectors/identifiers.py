@@ -17,7 +17,12 @@ import re
 from collections.abc import Iterator, Sequence
 
 from guardrails_plugin.masking.detectors.base import Leaf
-from guardrails_plugin.masking.detectors.mailbox import ROLE_WORDS, is_id_local, is_role_mailbox
+from guardrails_plugin.masking.detectors.mailbox import (
+    ROLE_WORDS,
+    has_machine_sign,
+    is_id_local,
+    is_role_mailbox,
+)
 from guardrails_plugin.masking.detectors.patterns import EMAIL, validated_values
 from guardrails_plugin.masking.keys import normalize_key
 from guardrails_plugin.masking.spans import Span
@@ -34,10 +39,6 @@ _TOKEN = r"[^\s<>\"'@,;:()\[\]/]"
 _ADDRESS = re.compile(
     rf"(?<!{_TOKEN})(?P<local>{_TOKEN}{{1,256}})@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
-)
-# Signs no person's mailbox has: a UUID or a long hex run.
-_MACHINE_SIGNS = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16}"
 )
 # Where a mailbox starts inside a token: after the last character no mailbox has
 # ('email=ana@…', '?to=support@…').
@@ -124,7 +125,7 @@ class IdentifierDetector:
             # Unwrapped, '=' or '?' before the address belong to a pair or a query string.
             cut = max((c.end() for c in _NOT_MAILBOX.finditer(local)), default=0)
             start, local = start + cut, local[cut:]
-            if local and (_MACHINE_SIGNS.search(local) or is_role_mailbox(local, self.role_words)):
+            if local and (has_machine_sign(local) or is_role_mailbox(local, self.role_words)):
                 yield from _kept(text, start, end, "identifiers.address")
 
 
