@@ -118,7 +118,6 @@ def test_person_name_in_a_team_list_or_a_wrapped_tag_is_an_email(masker: Masker)
         assert classes(masker, {"to": address}) == [], address
 
 
-@OPEN
 def test_message_id_context_keeps_a_person_email(masker: Masker) -> None:
     """Finding 6 (medium): under a message-id key (``references``, ``uid``, ``message_id``) or
     after a ``UID:``/``References:`` line in free text, any address is kept, even an unwrapped
@@ -132,6 +131,24 @@ def test_message_id_context_keeps_a_person_email(masker: Masker) -> None:
         {"body": f"Subject: hi\nReferences: {PERSON_EMAIL}, olaf.brenneke@yahoo.com"},
     ):
         assert "EMAIL" in classes(masker, payload), payload
+
+
+def test_message_id_context_needs_a_second_sign(masker: Masker) -> None:
+    """Finding 6, beyond the red team's cases: a message-id key or header keeps an address only
+    with '<…>' around it or a machine-made local part; a person's address, with a year in it
+    or not, is an email there too."""
+    for payload in (
+        {"message_id": "olaf.brenneke@yahoo.com"},
+        {"iCalUId": "olaf.brenneke1984@yahoo.com"},
+        {"body": f"In-Reply-To: {PERSON_EMAIL}"},
+    ):
+        assert "EMAIL" in classes(masker, payload), payload
+    for payload in (
+        {"message_id": "<ticket-4821@helpdesk.example.com>"},
+        {"body": "UID:q7m2kx9wrt4vz8pl3nd6hcy0fb@google.com"},
+        {"body": "Message-ID: <a1b2c3@relay.example.net>"},
+    ):
+        assert classes(masker, payload) == [], payload
 
 
 # --- cards under id keys -------------------------------------------------------------------------

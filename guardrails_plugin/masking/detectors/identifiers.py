@@ -43,7 +43,8 @@ _ADDRESS = re.compile(
 # Where a mailbox starts inside a token: after the last character no mailbox has
 # ('email=ana@…', '?to=support@…').
 _NOT_MAILBOX = re.compile(r"[^A-Za-z0-9._+-]")
-# Keys and headers whose addresses are message or event ids, whatever their shape.
+# Keys and headers whose addresses are message or event ids: with '<…>' around the address or
+# a machine-made local part, whatever their shape.
 _MESSAGE_ID_KEYS = frozenset(
     {
         "messageid",
@@ -115,11 +116,13 @@ class IdentifierDetector:
             in_message_cell = (i >= 0 and end <= message_cells[i][1]) or bool(
                 _MESSAGE_HEADER.search(text, max(0, start - 40), start)
             )
+            in_message = leaf_kind == "message" or in_message_cell
             wrapped = text[start - 1 : start] == "<" and text[end : end + 1] == ">"
-            if leaf_kind == "message" or in_message_cell:
-                yield from _kept(text, start, end, "identifiers.message_id")
-                continue
-            if (wrapped or leaf_kind == "id") and is_id_local(local):
+            # Two signs of a message id, from the context (a message-id key or header, '<…>'
+            # around it) or from the local part (machine-made): one alone is not enough, or
+            # '{"references": "anna@…"}' and 'UID: anna@…' would keep a person's address.
+            context = in_message or wrapped or leaf_kind == "id"
+            if (in_message and wrapped) or (context and is_id_local(local)):
                 yield from _kept(text, start, end, "identifiers.message_id")
                 continue
             # Unwrapped, '=' or '?' before the address belong to a pair or a query string.

@@ -99,6 +99,7 @@ _UUID = re.compile(
 )
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16}")
 _DIGIT_RUN = re.compile(r"\d{8}")
+_DIGITS = re.compile(r"\d+")
 _PERSONAL = re.compile(r"[A-Za-z0-9._+-]+")
 
 
@@ -122,13 +123,17 @@ def has_machine_sign(local: str) -> bool:
 def is_id_local(local: str) -> bool:
     """A machine-made local part: a UUID, a long hex or digit run, characters no mailbox
     provider gives people (``=``, ``$``, ``/``), or long with many digits and capitals
-    (Exchange's ``PH0PR11MB4965C1D2…``). A person's mailbox with a tag is judged without the
-    tag."""
+    (Exchange's ``PH0PR11MB4965C1D2…``) or with digits in three or more places. A person's
+    mailbox with a tag is judged without the tag."""
     local = mailbox(local)
     if not _PERSONAL.fullmatch(local):
         return True
     if has_machine_sign(local) or _DIGIT_RUN.search(local):
         return True
+    if len(local) < 16:
+        return False
+    # Random tokens scatter digits among letters: Exchange's capitals and digits, Google
+    # Calendar's 'b5cch7kl8nc0azlflu10ltyajs'. People put a year or a number at one place.
     digits = sum(c.isdigit() for c in local)
     upper = sum(c.isupper() for c in local)
-    return len(local) >= 16 and digits >= 4 and upper >= 4
+    return (digits >= 4 and upper >= 4) or len(_DIGITS.findall(local)) >= 3
