@@ -25,6 +25,9 @@ def _emails(masker: Masker, value: object) -> list[str]:
         "UID:20250611T081500Z-48213@cal.example.org",
         "see <0c9e1f4a-2b3d-4e5f-8a7b-6c5d4e3f2a1b@mx.example.org> in the thread",
         "Change-Id: I5a0f3c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f",
+        # numeric ids that validate as nothing (no Luhn, no phone) are kept whole
+        "Message-ID: <20250611081500.48213@mx.example.org>",
+        "see <4111111111111112@pay.example.com> in the thread",
     ],
 )
 def test_message_ids_are_not_emails(fast: Masker, text: str):

@@ -25,6 +25,10 @@ def cards(masker: Masker, value: object) -> list[str]:
         {"snowflake": "412345678901234566"},
         {"items": [{"product_id": 4012888888881881, "qty": 2}]},
         "order_id=4111111111111111 status=paid",
+        "2025-06-11T08:15:00Z INFO order_id=4111111111111111 status=paid",
+        "order_id,total\n4111111111111111,12.50\n",
+        "Order-Id: 4111111111111111",
+        {"order_no": "4111111111111111", "txnRef": 5500000000000004},
         "ids: 40000000000000002 40128888888818810",  # 17+ digits: not a card
     ],
 )

@@ -25,13 +25,6 @@ PERSON_EMAIL = "henrietta.vossberg@gmail.com"
 SECRET = "Tr0ub4dor&3horse"
 
 
-# Open findings of the issue 13 red team (docs/reports/issue13-redteam.md): each test fails on
-# today's code and is expected to; a fix turns it into an XPASS, which fails the suite until the
-# marker is removed. Timing tests are not strict: their outcome depends on the machine.
-OPEN = pytest.mark.xfail(strict=True, reason="issue 13 red team finding, not fixed yet")
-OPEN_TIMING = pytest.mark.xfail(strict=False, reason="issue 13 red team DoS finding, not fixed yet")
-
-
 @pytest.fixture(scope="module")
 def masker() -> Masker:
     return Masker(hash_key=b"k" * 32, ner=False)
@@ -53,7 +46,6 @@ def masked_text(masker: Masker, payload: Any) -> str:
 # --- identifiers detector ------------------------------------------------------------------------
 
 
-@OPEN
 def test_card_wrapped_as_message_id_is_kept(masker: Masker) -> None:
     """Finding 1 (high): a card number written as a message id, ``<4111…1111@pay.example.com>``,
     is kept. The identifiers detector marks the whole ``<…@host>`` SAFE at 0.96, above the Luhn
@@ -69,7 +61,25 @@ def test_card_wrapped_as_message_id_is_kept(masker: Masker) -> None:
         assert CARD not in masked_text(masker, {"body": text})
 
 
-@OPEN
+@pytest.mark.parametrize(
+    ("payload", "data_class"),
+    [
+        ({"message_id": f"<{CARD}@pay.example.com>"}, "CREDIT_CARD"),
+        ({"body": "reply to <+14155550123@sms.example.com> today"}, "PHONE"),
+        ({"internetMessageId": "<+447911123456@sms.example.co.uk>"}, "PHONE"),
+        ({"to": f"{CARD}@gmail.com"}, "CREDIT_CARD"),  # 16 digits: a 'hex run' machine sign
+        ({"message_id": "<DE89370400440532013000@bank.example.com>"}, "IBAN"),
+    ],
+)
+def test_validated_value_inside_a_kept_identifier_is_masked(
+    masker: Masker, payload: dict[str, str], data_class: str
+) -> None:
+    """Finding 1, beyond the red team's cases: whatever kept the address (message-id key,
+    wrapping, a machine sign), a card, phone or IBAN in it is masked; the host stays."""
+    assert classes(masker, payload) == [data_class], payload
+    assert "example" in masked_text(masker, payload) or "gmail" in masked_text(masker, payload)
+
+
 def test_person_email_with_role_plus_tag_is_kept(masker: Masker) -> None:
     """Finding 5 (high): a person's address with a sub-address tag that is a role word or a hex
     run (``henrietta.vossberg+alerts@gmail.com``, ``…+0123456789abcdef@…``) is taken for a team
@@ -83,7 +93,24 @@ def test_person_email_with_role_plus_tag_is_kept(masker: Masker) -> None:
         assert "EMAIL" in classes(masker, {"body": f"please forward it to {address} today"})
 
 
-@OPEN
+def test_person_name_in_a_team_list_or_a_wrapped_tag_is_an_email(masker: Masker) -> None:
+    """Finding 5, beyond the red team's cases: a tag is judged apart from the mailbox in a
+    wrapped address too, and a team-list suffix does not make a first name a team's."""
+    for address in (
+        "<henrietta.vossberg+0123456789abcdef@gmail.com>",
+        "henrietta-alerts@gmail.com",
+        "henrietta.vossberg.oncall@outlook.com",
+    ):
+        assert "EMAIL" in classes(masker, {"body": f"write to {address} please"}), address
+    # what the rules were written for stays kept
+    for address in (
+        "support+billing@acme.example",
+        "db-alerts@acme.example",
+        "team-payments@acme.example",
+    ):
+        assert classes(masker, {"to": address}) == [], address
+
+
 def test_message_id_context_keeps_a_person_email(masker: Masker) -> None:
     """Finding 6 (medium): under a message-id key (``references``, ``uid``, ``message_id``) or
     after a ``UID:``/``References:`` line in free text, any address is kept, even an unwrapped
@@ -99,10 +126,27 @@ def test_message_id_context_keeps_a_person_email(masker: Masker) -> None:
         assert "EMAIL" in classes(masker, payload), payload
 
 
+def test_message_id_context_needs_a_second_sign(masker: Masker) -> None:
+    """Finding 6, beyond the red team's cases: a message-id key or header keeps an address only
+    with '<…>' around it or a machine-made local part; a person's address, with a year in it
+    or not, is an email there too."""
+    for payload in (
+        {"message_id": "olaf.brenneke@yahoo.com"},
+        {"iCalUId": "olaf.brenneke1984@yahoo.com"},
+        {"body": f"In-Reply-To: {PERSON_EMAIL}"},
+    ):
+        assert "EMAIL" in classes(masker, payload), payload
+    for payload in (
+        {"message_id": "<ticket-4821@helpdesk.example.com>"},
+        {"body": "UID:q7m2kx9wrt4vz8pl3nd6hcy0fb@google.com"},
+        {"body": "Message-ID: <a1b2c3@relay.example.net>"},
+    ):
+        assert classes(masker, payload) == [], payload
+
+
 # --- cards under id keys -------------------------------------------------------------------------
 
 
-@OPEN
 def test_card_under_an_id_word_is_kept(masker: Masker) -> None:
     """Finding 2 (high): the id-key veto on cards takes any key or keyed cell with an id word
     (ref, ticket, order, serial, txn…), also inside free text, also a card printed in groups of
@@ -115,6 +159,19 @@ def test_card_under_an_id_word_is_kept(masker: Masker) -> None:
         {"body": f"Please charge order_id={CARD} today"},
         {"transaction_id": CARD_SPACED},
         {"ref": int(CARD)},
+    ):
+        assert "CREDIT_CARD" in classes(masker, payload), payload
+
+
+def test_card_under_a_record_word_or_in_a_sentence_is_a_card(masker: Masker) -> None:
+    """Finding 2, beyond the red team's cases: a bare record word ('order', 'ticket', 'payment
+    ref') is no id key, and an id-keyed cell inside a sentence is prose, not a record."""
+    for payload in (
+        {"order": CARD},
+        {"ticket": int(CARD)},
+        {"payment_ref": CARD},
+        {"note": f"Charge it to order_id={CARD}"},
+        {"note": f"please use order_id={CARD} for the refund, thanks"},
     ):
         assert "CREDIT_CARD" in classes(masker, payload), payload
 

@@ -2,8 +2,10 @@
 team mailboxes (``customer-care@``), AWS ARNs.
 
 Each is marked ``SAFE`` above the email pattern's score, so the address inside is not masked
-and no guess (a name in ``assumed-role/Admin/…``, a phone in a numeric message id) tears it.
-Validated secrets still win, and an email inside an ARN is still an email. Role words are a
+and no guess (a name in ``assumed-role/Admin/…``) tears it. What validates as sensitive on its
+own is left out of the kept span: a card or an international phone number written as a message
+id (``<4111…1111@pay.example.com>``) is still masked, and so is an email inside an ARN.
+Validated secrets score higher and win anyway. Role words are a
 setting: ``IdentifierDetector(role_words=frozenset())`` (registered with ``replace=True``) masks
 every mailbox.
 """
@@ -15,8 +17,13 @@ import re
 from collections.abc import Iterator, Sequence
 
 from guardrails_plugin.masking.detectors.base import Leaf
-from guardrails_plugin.masking.detectors.mailbox import ROLE_WORDS, is_id_local, is_role_mailbox
-from guardrails_plugin.masking.detectors.patterns import EMAIL
+from guardrails_plugin.masking.detectors.mailbox import (
+    ROLE_WORDS,
+    has_machine_sign,
+    is_id_local,
+    is_role_mailbox,
+)
+from guardrails_plugin.masking.detectors.patterns import EMAIL, validated_values
 from guardrails_plugin.masking.keys import normalize_key
 from guardrails_plugin.masking.spans import Span
 
@@ -33,14 +40,11 @@ _ADDRESS = re.compile(
     rf"(?<!{_TOKEN})(?P<local>{_TOKEN}{{1,256}})@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
 )
-# Signs no person's mailbox has: a UUID or a long hex run.
-_MACHINE_SIGNS = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16}"
-)
 # Where a mailbox starts inside a token: after the last character no mailbox has
 # ('email=ana@…', '?to=support@…').
 _NOT_MAILBOX = re.compile(r"[^A-Za-z0-9._+-]")
-# Keys and headers whose addresses are message or event ids, whatever their shape.
+# Keys and headers whose addresses are message or event ids: with '<…>' around the address or
+# a machine-made local part, whatever their shape.
 _MESSAGE_ID_KEYS = frozenset(
     {
         "messageid",
@@ -112,18 +116,41 @@ class IdentifierDetector:
             in_message_cell = (i >= 0 and end <= message_cells[i][1]) or bool(
                 _MESSAGE_HEADER.search(text, max(0, start - 40), start)
             )
+            in_message = leaf_kind == "message" or in_message_cell
             wrapped = text[start - 1 : start] == "<" and text[end : end + 1] == ">"
-            if leaf_kind == "message" or in_message_cell:
-                yield Span(start, end, _SAFE, "identifiers.message_id", _SCORE)
-                continue
-            if (wrapped or leaf_kind == "id") and is_id_local(local):
-                yield Span(start, end, _SAFE, "identifiers.message_id", _SCORE)
+            # Two signs of a message id, from the context (a message-id key or header, '<…>'
+            # around it) or from the local part (machine-made): one alone is not enough, or
+            # '{"references": "anna@…"}' and 'UID: anna@…' would keep a person's address.
+            context = in_message or wrapped or leaf_kind == "id"
+            if (in_message and wrapped) or (context and is_id_local(local)):
+                yield from _kept(text, start, end, "identifiers.message_id")
                 continue
             # Unwrapped, '=' or '?' before the address belong to a pair or a query string.
             cut = max((c.end() for c in _NOT_MAILBOX.finditer(local)), default=0)
             start, local = start + cut, local[cut:]
-            if local and (_MACHINE_SIGNS.search(local) or is_role_mailbox(local, self.role_words)):
-                yield Span(start, end, _SAFE, "identifiers.address", _SCORE)
+            if local and (has_machine_sign(local) or is_role_mailbox(local, self.role_words)):
+                yield from _kept(text, start, end, "identifiers.address")
+
+
+def _kept(text: str, start: int, end: int, detector: str) -> Iterator[Span]:
+    """``text[start:end]`` kept, but for the values in it that validate as sensitive (a card or
+    a phone number as the local part): those are left to the detectors that name them."""
+    holes: list[tuple[int, int]] = []
+    if any(c.isdigit() for c in text[start:end]):
+        holes = [(start + s.start, start + s.end) for s in validated_values(text[start:end])]
+    yield from _around(start, end, holes, detector, _SCORE)
+
+
+def _around(
+    start: int, end: int, holes: list[tuple[int, int]], detector: str, score: float
+) -> Iterator[Span]:
+    """SAFE spans over ``start..end`` but for the holes (in order, inside it)."""
+    for hole_start, hole_end in sorted(holes):
+        if hole_start > start:
+            yield Span(start, hole_start, _SAFE, detector, score)
+        start = max(start, hole_end)
+    if end > start:
+        yield Span(start, end, _SAFE, detector, score)
 
 
 def _arns(text: str) -> Iterator[Span]:
@@ -131,9 +158,5 @@ def _arns(text: str) -> Iterator[Span]:
     for m in _ARN.finditer(text):
         value = m.group().rstrip(".,:")
         start, end = m.start(), m.start() + len(value)
-        for email in EMAIL.finditer(text, start, end):
-            if email.start() > start:
-                yield Span(start, email.start(), _SAFE, "identifiers.arn", _ARN_SCORE)
-            start = email.end()
-        if end > start:
-            yield Span(start, end, _SAFE, "identifiers.arn", _ARN_SCORE)
+        emails = [e.span() for e in EMAIL.finditer(text, start, end)]
+        yield from _around(start, end, emails, "identifiers.arn", _ARN_SCORE)

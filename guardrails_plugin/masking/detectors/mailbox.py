@@ -3,14 +3,18 @@
 ``customer-care@``, ``hr-onboarding@``, ``dmarc-reports@`` and ``noreply@`` belong to a role, not
 a person; ``<CAH7x=Qm4…@mail.gmail.com>`` and ``<5b0d…-7a6b5e4d3c2f@cal.example.org>`` identify
 a message or an event. Masking either costs the model context and protects no one. A local
-part shaped like a person's (``anna.kowalska``, ``jkowalski84``) is never either.
+part shaped like a person's (``anna.kowalska``, ``jkowalski84``) is never either, and neither is
+one with a sub-address tag (``anna.kowalska+alerts``, ``anna.kowalska+0123456789abcdef``): most
+providers deliver it to the person, and the tag is whatever the sender wrote.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["ROLE_WORDS", "is_id_local", "is_role_mailbox"]
+from guardrails_plugin.masking.detectors.lexicon import first_names
+
+__all__ = ["ROLE_WORDS", "has_machine_sign", "is_id_local", "is_role_mailbox", "mailbox"]
 
 # The default vocabulary of role mailboxes: a local part made only of these words (``it.helpdesk``,
 # ``customer-care``) is a team's. Pass your own to `IdentifierDetector(role_words=...)`; an empty
@@ -74,16 +78,19 @@ def is_role_mailbox(local: str, words: frozenset[str] = ROLE_WORDS) -> bool:
     is a team list named for its topic (``team-…``, ``…-alerts``)."""
     if not words:
         return False
-    parts = [p.rstrip("0123456789") for p in _SPLIT.split(local.lower()) if p]
+    parts = [p.rstrip("0123456789") for p in _SPLIT.split(mailbox(local).lower()) if p]
     parts = [p for p in parts if p]
     if not parts:
         return False
     if all(p in words for p in parts):
         return True
+    # A team list's topic is not a first name: 'henrietta-alerts@' is Henrietta's.
+    names = first_names()
     return (
         len(parts) > 1
         and (parts[0] in _GROUP_PREFIXES or parts[-1] in _GROUP_SUFFIXES)
         and (parts[0] in words or parts[-1] in words)
+        and not any(p in names for p in parts if p not in words)
     )
 
 
@@ -92,17 +99,41 @@ _UUID = re.compile(
 )
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16}")
 _DIGIT_RUN = re.compile(r"\d{8}")
+_DIGITS = re.compile(r"\d+")
 _PERSONAL = re.compile(r"[A-Za-z0-9._+-]+")
+
+
+def mailbox(local: str) -> str:
+    """The mailbox a sub-addressed local part delivers to: ``anna.k+alerts`` -> ``anna.k``.
+    Only when the part before the first ``+`` reads as a mailbox someone was given (a letter
+    first, a lower-case letter, mailbox characters only); in a message id such as
+    ``CA+5Xk…`` or ``CAH7x=Qm4vB+0pLk…`` the ``+`` is part of the token."""
+    base, plus, _ = local.partition("+")
+    if plus and base[:1].isalpha() and any(c.islower() for c in base) and _PERSONAL.fullmatch(base):
+        return base
+    return local
+
+
+def has_machine_sign(local: str) -> bool:
+    """A UUID or a long hex run in the mailbox (not in a sub-address tag, which anyone writes)."""
+    base = mailbox(local)
+    return bool(_UUID.search(base) or _HEX_RUN.search(base))
 
 
 def is_id_local(local: str) -> bool:
     """A machine-made local part: a UUID, a long hex or digit run, characters no mailbox
     provider gives people (``=``, ``$``, ``/``), or long with many digits and capitals
-    (Exchange's ``PH0PR11MB4965C1D2…``)."""
+    (Exchange's ``PH0PR11MB4965C1D2…``) or with digits in three or more places. A person's
+    mailbox with a tag is judged without the tag."""
+    local = mailbox(local)
     if not _PERSONAL.fullmatch(local):
         return True
-    if _UUID.search(local) or _HEX_RUN.search(local) or _DIGIT_RUN.search(local):
+    if has_machine_sign(local) or _DIGIT_RUN.search(local):
         return True
+    if len(local) < 16:
+        return False
+    # Random tokens scatter digits among letters: Exchange's capitals and digits, Google
+    # Calendar's 'b5cch7kl8nc0azlflu10ltyajs'. People put a year or a number at one place.
     digits = sum(c.isdigit() for c in local)
     upper = sum(c.isupper() for c in local)
-    return len(local) >= 16 and digits >= 4 and upper >= 4
+    return (digits >= 4 and upper >= 4) or len(_DIGITS.findall(local)) >= 3

@@ -10,6 +10,7 @@ would be too strict, at a lower score.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import ipaddress
 import re
@@ -22,11 +23,11 @@ from stdnum.es import dni as es_dni
 from stdnum.us import ssn as us_ssn
 
 from guardrails_plugin.masking.deadline import checkpoint_long
-from guardrails_plugin.masking.detectors.base import Leaf
+from guardrails_plugin.masking.detectors.base import Cell, Leaf
 from guardrails_plugin.masking.keys import normalize_key
 from guardrails_plugin.masking.spans import Span
 
-__all__ = ["PatternDetector", "context_before"]
+__all__ = ["PatternDetector", "context_before", "validated_values"]
 
 _WORD_BOUNDARY = r"(?<![\w@.+-])"
 
@@ -146,70 +147,106 @@ _NOT_CARD = re.compile(
 )
 
 
-# Words of a key whose value is a system's identifier: a Luhn-valid order, variant or message
-# id (one in ten numbers is) is not a card when it is the whole value of such a key.
-_ID_KEY_WORDS = {
-    "id",
-    "ids",
-    "uuid",
-    "guid",
-    "sku",
-    "order",
-    "invoice",
-    "variant",
-    "product",
-    "item",
-    "ticket",
-    "tracking",
-    "ref",
-    "reference",
-    "snowflake",
-    "transaction",
-    "txn",
-    "shipment",
-    "ean",
-    "upc",
-    "gtin",
-    "isbn",
-    "imei",
-    "barcode",
-    "serial",
-}
-_CARD_KEY_WORDS = {"card", "pan", "cc", "credit", "debit", "visa", "mastercard", "amex"}
+# A key names a system's identifier when it has an id word ('order_id', 'sku', 'imei'), or
+# a record word qualified by a number word or another record word ('order_no', 'ref_number',
+# 'order_ref'). A bare 'ref', 'order', 'ticket' or 'transaction' says too little: it is a
+# word of prose as much as a key ('ref: <card>').
+_ID_KEY_WORDS = frozenset(
+    {"id", "ids", "uuid", "guid", "sku", "snowflake", "ean", "upc", "gtin", "isbn", "imei",
+     "barcode", "serial"}
+)  # fmt: skip
+_RECORD_KEY_WORDS = frozenset(
+    {"order", "invoice", "variant", "product", "item", "ticket", "tracking", "ref",
+     "reference", "transaction", "txn", "shipment"}
+)  # fmt: skip
+_NUMBER_KEY_WORDS = frozenset({"no", "nr", "num", "number"})
+_CARD_KEY_WORDS = frozenset({"card", "pan", "cc", "credit", "debit", "visa", "mastercard", "amex"})
 
 
 @functools.lru_cache(maxsize=4096)
 def _id_key(key: str | None) -> bool:
     if key is None:
         return False
-    words = set(normalize_key(key))
-    return bool(words & _ID_KEY_WORDS) and not words & _CARD_KEY_WORDS
+    words = normalize_key(key)
+    if not words or set(words) & _CARD_KEY_WORDS:
+        return False
+    if set(words) & _ID_KEY_WORDS:
+        return True
+    records = sum(w in _RECORD_KEY_WORDS for w in words)
+    return records > 1 or (records == 1 and bool(set(words) & _NUMBER_KEY_WORDS))
 
 
-def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
-    # (start, end) of the values of id keys: the leaf itself, keyed cells inside it.
-    id_values: list[tuple[int, int]] | None = None
+def _card_numbers(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each Luhn-valid number with an issuer's prefix and length, not after a
+    product or order word."""
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
         cued = _CARD_CUE.search(context_before(text, m.start(), 30)) is not None
         found = _valid_card(m.group(), cued)
-        if found is None:
-            continue
-        start, end = m.start() + found[0], m.start() + found[1]
-        if not text[start:end].isdigit():
-            # Grouped as cards are printed ('4242 4242 ...'): ids are not written that way.
-            yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
-            continue
-        if id_values is None:
-            id_values = [(c.start, c.end) for c in leaf.cells if _id_key(c.key)]
-            if _id_key(leaf.key):
-                id_values.append((0, len(text)))
-        if any(
-            not text[s:start].strip(" \"'") and not text[end:e].strip(" \"'") for s, e in id_values
-        ):
-            continue  # the whole value of an id key
+        if found is not None:
+            yield m.start() + found[0], m.start() + found[1]
+
+
+def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
+    """Card numbers, but for an ungrouped one that is the whole value of an id key (one order or
+    variant id in ten is Luhn-valid). Grouped as cards are printed ('4242 4242 ...'), a number
+    is a card under any key: ids are not written that way."""
+    id_cells: list[tuple[int, int]] | None = None
+    for start, end in _card_numbers(text):
+        if text[start:end].isdigit():
+            if _id_key(leaf.key) and _bare(text, 0, start) and _bare(text, end, len(text)):
+                continue
+            if id_cells is None:
+                id_cells = _record_id_cells(text, leaf.cells)
+            i = bisect.bisect_right(id_cells, (start, len(text))) - 1
+            if i >= 0 and end <= id_cells[i][1]:
+                cell_start, cell_end = id_cells[i]
+                if _bare(text, cell_start, start) and _bare(text, end, cell_end):
+                    continue
         yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+
+
+def _bare(text: str, start: int, end: int) -> bool:
+    """Nothing but blanks and quotes between start and end (a value's padding)."""
+    return end - start <= 16 and not text[start:end].strip(" \t\"'")
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _record_id_cells(text: str, cells: Sequence[Cell]) -> list[tuple[int, int]]:
+    """(start, end) of the id-keyed cells that belong to a record, in order: a line of two or
+    more cells ('order_id=… status=paid', a CSV row, a header block's line), or one cell alone on
+    its line. A cell inside a sentence ('please charge order_id=… today') is prose. Each line is
+    read once, so this stays linear in the text."""
+    if not any(_id_key(c.key) for c in cells):
+        return []
+    ordered = sorted(cells, key=lambda c: c.start)
+    out: list[tuple[int, int]] = []
+    line_start = line_end = -1
+    on_line = 0
+    starts = [c.start for c in ordered]
+    for cell in ordered:
+        if cell.start > line_end:
+            line_start = text.rfind("\n", 0, cell.start) + 1
+            line_end = text.find("\n", cell.start)
+            line_end = len(text) if line_end < 0 else line_end
+            on_line = bisect.bisect_left(starts, line_end) - bisect.bisect_left(starts, line_start)
+        if not _id_key(cell.key):
+            continue
+        if on_line > 1 or _alone_on_line(text, cell, line_start, line_end):
+            out.append((cell.start, cell.end))
+    return out
+
+
+def _alone_on_line(text: str, cell: Cell, line_start: int, line_end: int) -> bool:
+    """Nothing but the cell's key, separators and the cell's value on its line."""
+    before = text[line_start : cell.start]
+    at = before.rfind(cell.key)
+    if at >= 0:
+        before = before[:at] + before[at + len(cell.key) :]
+    return not _LETTER.search(before) and not _LETTER.search(text, cell.end, line_end)
 
 
 _GROUP = re.compile(r"\d+")
@@ -380,6 +417,19 @@ def _dates_after_cue(text: str, dates: re.Pattern[str]) -> Iterator[Span]:
         cues = list(_BIRTH_WORDS.finditer(before))
         if cues and not _OTHER_LABEL.search(before, cues[-1].end()):
             yield Span(m.start(), m.end(), "DATE_OF_BIRTH", "dob.context", 0.9)
+
+
+def validated_values(text: str) -> Iterator[Span]:
+    """What validates as sensitive on its own, whatever the words around it: card numbers (Luhn
+    and an issuer's length), IBANs (mod-97), international phone numbers phonenumbers finds
+    possible. A rule that keeps something shaped like personal data (a message id, a team
+    mailbox) must leave these out of what it keeps."""
+    for start, end in _card_numbers(text):
+        yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+    yield from _ibans(text)
+    # Without a phone word, only an international number that phonenumbers finds possible
+    # scores 0.85; a bare digit run (0.7) is as likely a message or order number.
+    yield from (s for s in _phones(text) if s.score >= 0.85)
 
 
 _FINDERS = (_email, _ibans, _ips, _phones, _national_ids, _dates_of_birth)
