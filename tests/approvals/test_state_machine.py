@@ -93,7 +93,12 @@ class Approvals(RuleBasedStateMachine):
         except ApprovalError:
             return
         assert PERSON[voter] in ELIGIBLE[before.tool], voter
-        assert before.status is Status.PENDING or not result.counted
+        assert before.status is Status.PENDING  # a decided request refuses votes (it raised)
+        after = self.store.get_request(request_id)
+        if not result.counted:  # a repeated vote changes nothing
+            assert (after.status, after.revision) == (before.status, before.revision)
+        elif verdict is Verdict.DENY:  # one counted deny decides
+            assert after.status is Status.DENIED
 
     @rule(request_id=requests, n=st.integers(0, 3))
     def edit(self, request_id: str, n: int) -> None:
