@@ -43,6 +43,7 @@ DEFAULT_SPLITS = [
     str(FIXTURES / "masking.jsonl"),
     str(FIXTURES / "intl-tune.jsonl"),
     str(FIXTURES / "intl-holdout.jsonl"),
+    str(FIXTURES / "intl-holdout2.jsonl"),
 ]
 LABELS = [
     "SECRET",

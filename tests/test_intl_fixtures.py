@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "benchmarks" / "fixtures"
-PARTS = ("tune", "holdout")
+PARTS = ("tune", "holdout", "holdout2")
+SIZES = {"tune": 500, "holdout": 500, "holdout2": 1000}
 LABELS = {
     "PERSON",
     "EMAIL",
@@ -54,7 +55,7 @@ def test_generator_reproduces_the_committed_files_byte_for_byte(tmp_path: Path) 
 
 def test_offsets_and_labels_are_exact(corpus: dict[str, list[dict[str, Any]]]) -> None:
     for part, records in corpus.items():
-        assert 450 <= len(records) <= 550
+        assert len(records) == SIZES[part]
         assert len({r["id"] for r in records}) == len(records)
         for r in records:
             assert r["split"] == part
@@ -82,10 +83,10 @@ def test_holdout_shares_no_name_street_or_city_with_tune(
     corpus: dict[str, list[dict[str, Any]]],
 ) -> None:
     used = {part: {e for r in records for e in r["src"]} for part, records in corpus.items()}
-    assert used["tune"] and used["holdout"]
-    assert not used["tune"] & used["holdout"]
+    assert used["tune"] and used["holdout"] and used["holdout2"]
+    assert not used["tune"] & (used["holdout"] | used["holdout2"])
     tune_text = "\n".join(r["text"] for r in corpus["tune"])
-    for r in corpus["holdout"]:
+    for r in corpus["holdout"] + corpus["holdout2"]:
         for s in r["spans"]:
             if s["label"] == "PERSON" and len(s["value"]) >= 4:
                 assert not re.search(rf"(?<!\w){re.escape(s['value'])}(?!\w)", tune_text), (

@@ -55,3 +55,32 @@ def test_lower_case_iban_masked(fast: Masker, text: str) -> None:
 def test_hex_digest_shaped_like_an_iban_kept(fast: Masker) -> None:
     text = "span be4450010517540 trace de4450010517540732493100ab2f merged"
     assert "IBAN" not in fast.mask(text).value
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # a card object: the key is only 'number', its parent and siblings say card
+        {"payment_method": {"card": {"brand": "maestro", "exp_month": 4, "number": MAESTRO_RUN}}},
+        {"card": {"number": MAESTRO_RUN}},
+        {"source": {"exp_year": 2029, "cvc_check": "pass", "number": MAESTRO_RUN}},
+        {"debit_card_no": MAESTRO_RUN},
+        {"kartennummer": MAESTRO_RUN},
+    ],
+)
+def test_debit_card_under_a_card_structure_masked(fast: Masker, payload: dict) -> None:
+    """Issue 13 held-out: an ungrouped Maestro number under `number` in a Stripe-style card
+    object leaked; the structure (a card key above, expiry keys beside) says card."""
+    assert MAESTRO_RUN not in str(fast.mask(payload).value)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"order": {"number": MAESTRO_RUN, "status": "shipped"}},
+        {"invoice": {"number": MAESTRO_RUN, "exp_date": "2029-01-01"}},
+        {"cards_sold": {"count": MAESTRO_RUN}},  # a card word above, but not a number key
+    ],
+)
+def test_record_numbers_of_debit_shape_kept(fast: Masker, payload: dict) -> None:
+    assert MAESTRO_RUN in str(fast.mask(payload).value)

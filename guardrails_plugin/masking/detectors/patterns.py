@@ -176,13 +176,13 @@ def _id_key(key: str | None) -> bool:
     return records > 1 or (records == 1 and bool(set(words) & _NUMBER_KEY_WORDS))
 
 
-def _card_numbers(text: str) -> Iterator[tuple[int, int]]:
+def _card_numbers(text: str, keyed_card: bool = False) -> Iterator[tuple[int, int]]:
     """(start, end) of each Luhn-valid number with an issuer's prefix and length, not after a
-    product or order word."""
+    product or order word. ``keyed_card``: the structure around the text says card."""
     for m in CARD.finditer(text):
         if _NOT_CARD.search(context_before(text, m.start(), 20)):
             continue
-        cued = _CARD_CUE.search(context_before(text, m.start(), 30)) is not None
+        cued = keyed_card or _CARD_CUE.search(context_before(text, m.start(), 30)) is not None
         found = _valid_card(m.group(), cued)
         if found is not None:
             yield m.start() + found[0], m.start() + found[1]
@@ -193,7 +193,7 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
     variant id in ten is Luhn-valid). Grouped as cards are printed ('4242 4242 ...'), a number
     is a card under any key: ids are not written that way."""
     id_cells: list[tuple[int, int]] | None = None
-    for start, end in _card_numbers(text):
+    for start, end in _card_numbers(text, _card_structure(leaf)):
         if text[start:end].isdigit():
             if _id_key(leaf.key) and _bare(text, 0, start) and _bare(text, end, len(text)):
                 continue
@@ -205,6 +205,34 @@ def _cards(text: str, leaf: Leaf) -> Iterator[Span]:
                 if _bare(text, cell_start, start) and _bare(text, end, cell_end):
                     continue
         yield Span(start, end, "CREDIT_CARD", "card.luhn", 0.95)
+
+
+# Keys a card object has beside its number (Stripe, Adyen, Braintree shapes): an expiry split in
+# month and year, or a security code. A lone 'exp_date' is as much an invoice's.
+_CARD_SIBLINGS = frozenset(
+    {"cvc", "cvv", "cvc_check", "cvv_check", "cvv2", "exp_month", "exp_year", "expiry_month",
+     "expiry_year", "expiration_month", "expiration_year"}
+)  # fmt: skip
+
+
+def _card_structure(leaf: Leaf) -> bool:
+    """The value's own key says card ('kartennummer'), or the key is only a number word and
+    the mapping it sits in is a card: named so ('card': {'number': …}) or holding a card's
+    other fields. Stands in for a card word before the number, which a JSON value lacks."""
+    key = leaf.key
+    if key is None:
+        return False
+    if _CARD_CUE.search(key) and not _id_key(key):
+        return True
+    if not set(normalize_key(key)) <= _NUMBER_KEY_WORDS:
+        return False
+    if leaf.parents and _CARD_CUE.search(leaf.parents[-1]) and not _id_key(leaf.parents[-1]):
+        return True
+    return leaf.siblings.once(_has_card_siblings)
+
+
+def _has_card_siblings(keys: frozenset[str]) -> bool:
+    return any(k.lower() in _CARD_SIBLINGS for k in keys)
 
 
 def _bare(text: str, start: int, end: int) -> bool:
