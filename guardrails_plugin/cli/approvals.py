@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from guardrails_plugin.cli import render
 from guardrails_plugin.cli.identity import cli_identity
@@ -165,11 +164,9 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
     if not requests:
         render.stdout().print("No pending approval requests.")
         return
-    table = Table()
-    for col in ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires"):
-        table.add_column(col, overflow="fold")
-    for r in requests:
-        table.add_row(
+    columns = ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires")
+    rows = [
+        (
             _cell(r.id),
             r.status.value,
             _cell(r.tool),
@@ -178,6 +175,9 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
             _cell(r.on_behalf_of or r.principal),
             iso(r.expires_at),
         )
+        for r in requests
+    ]
+    table = render.table(columns, rows, whole={"id"})
     render.stdout().print(table)
 
 
