@@ -44,7 +44,7 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
             if not as_json:
                 render.print_policy_error(err, exc)
             continue
-        warnings = loaded.shadowed_rules()
+        warnings = loaded.warnings()
         results.append(
             {"file": str(file), "ok": True, "rules": len(loaded.rules), "warnings": warnings}
         )
