@@ -103,6 +103,28 @@ def test_every_option_the_package_mentions_exists():
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.parametrize(
+    "doc",
+    [PACKAGE.parent / "README.md", *sorted((PACKAGE.parent / "docs").glob("*.md"))],
+    ids=lambda p: p.name,
+)
+def test_every_command_the_docs_show_exists_with_its_options(doc):
+    """Issue 14 #5: the commands the README and docs tell a reader to run are real."""
+    wrong = [
+        f"{doc.name}:{number}: {problem}"
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1)
+        for path, options in _invocations(line)
+        for problem in (
+            [f"no such command: {line.strip()}"]
+            if not path
+            else [
+                f"{' '.join(path)} has no {o}" for o in options if o not in _options(COMMANDS[path])
+            ]
+        )
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_hint_checker_catches_a_made_up_option():
     assert _check_hint("missing the bot token (--bot-token or SLACK_BOT_TOKEN)")
     assert _check_hint("run `guardrails-plugin approve ID --revisoin 0`")
