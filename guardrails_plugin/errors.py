@@ -8,6 +8,7 @@
      ├── ApprovalError(request_id)      a vote or request the broker refused
      │    ├── NotAnApprover             identity outside the request's approver set
      │    ├── SelfApproval              the requester (or its human) tried to approve itself
+     │    ├── ReasonRequired            the rule asks every voter for a reason; none was given
      │    ├── AlreadyDecided            the request is no longer pending
      │    └── RequestChanged            the arguments were edited since the voter looked
      ├── StoreError                     the SQLite store failed; the guard denies
@@ -40,6 +41,7 @@ __all__ = [
     "NotAnApprover",
     "PolicyError",
     "PolicyProblem",
+    "ReasonRequired",
     "RequestChanged",
     "SchemaVersionError",
     "SelfApproval",
@@ -140,6 +142,10 @@ class NotAnApprover(ApprovalError):
 
 class SelfApproval(ApprovalError):
     """The identity belongs to the requester or the person the agent acts for."""
+
+
+class ReasonRequired(ApprovalError):
+    """The request's rule requires a reason with every vote, and none was given."""
 
 
 class AlreadyDecided(ApprovalError):

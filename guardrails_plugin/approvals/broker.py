@@ -29,6 +29,7 @@ from guardrails_plugin.errors import (
     ApprovalError,
     ApprovalTimeout,
     GuardError,
+    ReasonRequired,
     RequestChanged,
 )
 from guardrails_plugin.policy import Policy
@@ -349,7 +350,7 @@ class ApprovalBroker:
                 request.id,
             )
         if request.require_reason and not reason:
-            raise ApprovalError(f"{rule_name(request)} requires a reason", request.id)
+            raise ReasonRequired(f"{rule_name(request)} requires a reason", request.id)
         shown = request.edited_args if request.edited_args is not None else request.masked_args
         if edited_args is not None and dict(edited_args) == dict(shown):
             edited_args = None  # "approve edited" with nothing changed is a plain approval

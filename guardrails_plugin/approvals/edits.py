@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from guardrails_plugin import sentences
-from guardrails_plugin.errors import AlreadyDecided, ApprovalError
+from guardrails_plugin.errors import AlreadyDecided, ApprovalError, ReasonRequired
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import StoreTx
 from guardrails_plugin.store.records import ApprovalRequest, Status
@@ -83,7 +83,7 @@ def apply_edit(
     }
     takeover = _takeover(request, decision, now)
     if takeover.get("require_reason") and not reason:
-        raise ApprovalError(
+        raise ReasonRequired(
             f"the edit moves the request to {sentences.rule_name(decision.rule_id)}, which "
             "requires a reason",
             request.id,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from guardrails_plugin import __version__
-from guardrails_plugin.cli.approvals import approve, deny, pending, show
+from guardrails_plugin.cli.approvals import pending, show
 from guardrails_plugin.cli.audit import audit
 from guardrails_plugin.cli.demo import demo
 from guardrails_plugin.cli.mask import mask
 from guardrails_plugin.cli.policy import policy
 from guardrails_plugin.cli.slack import slack
+from guardrails_plugin.cli.voting import approve, deny, edit
 
 __all__ = ["cli", "main"]
 
@@ -21,7 +22,7 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-for command in (policy, mask, pending, show, approve, deny, audit, slack, demo):
+for command in (policy, mask, pending, show, approve, deny, edit, audit, slack, demo):
     cli.add_command(command)
 
 

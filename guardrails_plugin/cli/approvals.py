@@ -1,9 +1,5 @@
-"""``pending``, ``show``, ``approve``, ``deny``: decide approval requests from a terminal.
+"""``pending``, ``show``: see approval requests from a terminal (`cli.voting` decides them).
 
-The CLI votes as ``cli:<OS account>`` (from the OS, see `cli.identity`); there is no flag or
-variable to claim another identity. Who may approve is what the request recorded when the policy
-in force created it; ``--policy`` can only narrow that (revocations), never add a voter. An
-approval names the revision ``show`` displayed, so an edit made since is never approved unseen.
 Everything printed from a request is made terminal-safe first (`render.safe`).
 """
 
@@ -12,28 +8,26 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from guardrails_plugin.cli import render
-from guardrails_plugin.cli.identity import cli_identity
-from guardrails_plugin.errors import ApprovalError, GuardError, PolicyError
-from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict
+from guardrails_plugin.errors import GuardError
+from guardrails_plugin.store.records import ApprovalRequest, Status
 
 __all__ = [
-    "approve",
-    "cli_identity",
+    "POLICY_ENV",
     "db_options",
-    "deny",
     "iso",
+    "json_option",
     "open_store",
     "pending",
+    "request_json",
+    "resolve_id",
     "show",
     "with_store_errors",
 ]
@@ -80,23 +74,8 @@ def with_store_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _broker(db: Path | None, policy: Path | None) -> Any:
-    from guardrails_plugin.approvals import ApprovalBroker
-    from guardrails_plugin.policy import Policy
-
-    store = open_store(db)
-    loaded = None
-    path = policy or (Path(os.environ[POLICY_ENV]) if os.environ.get(POLICY_ENV) else None)
-    if path is not None:
-        try:
-            loaded = Policy.load(path)
-        except PolicyError as exc:
-            render.print_policy_error(render.stderr(), exc)
-            raise SystemExit(1) from None
-    return ApprovalBroker(store, loaded)
-
-
-def _resolve(store: Any, prefix: str) -> str:
+def resolve_id(store: Any, prefix: str) -> str:
+    """The full id of the one request whose id starts with ``prefix``."""
     try:
         return str(store.resolve_id(prefix))
     except KeyError as exc:
@@ -165,11 +144,9 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
     if not requests:
         render.stdout().print("No pending approval requests.")
         return
-    table = Table()
-    for col in ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires"):
-        table.add_column(col, overflow="fold")
-    for r in requests:
-        table.add_row(
+    columns = ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires")
+    rows = [
+        (
             _cell(r.id),
             r.status.value,
             _cell(r.tool),
@@ -178,6 +155,9 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
             _cell(r.on_behalf_of or r.principal),
             iso(r.expires_at),
         )
+        for r in requests
+    ]
+    table = render.table(columns, rows, whole={"id"})
     render.stdout().print(table)
 
 
@@ -189,7 +169,7 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
 def show(request_id: str, db: Path | None, as_json: bool) -> None:
     """Show one request (masked arguments, approvers, votes). ID may be a unique prefix."""
     store = open_store(db)
-    request = store.get_request(_resolve(store, request_id))
+    request = store.get_request(resolve_id(store, request_id))
     votes = store.votes(request.id)
     data = request_json(request)
     data["votes"] = [
@@ -245,97 +225,3 @@ def show(request_id: str, db: Path | None, as_json: bool) -> None:
             f"\nTo approve what is shown here: guardrails-plugin approve {request.id} "
             f"--revision {request.revision}"
         )
-
-
-def _vote(
-    request_id: str,
-    db: Path | None,
-    policy: Path | None,
-    verdict: Verdict,
-    reason: str | None,
-    revision: int | None,
-    as_json: bool,
-) -> None:
-    broker = _broker(db, policy)
-    full_id = _resolve(broker.store, request_id)
-    identity = cli_identity()
-    try:
-        result = broker.vote(
-            full_id, identity, verdict, reason=reason, channel="cli", revision=revision
-        )
-    except ApprovalError as exc:
-        raise click.ClickException(render.safe(str(exc))) from None
-    if as_json:
-        click.echo(
-            render.dumps(
-                {
-                    "request": request_json(result.request),
-                    "counted": result.counted,
-                    "message": result.message,
-                }
-            )
-        )
-    else:
-        render.stdout().print(
-            f"{full_id}: {_cell(result.message)} (status {result.request.status.value})"
-        )
-
-
-_policy_option = click.option(
-    "--policy",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The current policy (default: $GUARDRAILS_POLICY). It can only narrow who may vote "
-    "(people removed from a group, identities taken away); the approvers recorded with the "
-    "request are the most it allows.",
-)
-
-
-@click.command()
-@click.argument("request_id", metavar="ID")
-@click.option("--reason", default=None, help="Why you approve (required by some rules).")
-@click.option(
-    "--revision",
-    type=click.IntRange(0),
-    required=True,
-    help="The revision you reviewed, as `show` prints it; refused if the request was edited since.",
-)
-@_policy_option
-@db_options
-@json_option
-@with_store_errors
-def approve(
-    request_id: str,
-    reason: str | None,
-    revision: int,
-    policy: Path | None,
-    db: Path | None,
-    as_json: bool,
-) -> None:
-    """Approve revision N of request ID as cli:<your OS account> (`show` prints N)."""
-    _vote(request_id, db, policy, Verdict.APPROVE, reason, revision, as_json)
-
-
-@click.command()
-@click.argument("request_id", metavar="ID")
-@click.option("--reason", required=True, help="Why you deny; the agent's model reads it.")
-@click.option(
-    "--revision",
-    type=click.IntRange(0),
-    default=None,
-    help="Refuse if the request was edited since this revision (see `show`).",
-)
-@_policy_option
-@db_options
-@json_option
-@with_store_errors
-def deny(
-    request_id: str,
-    reason: str,
-    revision: int | None,
-    policy: Path | None,
-    db: Path | None,
-    as_json: bool,
-) -> None:
-    """Deny request ID as cli:<your OS account>."""
-    _vote(request_id, db, policy, Verdict.DENY, reason, revision, as_json)

@@ -13,7 +13,6 @@ from typing import Any, TextIO
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from guardrails_plugin.approvals.proof import RequestChecker
 from guardrails_plugin.cli import render
@@ -58,20 +57,25 @@ def tail(lines: int, db: Path | None, as_json: bool) -> None:
         for r in rows:
             click.echo(render.safe(json.dumps(_row(r), ensure_ascii=False)))
         return
-    table = Table()
-    for col in ("seq", "time", "event", "request", "actor", "details"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        details = json.dumps(dict(r.data), ensure_ascii=False)
-        table.add_row(
+    columns = ("seq", "time", "event", "request", "actor", "details")
+    cells = [
+        (
             str(r.seq),
             iso(r.ts),
             _cell(r.event),
             _cell(r.request_id or ""),
             _cell(r.actor or ""),
-            _cell(details if len(details) < 160 else details[:159] + "…"),
+            _cell(_details(r)),
         )
+        for r in rows
+    ]
+    table = render.table(columns, cells, whole={"request"})
     render.stdout().print(table)
+
+
+def _details(r: AuditRecord) -> str:
+    details = json.dumps(dict(r.data), ensure_ascii=False)
+    return details if len(details) < 160 else details[:159] + "…"
 
 
 def _checkpoints(value: str) -> list[Checkpoint]:

@@ -11,9 +11,10 @@ from rich.markup import escape
 
 from guardrails_plugin import data_classes
 from guardrails_plugin.cli import render
-from guardrails_plugin.errors import PolicyError
+from guardrails_plugin.errors import GuardError, PolicyError
 from guardrails_plugin.policy import Policy, PolicyDocument
-from guardrails_plugin.types import Principal, ToolCall
+from guardrails_plugin.policy.yamlsource import format_path
+from guardrails_plugin.types import Finding, Principal, ToolCall
 
 __all__ = ["policy"]
 
@@ -43,7 +44,7 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
             if not as_json:
                 render.print_policy_error(err, exc)
             continue
-        warnings = loaded.shadowed_rules()
+        warnings = loaded.warnings()
         results.append(
             {"file": str(file), "ok": True, "rules": len(loaded.rules), "warnings": warnings}
         )
@@ -82,8 +83,12 @@ def _parse_args(_ctx: click.Context, _param: click.Parameter, value: str) -> dic
     return parsed
 
 
-def _parse_data(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str]:
-    names = [v.strip() for v in (value or "").split(",") if v.strip()]
+def _parse_data(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> list[str] | None:
+    if value is None:
+        return None  # not given: the masker finds the data, as in the guard
+    names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if data_classes.get(n) is None]
     if unknown:
         raise click.BadParameter(
@@ -111,7 +116,10 @@ def _parse_env(
     "--args", "args", default="{}", callback=_parse_args, help="Arguments as a JSON object."
 )
 @click.option(
-    "--data", callback=_parse_data, help="Data classes found, comma-separated: SECRET,EMAIL."
+    "--data",
+    callback=_parse_data,
+    help="State the data classes found (SECRET,EMAIL) instead of running the masker on --args; "
+    "--data '' states none.",
 )
 @click.option("--principal", default=None, help="The agent's identity, e.g. agent:support-bot.")
 @click.option("--on-behalf-of", default=None, help="The human's identity, e.g. slack:U024BE7LH.")
@@ -127,13 +135,17 @@ def explain(
     file: Path,
     tool: str,
     args: dict[str, Any],
-    data: list[str],
+    data: list[str] | None,
     principal: str | None,
     on_behalf_of: str | None,
     env: dict[str, str],
     as_json: bool,
 ) -> None:
-    """Show the decision FILE gives a call, and why each earlier rule did not match."""
+    """Show the decision FILE gives a call, and why each earlier rule did not match.
+
+    The masker reads --args for data (an email, a key) as the guard does, so the decision is
+    the guard's; --data states the classes instead.
+    """
     try:
         loaded = Policy.load(file)
     except PolicyError as exc:
@@ -141,11 +153,35 @@ def explain(
         raise SystemExit(1) from None
     who = Principal(principal or "", on_behalf_of) if principal or on_behalf_of else None
     call = ToolCall(tool=tool, args=args, principal=who, environment=env)
-    explanation = loaded.explain(call, data)
+    findings = _findings(args) if data is None else [Finding(name) for name in data]
+    found = _found(findings)
+    explanation = loaded.explain(call, findings)
     if as_json:
-        click.echo(render.dumps(render.explanation_json(explanation)))
-    else:
-        render.print_explanation(render.stdout(), explanation)
+        click.echo(render.dumps({**render.explanation_json(explanation), "data_found": found}))
+        return
+    out = render.stdout()
+    where = [f"{f['class']} at {f['path']}" if f["path"] else f["class"] for f in found]
+    out.print(f"Data found: {escape(', '.join(where) or 'none')}")
+    render.print_explanation(out, explanation)
+
+
+def _findings(args: dict[str, Any]) -> list[Finding]:
+    """What the guard's masker finds in the arguments (the guard decides on these)."""
+    from guardrails_plugin.masking import Masker
+    from guardrails_plugin.payload import as_data
+
+    try:
+        return list(Masker().analyze(as_data(args)).findings)
+    except GuardError as exc:
+        raise click.ClickException(f"the masker could not read --args: {exc}") from None
+
+
+def _found(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Each class once per place, in the order found; the value itself is never shown."""
+    seen: dict[tuple[str, str | None], None] = {}
+    for f in findings:
+        seen.setdefault((f.data_class, format_path(f.path) if f.path else None), None)
+    return [{"class": c, "path": p} for c, p in seen]
 
 
 @policy.command("schema")

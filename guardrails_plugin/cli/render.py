@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -24,6 +26,7 @@ __all__ = [
     "safe",
     "stderr",
     "stdout",
+    "table",
 ]
 
 # Control characters (C0 but tab/newline, DEL, C1), bidi and zero-width format characters, and
@@ -55,6 +58,26 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, whole: Collection[str] = ()
+) -> Table:
+    """A listing whose ``whole`` columns (request ids) never wrap and are never cut: a reviewer
+    copies an id from here into ``show`` or ``approve``. The other columns fold to make room,
+    and the light frame leaves them as much of an 80-column terminal as it can."""
+    rows = list(rows)
+    out = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for i, name in enumerate(columns):
+        if name in whole:
+            # Rich shrinks every column evenly as a last resort; a minimum width forbids that.
+            width = max([len(name), *(len(str(row[i])) for row in rows)])
+            out.add_column(name, no_wrap=True, min_width=width)
+        else:
+            out.add_column(name, overflow="fold")
+    for row in rows:
+        out.add_row(*row)
+    return out
 
 
 def effect_style(effect: Effect) -> str:

@@ -9,6 +9,7 @@ import click
 
 from guardrails_plugin.cli import render
 from guardrails_plugin.cli.approvals import POLICY_ENV
+from guardrails_plugin.cli.voting import reviewer_broker
 from guardrails_plugin.errors import GuardError, PolicyError
 
 __all__ = ["slack"]
@@ -85,7 +86,6 @@ def serve(
     Tokens come from the environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode),
     SLACK_APP_TOKEN (Socket Mode).
     """
-    from guardrails_plugin.approvals import ApprovalBroker
     from guardrails_plugin.policy import Policy
     from guardrails_plugin.store.sqlite import SQLiteStore
 
@@ -117,7 +117,7 @@ def serve(
         raise SystemExit(1) from None
     except GuardError as exc:
         raise click.ClickException(str(exc)) from None
-    app, outbox = build_app(settings, ApprovalBroker(store, loaded))
+    app, outbox = build_app(settings, reviewer_broker(store, loaded))
     out = render.stdout()
     if socket:
         out.print(f"Slack app in Socket Mode; store {store.path}; channel {settings.channel}")

@@ -65,6 +65,7 @@ class CompiledPolicy:
     default: Decision
     directory: Directory
     files: tuple[str, ...]
+    warnings: tuple[PolicyProblem, ...] = ()  # loads, but likely not what the author meant
 
 
 # --- reading and structure ----------------------------------------------------------------------
@@ -122,6 +123,12 @@ def _pydantic_problems(source: Source, exc: ValidationError) -> list[PolicyProbl
             continue
         if kind == "missing":
             message = f"missing required key {loc[-1]!r}"
+        elif kind in ("model_type", "dict_type") and value is None and loc:
+            # `match:` with its keys at the same indentation as itself: YAML reads it as empty.
+            message = (
+                f"{loc[-1]!r} is empty: indent the keys that belong to it further than "
+                f"{loc[-1]!r} itself"
+            )
         elif kind in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
             message = f"{value!r} is not one of {expected.replace(' or ', ', ')}"
@@ -261,6 +268,7 @@ def _compile(files: list[_File]) -> CompiledPolicy:
         default=default,
         directory=directory,
         files=tuple(f.source.file for f in files),
+        warnings=tuple(w for f in files for w in f.source.warnings),
     )
 
 

@@ -58,6 +58,9 @@ class Policy:
     def __init__(self, compiled: CompiledPolicy) -> None:
         self._compiled = compiled
         self._by_tool: dict[str, tuple[CompiledRule, ...]] = {}
+        for warning in compiled.warnings:
+            # Not every process runs `policy check`: a guard loading this policy says it too.
+            log.warning("policy %s", warning)
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
@@ -83,6 +86,11 @@ class Policy:
     @property
     def files(self) -> tuple[str, ...]:
         return self._compiled.files
+
+    def warnings(self) -> list[str]:
+        """What loads but is likely not what the author meant, located: text YAML changed
+        (a double-quoted "\\b" is a backspace), then rules that can never match."""
+        return [str(w) for w in self._compiled.warnings] + self.shadowed_rules()
 
     def shadowed_rules(self) -> list[str]:
         """Rules that can never match: every tool they name is caught first by an earlier rule

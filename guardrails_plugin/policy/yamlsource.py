@@ -16,6 +16,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from guardrails_plugin.errors import PolicyError, PolicyProblem
+from guardrails_plugin.policy.yamlerrors import describe, escape_warning
 
 __all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Source", "format_path", "read_source"]
 
@@ -58,6 +59,8 @@ class Source:
     data: Any
     values: dict[PathT, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathT, tuple[int, int]] = field(default_factory=dict)
+    # Loadable but almost surely not what the author meant (a "\b" read as a backspace).
+    warnings: list[PolicyProblem] = field(default_factory=list)
 
     def position(self, path: PathT, *, prefer_key: bool = False) -> tuple[int, int]:
         """Position of ``path``, or of its closest ancestor that exists in the file."""
@@ -103,6 +106,7 @@ class _Builder:
         self.source = Source(file=file, data=None)
         self.constructor = SafeConstructor()
         self.count = 0
+        self.suspicious: list[tuple[PathT, str]] = []
 
     def fail(self, node: Node, path: PathT, message: str) -> PolicyError:
         mark = node.start_mark
@@ -140,9 +144,12 @@ class _Builder:
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.fail(node, path, f"cannot read value: {exc}") from None
+        if node.style == '"' and isinstance(value, str) and (why := escape_warning(value)):
+            self.suspicious.append((path, why))
+        return value
 
     def _mapping(self, node: MappingNode, path: PathT) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -208,10 +215,11 @@ def parse_source(text: str, file: str = "<string>") -> Source:
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        message = f"invalid YAML: {exc.problem or exc}"
-        raise PolicyError([PolicyProblem(file, line, column, "", message)]) from None
+        sentence, where = describe(exc)
+        line, column = where or (0, 0)
+        raise PolicyError(
+            [PolicyProblem(file, line, column, "", f"invalid YAML: {sentence}")]
+        ) from None
     except yaml.YAMLError as exc:
         raise PolicyError([PolicyProblem(file, 0, 0, "", f"invalid YAML: {exc}")]) from None
     except RecursionError:
@@ -236,4 +244,6 @@ def parse_source(text: str, file: str = "<string>") -> Source:
         raise PolicyError(
             [PolicyProblem(file, 1, 1, "", "a policy must be a mapping with version and rules")]
         )
-    return builder.source
+    source = builder.source
+    source.warnings = [source.problem(path, why) for path, why in builder.suspicious]
+    return source

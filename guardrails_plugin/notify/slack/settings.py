@@ -51,7 +51,8 @@ class SlackSettings:
         where = channel or env.get("GUARDRAILS_SLACK_CHANNEL")
         missing = []
         if not bot:
-            missing.append("the bot token (--bot-token or SLACK_BOT_TOKEN)")
+            # Tokens come from the environment only: a command line is visible to every local user.
+            missing.append("the bot token (SLACK_BOT_TOKEN in the environment, xoxb-...)")
         if not where:
             missing.append("the channel to post in (--channel or GUARDRAILS_SLACK_CHANNEL)")
         if socket and not app:
