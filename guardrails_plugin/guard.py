@@ -113,7 +113,7 @@ class Guard:
         self.policy = policy
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.masker = masker or Masker()
+        self.masker = _keyed_masker(masker or Masker(), store)
         self.broker = broker or ApprovalBroker(
             store, policy, clock=self.clock, scan=self.masker.scan, mask=self._mask_plain
         )
@@ -745,6 +745,17 @@ class Guard:
 
     async def _awaiting_wait(self, step: Wait) -> ApprovalRequest:
         return await self.broker.wait_async(step.request.id, step.deadline)
+
+
+def _keyed_masker(masker: Masker, store: Store) -> Masker:
+    """``masker``, hashing under a key derived from the store's when none was configured, so
+    the `hash` strategy gives one value the same hash in every run on this store. The key is an
+    HMAC of a fixed label under the store's key: knowing it reveals nothing about the store's
+    key, and nothing in the database can compute it."""
+    if masker.has_hash_key:
+        return masker
+    derived = store.keyed_hash({"scope": "masking/hash-key/v1"})
+    return masker.keyed(hashlib.sha256(derived.encode()).digest())
 
 
 def _digest(policy: Policy) -> str | None:

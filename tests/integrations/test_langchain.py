@@ -503,13 +503,15 @@ def test_interrupt_suspends_in_one_process_vote_in_another_resume_in_a_third(tmp
 
 
 def _export_script() -> list[AIMessage]:
-    return [AIMessage("", tool_calls=[tool_call("export_table", {"database": "prod-eu", "table": "t"}, "c1")])]
+    return [
+        AIMessage(
+            "", tool_calls=[tool_call("export_table", {"database": "prod-eu", "table": "t"}, "c1")]
+        )
+    ]
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["invoke", "ainvoke"])
-def test_interrupt_mode_without_a_checkpointer_refuses_before_any_request(
-    guard, spy, asynchronous
-):
+def test_interrupt_mode_without_a_checkpointer_refuses_before_any_request(guard, spy, asynchronous):
     """Issue 14 #7: interrupt mode in an agent without a checkpointer is refused with a sentence
     naming the fix, before a request is created or anything is written to the store."""
     model = ScriptedChatModel(responses=[*_export_script(), AIMessage("All done.")])
