@@ -98,13 +98,11 @@ class PolicyWatch:
         self._wall = wall  # file times are wall-clock times, so the settling is measured on it
         self.adopt(policy)
 
-    @property
-    def watching(self) -> bool:
-        return bool(self._files) and all(Path(f).is_file() for f in self._files)
-
     def adopt(self, policy: Policy) -> None:
         """Take ``policy`` (just loaded, or given) as the current one."""
-        self._files = tuple(policy.files)
+        files = tuple(policy.files)
+        # A policy from a string has no file to follow ("<string>").
+        self._files = files if all(Path(f).is_file() for f in files) else ()
         self._stamps = _stamps(self._files)
         self.digest = policy_digest(self._files)
         self._refused: str | None = None
