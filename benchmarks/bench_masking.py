@@ -6,11 +6,12 @@
 Without ``--split`` it scores five corpora: the shared dev split, the hand-written fixtures
 (``fixtures/masking.jsonl``) and the three parts of the generated international corpus
 (``fixtures/intl-tune.jsonl``, tuned on; ``fixtures/intl-holdout.jsonl``, not tuned on but read
-for its misses once; ``fixtures/intl-holdout2.jsonl``, drawn fresh afterwards). The scoring code and the dev corpus stay in the bench folder (``eval_masker.py``,
-``corpus/``), imported by path, so both maskers are measured by exactly the same metrics on the
-same records. Each masker runs in a process of its own (Presidio first), so its peak RSS is its
-own. Prints each masker's tables, one comparison per corpus, and the issue 13 targets with
-pass/fail. Needs the ``bench`` extra.
+for its misses once; ``fixtures/intl-holdout2.jsonl``, drawn fresh afterwards). The scoring
+code and the dev corpus stay in the bench folder (``eval_masker.py``, ``corpus/``), imported by
+path, so both maskers are measured by exactly the same metrics on the same records. Each masker
+runs in a process of its own (Presidio first), so its peak RSS is its own. Prints each masker's
+tables, one comparison per corpus, and the issue 13 targets with pass/fail. Needs the ``bench``
+extra.
 """
 
 from __future__ import annotations

@@ -30,10 +30,8 @@ from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     ApprovalTimeout,
-    ConfigError,
     GuardError,
     InputTooLarge,
-    PolicyError,
     ToolDenied,
     UnsupportedValue,
 )
@@ -50,6 +48,7 @@ from guardrails_plugin.flow import (
 from guardrails_plugin.masking import Masker
 from guardrails_plugin.payload import as_data, require_finite
 from guardrails_plugin.policy import Policy
+from guardrails_plugin.policy.watch import LivePolicy
 from guardrails_plugin.runs import RunContext, Runs
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.protocol import Store
@@ -109,11 +108,12 @@ class Guard:
         wait_timeout: float | None = None,
         record_intent: bool = True,
         run_overrides: Iterable[str] = (),
+        watch_policy: bool = True,
     ) -> None:
         self.policy = policy
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.masker = masker or Masker()
+        self.masker = _keyed_masker(masker or Masker(), store)
         self.broker = broker or ApprovalBroker(
             store, policy, clock=self.clock, scan=self.masker.scan, mask=self._mask_plain
         )
@@ -126,6 +126,10 @@ class Guard:
         self.runs = Runs(self.principal, self.environment, run_overrides, store)
         self.run_overrides = self.runs.overrides
         self._lock = threading.Lock()
+        # The policy files are checked before each call; a settled change is used (policy/watch).
+        self.live_policy = LivePolicy(
+            policy, store, self.principal.agent, self._use_policy, watch=watch_policy
+        )
 
     @classmethod
     def from_policy(
@@ -193,46 +197,21 @@ class Guard:
     def reload_policy(self, source: str | Path | Policy | None = None) -> Policy:
         """Load the policy again (from its file, or ``source``) and use it for new calls.
 
-        The guard never re-reads its policy file by itself: call this after editing it (from a
-        deploy hook or a SIGHUP handler). A policy that does not load changes nothing: the error
-        is raised and audited (``policy.reload_failed``) and the current policy stays. A
-        successful reload is audited (``policy.reloaded``, with the files and a digest of their
-        bytes). Requests already waiting keep the approvers and quorum recorded when they were
-        made; edits to them are judged by the new policy.
+        The guard also notices a changed policy file by itself (``watch_policy=True``, the
+        default: see `guardrails_plugin.policy.watch` for when a change is used); this is for a
+        deploy hook or a SIGHUP handler that wants it now, or a policy from elsewhere. A policy
+        that does not load changes nothing: the error is raised and audited
+        (``policy.reload_failed``) and the current policy stays. A successful reload is audited
+        (``policy.reloaded``, with the files and a digest of their bytes). Requests already
+        waiting keep the approvers and quorum recorded when they were made; edits to them are
+        judged by the new policy.
         """
-        if isinstance(source, Policy):
-            new, where = source, ", ".join(source.files)
-        else:
-            path = Path(source) if source is not None else self._policy_file()
-            where = str(path)
-            try:
-                new = Policy.load(path)
-            except PolicyError as exc:
-                self.store.record_event(
-                    Event.POLICY_RELOAD_FAILED,
-                    actor=self.principal.agent,
-                    data={"file": where, "problems": [str(p)[:300] for p in exc.problems[:5]]},
-                )
-                raise
-        self.store.record_event(
-            Event.POLICY_RELOADED,
-            actor=self.principal.agent,
-            data={"files": list(new.files), "rules": len(new.rules), "digest": _digest(new)},
-        )
+        return self.live_policy.reload(source)
+
+    def _use_policy(self, new: Policy) -> None:
         with self._lock:
             self.policy = new
             self.broker.policy = new
-        log.info("policy reloaded from %s (%d rules)", where, len(new.rules))
-        return new
-
-    def _policy_file(self) -> Path:
-        root = Path(self.policy.files[-1]) if self.policy.files else None
-        if root is None or not root.is_file():
-            raise ConfigError(
-                "this guard's policy was not loaded from a file; pass the file or a Policy to "
-                "reload_policy()"
-            )
-        return root
 
     # --- the one decision path -----------------------------------------------------------------
 
@@ -263,6 +242,7 @@ class Guard:
         except (UnsupportedValue, InputTooLarge) as exc:
             return self._fail(call, "could not check the call", exc)
         try:
+            self.live_policy.refresh()  # a settled change of the policy file, audited first
             analysis = self.masker.analyze(call.args)
             findings = list(analysis.findings)
             decision = self.policy.evaluate(call, findings)
@@ -747,12 +727,12 @@ class Guard:
         return await self.broker.wait_async(step.request.id, step.deadline)
 
 
-def _digest(policy: Policy) -> str | None:
-    """SHA-256 over the policy's files as they are on disk now (None for an in-memory one)."""
-    digest = hashlib.sha256()
-    for name in policy.files:
-        try:
-            digest.update(Path(name).read_bytes())
-        except OSError:
-            return None
-    return digest.hexdigest()
+def _keyed_masker(masker: Masker, store: Store) -> Masker:
+    """``masker``, hashing under a key derived from the store's when none was configured, so
+    the `hash` strategy gives one value the same hash in every run on this store. The key is an
+    HMAC of a fixed label under the store's key: knowing it reveals nothing about the store's
+    key, and nothing in the database can compute it."""
+    if masker.has_hash_key:
+        return masker
+    derived = store.keyed_hash({"scope": "masking/hash-key/v1"})
+    return masker.keyed(hashlib.sha256(derived.encode()).digest())

@@ -33,6 +33,7 @@ from guardrails_plugin.errors import (
     RequestChanged,
 )
 from guardrails_plugin.policy import Policy
+from guardrails_plugin.policy.watch import SETTLE_SECONDS, LivePolicy
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import call_key
 from guardrails_plugin.store.protocol import Store, StoreTx
@@ -109,6 +110,7 @@ class ApprovalBroker:
         self.execution_window = execution_window
         self.scan = scan
         self.mask = mask
+        self._live: LivePolicy | None = None
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -232,6 +234,20 @@ class ApprovalBroker:
         assert refusal is not None
         raise refusal
 
+    def follow_policy_file(self, actor: str, *, settle: float = SETTLE_SECONDS) -> None:
+        """Re-read the policy when its file changes, before each vote (as a `Guard` does before
+        each call; see `guardrails_plugin.policy.watch`), audited as ``actor``. For a process
+        that only decides, such as the Slack app: its policy narrows who may vote and judges
+        edits, so someone removed from the file stops counting without a restart. A `Guard`'s
+        own broker does not follow the file itself: the guard does, and hands it the change."""
+        if self.policy is None:
+            raise ValueError("follow_policy_file() needs a broker with a policy")
+
+        def use(new: Policy) -> None:
+            self.policy = new
+
+        self._live = LivePolicy(self.policy, self.store, actor, use, settle=settle)
+
     def verified(self, request_id: str) -> tuple[ApprovalRequest | None, str | None]:
         """The request as stored, and why its columns differ from the terms its keyed audit
         rows record (None when they match), read in one transaction: whoever acts on a decided
@@ -278,6 +294,8 @@ class ApprovalBroker:
         ``revision`` the reviewer saw (a deny need not). A repeat vote by the same person is a
         harmless no-op.
         """
+        if self._live is not None:
+            self._live.refresh()  # a StoreError here refuses the vote, as any store failure does
         verdict = Verdict(verdict)
         reason = reason.strip() if reason and reason.strip() else None
         outcome: VoteResult | None = None

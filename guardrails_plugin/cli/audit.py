@@ -155,6 +155,10 @@ def _print_verify(result: VerifyResult, requests: int, problems: list[tuple[str,
             )
     else:
         render.stderr().print(f"[red]BROKEN[/] at row {result.first_bad_seq}: {result.problem}")
+        render.stderr().print(
+            f"rows before {result.first_bad_seq} verify; what to do: docs/operations.md, "
+            "'When audit verify fails'"
+        )
     for request_id, problem in problems:
         render.stderr().print(f"[red]REQUEST[/] {_cell(request_id)}: {_cell(problem)}")
     if not problems:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from guardrails_plugin.cli import render
-from guardrails_plugin.errors import MaskingError
+from guardrails_plugin.errors import ConfigError, MaskingError
 from guardrails_plugin.types import MaskingSettings
 
 __all__ = ["mask"]
@@ -52,11 +52,17 @@ def mask(
         is_json = False
     if not is_json:
         payload = text
-    masker = Masker(ner=not no_ner, settings=MaskingSettings(strategy=strategy), allow=allow)
     try:
+        masker = Masker(ner=not no_ner, settings=MaskingSettings(strategy=strategy), allow=allow)
         result = masker.mask(payload)
-    except MaskingError as exc:
+    except (ConfigError, MaskingError) as exc:  # a bad key or spaCy model, an oversized input
         raise click.ClickException(str(exc)) from None
+    if strategy == "hash" and not masker.has_hash_key:
+        click.echo(
+            "note: these hashes hold for this run only (a random key); set GUARDRAILS_MASK_KEY "
+            "to get the same hashes every time (docs/operations.md, 'The keys').",
+            err=True,
+        )
     if show_findings:
         click.echo(
             render.dumps(

@@ -117,7 +117,9 @@ def serve(
         raise SystemExit(1) from None
     except GuardError as exc:
         raise click.ClickException(str(exc)) from None
-    app, outbox = build_app(settings, reviewer_broker(store, loaded))
+    broker = reviewer_broker(store, loaded)
+    broker.follow_policy_file("slack-app")  # a changed --policy file counts without a restart
+    app, outbox = build_app(settings, broker)
     out = render.stdout()
     if socket:
         out.print(f"Slack app in Socket Mode; store {store.path}; channel {settings.channel}")

@@ -18,6 +18,7 @@ checkpoint and the guard denies the call.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -48,6 +49,7 @@ from guardrails_plugin.masking.spans import Span, resolve
 from guardrails_plugin.masking.strategies import replacement
 from guardrails_plugin.masking.vault import Vault
 from guardrails_plugin.masking.walk import JSON_MARK, Limits, collect, rebuild
+from guardrails_plugin.secret_keys import decode_key, require_key_length
 from guardrails_plugin.types import Finding, MaskingSettings
 
 __all__ = ["Analysis", "MaskResult", "Masker"]
@@ -113,6 +115,10 @@ class Analysis:
 class Masker:
     """Thread-safe; build one and share it. ``detectors`` defaults to the registry's.
 
+    ``hash_key`` keys the `hash` strategy (else ``GUARDRAILS_MASK_KEY``, hex or base64; 32 bytes
+    or more). With neither, a `Guard` keys it from its store's key; a masker used alone draws a
+    random key, so its hashes hold within its process only (docs/operations.md, "The keys").
+
     ``deadline_seconds`` bounds the time one `analyze`/`mask`/`scan` call may take (None: no
     bound); past it the call raises `MaskingTimeout`. ``clock`` is the monotonic clock the
     deadline is measured on (injectable for tests).
@@ -141,8 +147,8 @@ class Masker:
         self.detectors = chosen
         self.settings = settings or MaskingSettings()
         self.allow = {a.casefold() for a in allow}
-        env_key = os.environ.get(KEY_ENV)
-        self._key = hash_key or (env_key.encode() if env_key else secrets.token_bytes(32))
+        self._configured_key = _hash_key(hash_key)
+        self._key = self._configured_key or secrets.token_bytes(32)
         self.limits = limits or Limits()
         self.deadline_seconds = deadline_seconds
         self._clock = clock
@@ -153,6 +159,20 @@ class Masker:
         self._cache_lock = threading.Lock()
 
     # --- public API ----------------------------------------------------------------------------
+
+    @property
+    def has_hash_key(self) -> bool:
+        """Whether the `hash` key was configured (``hash_key=`` or ``GUARDRAILS_MASK_KEY``)
+        rather than drawn at random for this masker, so valid in this process only."""
+        return self._configured_key is not None
+
+    def keyed(self, hash_key: bytes) -> Masker:
+        """This masker hashing with ``hash_key``: same detectors, settings and cache (what is
+        found does not depend on the key). A `Guard` keys a masker that has no configured key
+        from its store's key, so `hash` values stay the same across runs of one store."""
+        twin = copy.copy(self)
+        twin._configured_key = twin._key = require_key_length(hash_key, "Masker.keyed(hash_key)")
+        return twin
 
     def scan(self, value: Any) -> list[Finding]:
         """What is sensitive in ``value``, without changing it."""
@@ -406,3 +426,13 @@ def _render(node: dict[str, Any]) -> str:
         return body
     # The word may end here: try the longer continuation first, as the old alternation did.
     return f"(?:{body})?" if len(branches) == 1 else f"{body}?"
+
+
+def _hash_key(explicit: bytes | None) -> bytes | None:
+    """The configured `hash` key: explicit bytes beat ``GUARDRAILS_MASK_KEY``; None when neither
+    is set. Either must be 32 bytes or more: a short key makes the hashes of low-entropy values
+    (a PIN, a phone number) easy to reverse by trying them all."""
+    if explicit is not None:
+        return require_key_length(explicit, "Masker(hash_key=...)")
+    text = os.environ.get(KEY_ENV)
+    return decode_key(text, f"${KEY_ENV}") if text else None

@@ -10,7 +10,6 @@ says nothing about the key that the row hashes do not already say.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import hmac
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrails_plugin.errors import ConfigError
+from guardrails_plugin.secret_keys import decode_key, require_key_length
 from guardrails_plugin.store.canonical import canonical_json
 
 __all__ = ["KEY_ENV", "HashKey", "call_key"]
@@ -41,9 +41,7 @@ class HashKey:
     """
 
     def __init__(self, key: bytes, source: str = "the key passed to SQLiteStore") -> None:
-        if len(key) < 32:
-            raise ConfigError(f"{source}: the audit key must be at least 32 bytes")
-        self._key = key
+        self._key = require_key_length(key, f"the audit key ({source})")
         self.source = source
         self.fingerprint = hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
 
@@ -58,7 +56,7 @@ class HashKey:
             return cls(key)
         env = os.environ.get(KEY_ENV)
         if env:
-            return cls(_decode_key(env, f"${KEY_ENV}"), f"${KEY_ENV}")
+            return cls(decode_key(env, f"${KEY_ENV}"), f"${KEY_ENV}")
         if key_file is None:
             raise ConfigError(f"no audit key: set {KEY_ENV} or give a key file")
         return cls(_key_from_file(key_file, create), f"key file {key_file}")
@@ -99,20 +97,6 @@ def call_key(
     )
 
 
-def _decode_key(text: str, source: str) -> bytes:
-    text = text.strip()
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except ValueError:
-            raise ConfigError(f"{source} must be hex or base64") from None
-    if len(raw) < 32:
-        raise ConfigError(f"{source} must decode to at least 32 bytes, got {len(raw)}")
-    return raw
-
-
 def _key_from_file(path: Path, create: bool) -> bytes:
     try:
         info = os.stat(path)
@@ -134,7 +118,7 @@ def _key_from_file(path: Path, create: bool) -> bytes:
             f"approvals. Run `chmod 600 {path}` (and replace the key if others may have read it)."
         )
     try:
-        return _decode_key(path.read_text(encoding="ascii"), f"audit key file {path}")
+        return decode_key(path.read_text(encoding="ascii"), f"audit key file {path}")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read audit key file {path}: {exc}") from None
 

@@ -15,13 +15,14 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import StructuredTool, tool
 
-from guardrails_plugin.errors import StoreError, ToolDenied
+from guardrails_plugin.errors import ConfigError, StoreError, ToolDenied
 from guardrails_plugin.guard import Guard
 from guardrails_plugin.integrations.langchain import (
     GuardCallbackHandler,
     GuardMiddleware,
     guard_tool,
     guard_tools,
+    resume_decided,
 )
 from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel, tool_call
 from guardrails_plugin.store import Event, Status
@@ -496,3 +497,75 @@ def test_interrupt_suspends_in_one_process_vote_in_another_resume_in_a_third(tmp
     ran = [json.loads(line) for line in spy_file.read_text().splitlines()]
     assert [r["tool"] for r in ran] == ["lookup_customer", "export_table"]
     assert ran[1]["database"] == "prod-eu"
+
+
+# --- interrupt mode needs a checkpointer -------------------------------------------------------
+
+
+def _export_script() -> list[AIMessage]:
+    return [
+        AIMessage(
+            "", tool_calls=[tool_call("export_table", {"database": "prod-eu", "table": "t"}, "c1")]
+        )
+    ]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["invoke", "ainvoke"])
+def test_interrupt_mode_without_a_checkpointer_refuses_before_any_request(guard, spy, asynchronous):
+    """Issue 14 #7: interrupt mode in an agent without a checkpointer is refused with a sentence
+    naming the fix, before a request is created or anything is written to the store."""
+    model = ScriptedChatModel(responses=[*_export_script(), AIMessage("All done.")])
+    agent = create_agent(
+        model, make_tools(spy), middleware=[GuardMiddleware(guard, mode="interrupt")]
+    )
+    with pytest.raises(ConfigError) as refused:
+        run(agent, asynchronous=asynchronous)
+    message = str(refused.value)
+    assert "checkpointer" in message
+    assert "create_agent(..., checkpointer=InMemorySaver())" in message
+    assert 'mode="blocking"' in message
+    assert spy.calls == []
+    assert guard.store.list_requests() == []
+    assert list(guard.store.audit_rows()) == []
+
+
+def test_interrupt_mode_refuses_even_a_call_that_needs_no_approval(guard, spy):
+    """Issue 14 #7: the refusal comes at the first guarded call, not at the first approval, so
+    a development run with only allowed calls already shows the mistake."""
+    script = [AIMessage("", tool_calls=[tool_call("lookup_customer", {"customer_id": 7}, "c1")])]
+    model = ScriptedChatModel(responses=[*script, AIMessage("All done.")])
+    agent = create_agent(
+        model, make_tools(spy), middleware=[GuardMiddleware(guard, mode="interrupt")]
+    )
+    with pytest.raises(ConfigError, match="checkpointer"):
+        run(agent)
+    assert spy.calls == []
+
+
+def test_interrupt_mode_with_a_checkpointer_suspends_and_resumes(guard, spy):
+    """Issue 14 #7: the same agent with a checkpointer suspends, and resumes once decided."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    model = ScriptedChatModel(responses=[*_export_script(), AIMessage("All done.")])
+    agent = create_agent(
+        model,
+        make_tools(spy),
+        middleware=[GuardMiddleware(guard, mode="interrupt")],
+        checkpointer=InMemorySaver(),
+    )
+    result = run(agent)
+    (suspended,) = result["__interrupt__"]
+    request_id = suspended.value["request_id"]
+    assert resume_decided(agent, "t-1", guard) is None  # still pending
+    guard.broker.vote(request_id, "cli:bob", "approve", revision=0)
+    resumed = resume_decided(agent, "t-1", guard)
+    assert resumed["messages"][-1].content == "All done."
+    assert spy.names() == ["export_table"]
+
+
+def test_resume_decided_on_an_agent_without_a_checkpointer_names_the_fix(guard, spy):
+    """Issue 14 #7: resume_decided says what is missing instead of LangGraph's 'No checkpointer
+    set'."""
+    agent = create_agent(ScriptedChatModel(responses=[AIMessage("hi")]), make_tools(spy))
+    with pytest.raises(ConfigError, match=r"checkpointer=InMemorySaver\(\)"):
+        resume_decided(agent, "t-1", guard)

@@ -49,7 +49,7 @@ def test_a_reload_applies_the_edited_file_to_new_calls(guard):
     tool = SpyTool()
     assert guard.call("drop_table", {"name": "t"}, tool).allowed
     path.write_text(DENY_DROP)
-    assert guard.call("drop_table", {"name": "t"}, tool).allowed  # not re-read by itself
+    assert guard.call("drop_table", {"name": "t"}, tool).allowed  # not yet: the file is fresh
     guard.reload_policy()
     outcome = guard.call("drop_table", {"name": "t"}, tool)
     assert not outcome.allowed and "no-drop" in outcome.message and len(tool.runs) == 2

@@ -2,7 +2,8 @@
 
 ``mode="blocking"`` waits for approvals in place (sync wait, or ``await`` that shares one
 watcher). ``mode="interrupt"`` suspends the LangGraph run with ``interrupt()`` instead, for
-approvals that may take hours: the run needs a checkpointer, the request is created once per
+approvals that may take hours: the run needs a checkpointer (without one, every guarded call
+is refused with a `ConfigError` before the store is written), the request is created once per
 tool-call id (LangGraph re-runs this wrapper from the top on resume), the guard calls
 ``interrupt()`` exactly once per approval so later interrupts in the same task keep their own
 resume values, and after resuming the decision is read from the store, never from the resume
@@ -24,11 +25,12 @@ from typing import Annotated, Any, Literal
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
 from langgraph.config import get_config
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.prebuilt.tool_node import ToolInvocationError
 from langgraph.types import Command, interrupt
 from pydantic import AfterValidator, ValidationError
 
-from guardrails_plugin.errors import ToolDenied
+from guardrails_plugin.errors import ConfigError, ToolDenied
 from guardrails_plugin.guard import Guard, Outcome, RunContext, Wait
 from guardrails_plugin.integrations.langchain import outputs  # noqa: F401 - registers Send
 from guardrails_plugin.integrations.langchain.arguments import ToolArguments, validation_errors
@@ -58,6 +60,14 @@ __all__ = ["INTERRUPT_TYPE", "GuardMiddleware", "resume_decided"]
 
 INTERRUPT_TYPE = "guardrails_approval"
 
+NO_CHECKPOINTER = (
+    'GuardMiddleware(mode="interrupt") needs an agent with a checkpointer: the run is suspended '
+    "until the request is decided and can only be resumed from a checkpoint. Build the agent "
+    "with one, e.g. create_agent(..., checkpointer=InMemorySaver()) (from "
+    "langgraph.checkpoint.memory; SqliteSaver or PostgresSaver to resume in another process), "
+    'or use mode="blocking" to wait in place.'
+)
+
 Handler = Callable[[Any], ToolMessage | Command[Any]]
 AsyncHandler = Callable[[Any], Awaitable[ToolMessage | Command[Any]]]
 
@@ -75,6 +85,7 @@ class GuardMiddleware(AgentMiddleware):
         self.mode = mode
 
     def wrap_tool_call(self, request: Any, handler: Handler) -> ToolMessage | Command[Any]:
+        self._require_checkpointer()
         call, trace = request.tool_call, _trace(request)
         checked = self._check(request)
         if not isinstance(checked, tuple):
@@ -110,6 +121,7 @@ class GuardMiddleware(AgentMiddleware):
     async def awrap_tool_call(
         self, request: Any, handler: AsyncHandler
     ) -> ToolMessage | Command[Any]:
+        self._require_checkpointer()
         call, trace = request.tool_call, _trace(request)
         checked = self._check(request)
         if not isinstance(checked, tuple):
@@ -144,6 +156,22 @@ class GuardMiddleware(AgentMiddleware):
             raise
         await trace.aend(answer)
         return answer
+
+    def _require_checkpointer(self) -> None:
+        """Refuse interrupt mode in a run without a checkpointer, before anything is written.
+
+        Without one, ``interrupt()`` still ends the run with ``__interrupt__`` and the request
+        would wait in the store, but nothing could resume the run (LangGraph: "No checkpointer
+        set"). The refusal comes at every guarded call, not only at one that needs approval,
+        so a development run with only allowed calls already shows the mistake. LangGraph hands
+        each task the run's checkpointer (its own, or the one a parent graph lends it) under
+        ``CONFIG_KEY_CHECKPOINTER``; outside a run there is none, and the call is refused too.
+        """
+        if self.mode != "interrupt":
+            return
+        config = _config() or {}
+        if config.get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER) is None:
+            raise ConfigError(NO_CHECKPOINTER)
 
     def _check(self, request: Any) -> tuple[dict[str, Any], RunContext, ToolArguments] | _Refusal:
         """(the arguments as the tool will receive them, the run, the tool's validation), or
@@ -325,6 +353,8 @@ def resume_decided(agent: Any, thread_id: str, guard: Guard, **config: Any) -> A
     e.g. from a scheduler or after a Slack vote). Decisions are read from the store; the resume
     value only tells the graph which interrupts to continue.
     """
+    if getattr(agent, "checkpointer", True) in (None, False):  # a graph that never saves
+        raise ConfigError(NO_CHECKPOINTER)
     cfg = {**config, "configurable": {**config.get("configurable", {}), "thread_id": thread_id}}
     state = agent.get_state(cfg)
     pending = [

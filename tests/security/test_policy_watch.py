@@ -1,0 +1,173 @@
+"""Issue 14 #13: running processes follow a changed policy file, safely.
+
+A `Guard` (and the Slack app's broker) re-reads its policy file when it changes, once the file
+has settled; a file still being written is not used, a broken one keeps the last good policy
+(logged at ERROR and audited once), and every change is audited with the SHA-256 of the bytes
+loaded. Real files rewritten between two real calls; "settled" is made true by dating the file's
+modification time back, as a file written seconds ago would be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from guardrails_plugin.approvals import ApprovalBroker
+from guardrails_plugin.errors import NotAnApprover
+from guardrails_plugin.guard import Guard
+from guardrails_plugin.masking import Masker
+from guardrails_plugin.policy import Policy
+from guardrails_plugin.store import Event
+from guardrails_plugin.store.sqlite import SQLiteStore
+
+from ..helpers import KEY, make_request
+from .conftest import SpyTool
+
+ALLOW = """\
+version: 1
+defaults: {effect: allow}
+rules: []
+"""
+DENY_DROP = """\
+version: 1
+defaults: {effect: allow}
+rules:
+  - id: reads
+    match: {tool: read_table}
+    effect: allow
+  - id: no-drop
+    match: {tool: drop_table}
+    effect: deny
+    reason: Never.
+"""
+# The first half of DENY_DROP, cut between its rules: valid YAML and a valid policy.
+HALF = DENY_DROP[: DENY_DROP.index("  - id: no-drop")]
+
+
+def settled(path: Path, text: str, age: float = 5.0) -> None:
+    """Write ``text`` to ``path`` in place, dated ``age`` seconds back."""
+    path.write_text(text)
+    then = time.time() - age
+    os.utime(path, (then, then))
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    path = tmp_path / "policy.yaml"
+    settled(path, ALLOW, age=60)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    guard = Guard(Policy.load(path), store, principal="agent:bot", masker=Masker(ner=False))
+    yield guard, path
+    store.close()
+
+
+def reloads(guard: Guard, event: str = Event.POLICY_RELOADED) -> list:
+    return [r for r in guard.store.audit_rows() if r.event == event]
+
+
+def test_a_rewritten_policy_file_is_used_by_the_next_call(setup):
+    """Issue 14 #13: a Guard follows its policy file without reload_policy(), and audits the
+    change with the SHA-256 of the new file before the call uses it."""
+    guard, path = setup
+    tool = SpyTool()
+    assert guard.call("drop_table", {"name": "t"}, tool).allowed
+    settled(path, DENY_DROP)
+    outcome = guard.call("drop_table", {"name": "t"}, tool)
+    assert not outcome.allowed and "no-drop" in outcome.message and len(tool.runs) == 1
+    [row] = reloads(guard)
+    assert row.data["digest"] == sha(DENY_DROP)
+    assert row.data["previous_digest"] == sha(ALLOW)
+    assert row.data["rules"] == 2 and row.data["why"] == "file changed"
+    assert guard.broker.policy is guard.policy
+    events = [r.event for r in guard.store.audit_rows()]
+    assert events.index(Event.POLICY_RELOADED) < len(events) - 1  # before the call's own row
+
+
+def test_a_file_still_being_written_is_never_half_applied(setup):
+    """Issue 14 #13: a file cut between two rules (what a reader sees mid-write) loads as a
+    valid, laxer policy; it is not used while it is fresh, and the finished file is."""
+    guard, path = setup
+    settled(path, DENY_DROP)
+    tool = SpyTool()
+    assert not guard.call("drop_table", {"name": "t"}, tool).allowed
+    path.write_text(HALF)  # just written: maybe more is coming
+    assert not guard.call("drop_table", {"name": "t"}, tool).allowed  # still the whole policy
+    assert len(reloads(guard)) == 1
+    settled(path, DENY_DROP + "  - {id: extra, match: {tool: x}, effect: deny}\n")
+    assert not guard.call("drop_table", {"name": "t"}, tool).allowed and tool.runs == []
+    latest = reloads(guard)[-1]
+    assert latest.data["rules"] == 3 and latest.data["previous_digest"] == sha(DENY_DROP)
+
+
+def test_a_broken_file_keeps_the_last_good_policy_logs_and_audits_once(setup, caplog):
+    """Issue 14 #13: a rewrite that does not load changes nothing: the last good policy stays,
+    an ERROR names the file and the problem, one policy.reload_failed row (not one per call);
+    the fixed file is used."""
+    guard, path = setup
+    settled(path, DENY_DROP)
+    tool = SpyTool()
+    guard.call("drop_table", {"name": "t"}, tool)
+    broken = DENY_DROP.replace("effect: deny", "effect: dney")
+    with caplog.at_level(logging.ERROR, logger="guardrails_plugin.policy.watch"):
+        settled(path, broken)
+        for _ in range(3):
+            assert not guard.call("drop_table", {"name": "t"}, tool).allowed
+    [failed] = reloads(guard, Event.POLICY_RELOAD_FAILED)
+    assert failed.data["digest"] == sha(broken) and failed.data["kept_digest"] == sha(DENY_DROP)
+    assert "dney" in failed.data["problems"][0]
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert str(path) in logged.getMessage() and "stays in force" in logged.getMessage()
+    settled(path, ALLOW, age=3)
+    assert guard.call("drop_table", {"name": "t"}, tool).allowed
+    assert reloads(guard)[-1].data["digest"] == sha(ALLOW)
+
+
+def test_the_same_bytes_rewritten_change_nothing(setup):
+    """Issue 14 #13: a touch or a rewrite with the same text writes no audit row."""
+    guard, path = setup
+    settled(path, ALLOW, age=10)
+    guard.call("read_table", {}, SpyTool())
+    assert reloads(guard) == []
+
+
+def test_watching_can_be_turned_off(tmp_path):
+    """Issue 14 #13: Guard(watch_policy=False) keeps its policy until reload_policy()."""
+    path = tmp_path / "policy.yaml"
+    settled(path, ALLOW, age=60)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    guard = Guard(
+        Policy.load(path), store, principal="a", masker=Masker(ner=False), watch_policy=False
+    )
+    settled(path, DENY_DROP)
+    assert guard.call("drop_table", {}, SpyTool()).allowed
+    guard.reload_policy()
+    assert not guard.call("drop_table", {}, SpyTool()).allowed
+    store.close()
+
+
+def test_the_slack_apps_broker_follows_the_file_before_each_vote(tmp_path):
+    """Issue 14 #13: the broker `slack serve` runs follows its --policy file too: someone
+    removed from the approvers stops counting without a restart."""
+    from ..helpers import POLICY
+
+    path = tmp_path / "policy.yaml"
+    settled(path, POLICY, age=60)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    broker = ApprovalBroker(store, Policy.load(path))
+    broker.follow_policy_file("slack-app")
+    request = make_request(broker)
+    settled(path, POLICY.replace("dba: [alice, bob, carol]", "dba: [alice, carol]"))
+    with pytest.raises(NotAnApprover):
+        broker.vote(request.id, "slack:UBOB", "approve", revision=0, channel="slack")
+    [row] = [r for r in store.audit_rows() if r.event == Event.POLICY_RELOADED]
+    assert row.actor == "slack-app"
+    store.close()
