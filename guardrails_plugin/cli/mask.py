@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from guardrails_plugin.cli import render
-from guardrails_plugin.errors import MaskingError
+from guardrails_plugin.errors import ConfigError, MaskingError
 from guardrails_plugin.types import MaskingSettings
 
 __all__ = ["mask"]
@@ -52,6 +52,8 @@ def mask(
         is_json = False
     if not is_json:
         payload = text
+    if not no_ner:
+        _require_spacy_model()
     masker = Masker(ner=not no_ner, settings=MaskingSettings(strategy=strategy), allow=allow)
     try:
         result = masker.mask(payload)
@@ -80,6 +82,17 @@ def mask(
         click.echo(json.dumps(result.value, ensure_ascii=False, indent=2))
     else:
         click.echo(result.value, nl=not str(result.value).endswith("\n"))
+
+
+def _require_spacy_model() -> None:
+    """Refuse up front, once: found mid-way, a missing model is logged by the masker and then
+    reported again as this command's error."""
+    from guardrails_plugin.masking.spacy_model import find_model_path
+
+    try:
+        find_model_path()
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}; or pass --no-ner to mask without names") from None
 
 
 def _read(source: str) -> str:
