@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,16 +52,22 @@ def test_demo_refuses_a_store_it_did_not_create(tmp_path, existing):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_demo_without_db_uses_a_new_temporary_folder_each_run(tmp_path):
+def test_demo_without_db_uses_a_new_temporary_folder_each_run(tmp_path, monkeypatch):
     """Issue 14 #3 and #4: without --db the demo writes nothing into the current folder (a
     checkout's working tree), and a second run works without deleting the first one's store."""
+    system_tmp, cwd = tmp_path / "tmp", tmp_path / "checkout"
+    system_tmp.mkdir()
+    cwd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))  # where mkdtemp puts folders
+    monkeypatch.chdir(cwd)
     stores = []
     for _ in range(2):
         result = CliRunner().invoke(cli, ["demo", "--approve"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         stores.append(Path(re.findall(r"audit tail --db (\S+)", result.output)[-1]))
     assert stores[0] != stores[1] and all(p.is_file() for p in stores)
-    assert all(tmp_path not in p.parents and Path.cwd() not in p.parents for p in stores)
+    assert all(system_tmp in p.parents for p in stores)
+    assert list(cwd.iterdir()) == []
 
 
 @pytest.mark.parametrize(
