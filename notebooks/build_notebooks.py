@@ -14,22 +14,25 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = '''import os, tempfile
+SETUP = '''import tempfile
 from pathlib import Path
 
 # Run from the repository or from notebooks/: find the example policies either way.
 REPO = Path.cwd() if (Path.cwd() / "policies").is_dir() else Path.cwd().parent
-WORK = Path(tempfile.mkdtemp(prefix="guardrails-"))   # a fresh SQLite file per run
-os.environ.setdefault("GUARDRAILS_AUDIT_KEY", "00" * 32)  # demo key; use a real secret'''
+# A fresh folder per run for the SQLite store. A new store creates its audit key beside it
+# (guardrails.db.key, mode 0600): no key to set, and none to print.
+WORK = Path(tempfile.mkdtemp(prefix="guardrails-"))'''
 
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_quickstart_langchain.ipynb": [
         ("md", "# Quickstart: a LangChain agent behind the guard\n\n"
                "A `create_agent` agent with a scripted model (no API key), guarded by "
                "`GuardMiddleware`. We will see a masked tool output, a denial the model reads, "
-               "an approval by a simulated reviewer, and the audit trail."),
+               "a call that waits for a human, and that human approving it **from a second "
+               "process with the real `guardrails-plugin` CLI**, as a reviewer in another shell "
+               "would. Then the audit trail."),
         ("code", SETUP),
-        ("code", '''from langchain.agents import create_agent
+        ("code", """from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 
@@ -39,22 +42,36 @@ from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel, 
 
 @tool
 def lookup_customer(customer_id: int) -> dict:
-    """Look up a customer by id."""
+    \"\"\"Look up a customer by id.\"\"\"
     return {"id": customer_id, "name": "Ana Lopez", "email": "ana.lopez@example.org"}
 
 @tool
 def run_sql(query: str) -> str:
-    """Run a SQL statement."""
+    \"\"\"Run a SQL statement.\"\"\"
     return "ok"
 
 @tool
 def restart_service(name: str) -> str:
-    """Restart a service."""
-    return f"{name} restarted"'''),
+    \"\"\"Restart a service.\"\"\"
+    return f"{name} restarted\""""),
         ("md", "The guard reads `policies/default.yaml`: reads are allowed, `DROP` is denied, "
                "and tools no rule mentions (like `restart_service`) need an on-call approval. "
-               "The agent acts for Alice (`slack:U024BE7LH`), so Alice cannot approve."),
-        ("code", '''guard = Guard.from_policy(REPO / "policies/default.yaml", store=WORK / "guardrails.db",
+               "The agent acts for Alice (`slack:U024BE7LH`), so Alice cannot approve.\n\n"
+               "The CLI votes as `cli:<your OS account>`, taken from the operating system (no "
+               "flag can claim another identity). So that you may approve, this notebook copies "
+               "the policy and adds you to the `oncall` group, exactly as you would add a "
+               "reviewer to `people:` and `groups:` in your own policy."),
+        ("code", """import os, pwd
+import yaml
+
+me = pwd.getpwuid(os.geteuid()).pw_name                 # who the CLI will say you are
+policy = yaml.safe_load((REPO / "policies/default.yaml").read_text())
+policy["people"]["you"] = [f"cli:{me}"]
+policy["groups"]["oncall"].append("you")
+POLICY, DB = WORK / "policy.yaml", WORK / "guardrails.db"
+POLICY.write_text(yaml.safe_dump(policy, sort_keys=False))
+
+guard = Guard.from_policy(POLICY, store=DB,
                           principal="agent:support-bot", on_behalf_of="slack:U024BE7LH")
 model = ScriptedChatModel(responses=[
     AIMessage("", tool_calls=[tool_call("lookup_customer", {"customer_id": 7})]),
@@ -63,24 +80,54 @@ model = ScriptedChatModel(responses=[
     AIMessage("All done."),
 ])
 agent = create_agent(model, [lookup_customer, run_sql, restart_service],
-                     middleware=[GuardMiddleware(guard)])'''),
-        ("md", "A simulated reviewer (Bob, on call) approves whatever is pending. It votes "
-               "through the real broker, so the same rules apply as in Slack or the CLI."),
-        ("code", '''from guardrails_plugin.testing import ScriptedApprover
+                     middleware=[GuardMiddleware(guard)])
+print(f"you are cli:{me}; store {DB}")"""),
+        ("md", "The agent runs in a background thread, as it would inside your service. When it "
+               "reaches `restart_service` the guard writes an approval request to the store and "
+               "the run waits for a decision."),
+        ("code", """import threading
 
-with ScriptedApprover(guard.broker, "cli:bob"):
-    result = agent.invoke({"messages": [("user", "Help customer 7")]},
-                          {"configurable": {"thread_id": "ticket-42"}})
+outcome = {}
+run = threading.Thread(target=lambda: outcome.update(result=agent.invoke(
+    {"messages": [("user", "Help customer 7")]}, {"configurable": {"thread_id": "ticket-42"}})))
+run.start()"""),
+        ("md", "Now be the reviewer, from a **second process**: `cli()` runs `python -m "
+               "guardrails_plugin ...`, the same program as typing `guardrails-plugin ...` in "
+               "another shell. It shares nothing with this kernel but the SQLite file (and the "
+               "key file beside it)."),
+        ("code", """import shlex, subprocess, sys, time
+from guardrails_plugin.store import Status
 
-for message in result["messages"]:
+def cli(*args):
+    \"\"\"`guardrails-plugin ARGS` in a process of its own; prints what the reviewer sees.\"\"\"
+    plain = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    done = subprocess.run([sys.executable, "-m", "guardrails_plugin", *map(str, args)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**plain, "COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"})
+    print(f"$ {shlex.join(['guardrails-plugin', *map(str, args)])}\\n{done.stdout}{done.stderr}")
+
+deadline = time.monotonic() + 60
+while not guard.store.list_requests(Status.PENDING):    # wait until the agent has asked
+    assert time.monotonic() < deadline and run.is_alive(), "the agent never asked"
+    time.sleep(0.05)
+request = guard.store.list_requests(Status.PENDING)[0]
+cli("pending", "--db", DB)
+cli("show", request.id, "--db", DB)"""),
+        ("code", """cli("approve", request.id, "--revision", request.revision,
+    "--reason", "billing restart is routine", "--db", DB, "--policy", POLICY)
+
+run.join(timeout=60)                                     # the waiting run wakes and goes on
+for message in outcome["result"]["messages"]:
     status = getattr(message, "status", "")
-    print(f"{type(message).__name__:12} {status:8} {message.content}")'''),
-        ("code", '''from guardrails_plugin.store import verify_chain
-
-for row in guard.store.audit_rows():
-    print(row.seq, row.event, row.actor, {k: row.data[k] for k in ("tool", "effect", "rule_id")
-                                          if k in row.data})
-print(verify_chain(guard.store.audit_rows()))'''),
+    print(f"{type(message).__name__:12} {status:8} {message.content}")"""),
+        ("md", "The model saw `<PERSON_1>` and `<EMAIL_1>`, read the `DROP` denial as a "
+               "sentence, and got `billing restarted` once you approved. (In tests, "
+               "`guardrails_plugin.testing.ScriptedApprover(guard.broker, \"cli:bob\")` casts "
+               "the same vote from a thread, through the same broker checks.)\n\n"
+               "Every step is in the hash-chained audit log; `audit verify` recomputes the chain "
+               "under the store's key."),
+        ("code", """cli("audit", "tail", "--db", DB)
+cli("audit", "verify", "--db", DB)"""),
     ],
     "02_llamaindex.ipynb": [
         ("md", "# The same story with a LlamaIndex `FunctionAgent`\n\n"
@@ -179,11 +226,37 @@ for call, found in samples:
     d = policy.evaluate(call, found)
     print(f"{call.tool:14} {str(dict(call.args)):40} {','.join(found):6} {d.effect.value} ({d.rule_id})")'''),
         ("md", "`explain` says why each earlier rule did not match, and which later rules would "
-               "also have matched."),
-        ("code", '''e = policy.explain(ToolCall("export_csv", {"database": "dev", "limit": 10**6}))
+               "also have matched (first match wins, so they are *shadowed* for this call). A "
+               "prod export holding an IBAN is denied by `no-payment-data`; `prod-export` "
+               "matches too, but comes later:"),
+        ("code", '''e = policy.explain(ToolCall("export_table", {"database": "prod-eu"}), ["IBAN"])
+print("decision:", e.decision.effect.value, f"({e.decision.rule_id})", e.decision.reason)
 for t in e.checked:
-    print(t.rule_id, "->", t.reason or "matched")
-print("decision:", e.decision.effect.value, e.decision.reason)'''),
+    print("  checked ", t.rule_id, "->", t.reason or "matched")
+for t in e.shadowed:
+    print("  shadowed", t.rule_id, f"({t.effect.value}, line {t.line}): also matches, comes later")
+
+e = policy.explain(ToolCall("export_csv", {"database": "dev", "limit": 10**6}))
+print("decision:", e.decision.effect.value, f"({e.decision.rule_id})", e.decision.reason)
+for t in e.checked:
+    print("  checked ", t.rule_id, "->", t.reason or "matched")'''),
+        ("md", "A rule that can *never* match, because an earlier rule catches every tool it "
+               "names, is a mistake worth a warning: `guardrails-plugin policy check` prints it, "
+               "and `Policy.shadowed_rules()` lists it."),
+        ("code", '''import subprocess, sys, tempfile
+from pathlib import Path
+
+dead = Path(tempfile.mkdtemp(prefix="guardrails-")) / "dead-rule.yaml"
+dead.write_text("""version: 1
+defaults: {effect: deny}
+rules:
+  - {id: all-db, match: {tool: "db_*"}, effect: allow}
+  - {id: no-drop, match: {tool: db_drop}, effect: deny}
+""")
+print(Policy.load(dead).shadowed_rules())
+done = subprocess.run([sys.executable, "-m", "guardrails_plugin", "policy", "check", str(dead)],
+                      capture_output=True, text=True, timeout=60)
+print(done.stdout + done.stderr)'''),
         ("md", "A bad policy refuses to load, and every problem names the file, line, rule and field."),
         ("code", '''try:
     Policy.from_string("""
@@ -223,20 +296,132 @@ print(masker.mask(log).value)'''),
 print(f"{'label':14} {'detector':22} {'score':5}  path")
 for f in rows:
     print(f"{f.data_class:14} {f.detector:22} {f.score:5.2f}  {'/'.join(map(str, f.path))}")'''),
-        ("md", "Strategies per data class (from the policy's `masking:`), and the run's vault: "
-               "placeholders are stable within a run and reversible only through its vault."),
+        ("md", "Strategies per data class (from the policy's `masking:`): `partial` keeps the "
+               "last digits, `hash` gives a keyed token that is the same for the same value "
+               "(see the masking reference for its key), `redact` removes the value. Then the "
+               "run's vault: placeholders are stable within a run and reversible only through "
+               "its vault."),
         ("code", '''settings = MaskingSettings(strategy="placeholder",
                            classes={"CREDIT_CARD": "partial", "EMAIL": "hash", "SECRET": "redact"})
-print(masker.mask(text, settings=settings).value)
+note = "Ana (ana.lopez@example.org) paid with 4242 4242 4242 4242; key AKIAIOSFODNN7EXAMPLE."
+print(masker.mask(note, settings=settings).value)
+# hash: the same value gives the same token, so rows stay joinable without the address
+print(masker.mask("cc: ana.lopez@example.org", settings=settings).value)
 
 run = Vault("run-1")
 masked = masker.mask({"to": "ana.lopez@example.org"}, vault=run).value
 print(masked, "->", run.restore(masked))'''),
     ],
     "05_slack_approvals.ipynb": [
-        ("md", "# Approving from Slack\n\nThe real Bolt app, in a background thread, against a "
-               "local fake of Slack's Web API. A guarded call waits; the app posts the request; "
-               "a signed click (exactly what Slack sends) approves it."),
+        ("md", "# Approving from Slack: setting up a real workspace\n\n"
+               "Agents never talk to Slack. They write approval requests to the SQLite store; "
+               "one more process, `guardrails-plugin slack serve`, posts each request in a "
+               "thread of your approvals channel, takes the Approve / Deny / Edit clicks, checks "
+               "who clicked against the policy's `people:` and writes the vote to the same "
+               "store, where the waiting agent wakes up.\n\n"
+               "Steps 1-5 connect a real workspace (about ten minutes, admin rights to install "
+               "an app). The last part runs the **same app offline**, against a local fake of "
+               "Slack's Web API, so you can see every step without a workspace."),
+        ("md", "## 1. Create the app from a manifest\n\n"
+               "At https://api.slack.com/apps choose *Create New App* → *From an app manifest*, "
+               "pick the workspace and paste one of these.\n\n"
+               "**Socket Mode** (no public URL; the app dials out to Slack — easiest to try, "
+               "works behind a firewall):\n\n"
+               "```yaml\n"
+               "display_information:\n"
+               "  name: guardrails\n"
+               "features:\n"
+               "  bot_user: {display_name: guardrails, always_online: true}\n"
+               "oauth_config:\n"
+               "  scopes:\n"
+               "    bot: [chat:write, chat:write.public]\n"
+               "settings:\n"
+               "  interactivity: {is_enabled: true}\n"
+               "  socket_mode_enabled: true\n"
+               "```\n\n"
+               "**HTTP** (Slack posts each click to your server, which must be reachable over "
+               "HTTPS): the same manifest with\n\n"
+               "```yaml\n"
+               "settings:\n"
+               "  interactivity:\n"
+               "    is_enabled: true\n"
+               "    request_url: https://YOUR-HOST/slack/events\n"
+               "  socket_mode_enabled: false\n"
+               "```\n\n"
+               "`chat:write` posts and updates the request messages; `chat:write.public` lets "
+               "the bot post in a public channel it has not joined (invite it anyway for "
+               "private channels)."),
+        ("md", "## 2. Collect the tokens\n\n"
+               "| setting | where in the app's settings | looks like |\n"
+               "|---|---|---|\n"
+               "| `SLACK_BOT_TOKEN` | *OAuth & Permissions* → *Install to Workspace* → Bot User "
+               "OAuth Token | `xoxb-...` |\n"
+               "| `SLACK_SIGNING_SECRET` (HTTP mode) | *Basic Information* → App Credentials → "
+               "Signing Secret | 32 hex characters |\n"
+               "| `SLACK_APP_TOKEN` (Socket Mode) | *Basic Information* → App-Level Tokens → "
+               "Generate, scope `connections:write` | `xapp-...` |\n"
+               "| `GUARDRAILS_SLACK_CHANNEL` | the channel's details → bottom of the About tab "
+               "| `C0123ABCD` |\n"
+               "| `GUARDRAILS_SLACK_TEAM` (optional) | your workspace id; clicks from any other "
+               "workspace are refused | `T0123ABCD` |\n\n"
+               "Keep them in your secret store or service environment, never in the policy or "
+               "the repository. In the channel, `/invite @guardrails`."),
+        ("md", "## 3. Socket Mode or HTTP?\n\n"
+               "| | Socket Mode (`--socket`) | HTTP (default) |\n"
+               "|---|---|---|\n"
+               "| network | outbound WebSocket only | a public HTTPS URL to `/slack/events` "
+               "(a reverse proxy or a tunnel) |\n"
+               "| proof a click is Slack's | the authenticated app-level connection | "
+               "the request signature, checked with the signing secret (refuses to start "
+               "without it) |\n"
+               "| good for | trying it out, hosts behind a firewall | production behind a "
+               "load balancer |\n\n"
+               "Either way the app also checks that the click comes from the message it posted "
+               "for that request, that the Slack user is a person the rule allows, and that "
+               "they are not the requester."),
+        ("md", "## 4. Map Slack users to people\n\n"
+               "Approvals count people, not accounts. Add each reviewer's Slack member id "
+               "(their profile → ⋮ → *Copy member ID*) to the policy:\n\n"
+               "```yaml\n"
+               "people:\n"
+               "  bob: [slack:U0G9QF9C6, cli:bob]     # Slack and the CLI count as one person\n"
+               "groups:\n"
+               "  oncall: [bob]\n"
+               "```\n\n"
+               "A click from someone not listed gets an ephemeral message saying why it did "
+               "not count."),
+        ("md", "## 5. Run it and test it\n\n"
+               "```sh\n"
+               "export SLACK_BOT_TOKEN=xoxb-...  SLACK_APP_TOKEN=xapp-...  "
+               "GUARDRAILS_SLACK_CHANNEL=C0123ABCD\n"
+               "guardrails-plugin slack serve --policy policies/default.yaml --db guardrails.db "
+               "--socket\n"
+               "# HTTP instead: export SLACK_SIGNING_SECRET=... and drop --socket (port 3000)\n"
+               "```\n\n"
+               "In a second shell, in the same folder, make a call that needs approval (under "
+               "`policies/default.yaml` any tool no rule names does), acting for someone other "
+               "than you so that you may approve:\n\n"
+               "```python\n"
+               "from guardrails_plugin import Guard\n"
+               "guard = Guard.from_policy(\"policies/default.yaml\", store=\"guardrails.db\",\n"
+               "                          principal=\"agent:smoke-test\", "
+               "on_behalf_of=\"slack:U0AB12CDE\")\n"
+               "print(guard.call(\"restart_service\", {\"name\": \"billing\"}, "
+               "lambda args: \"restarted\"))\n"
+               "```\n\n"
+               "The request appears in the channel within a second or two; click *Approve* as "
+               "an on-call person and the script prints the allowed outcome. Then "
+               "`guardrails-plugin audit tail --db guardrails.db` shows the request, your vote "
+               "(as `slack:U...`) and the execution. If nothing is posted: the app's log names "
+               "a missing token or channel; `not_in_channel` means the bot needs an invite; a "
+               "click that does nothing in HTTP mode usually means Slack cannot reach the "
+               "request URL (*Interactivity & Shortcuts* shows failed deliveries)."),
+        ("md", "## Offline: the same app against a local fake of Slack\n\n"
+               "The real Bolt app, in a background thread, against "
+               "`guardrails_plugin.notify.slack.testing.FakeSlackAPI` (what the tests use; "
+               "`--api-url` or `SLACK_API_URL` points the app at it). A guarded call waits; the "
+               "app posts the request; a signed click, byte for byte what Slack sends in HTTP "
+               "mode, approves it."),
         ("code", SETUP),
         ("code", '''import threading, time, urllib.request
 from guardrails_plugin import Guard, Masker, Policy
@@ -286,11 +471,9 @@ print("Slack click ->", urllib.request.urlopen(http).status)
 agent.join(timeout=30)
 print(outcome["result"].allowed, outcome["result"].output)
 server.stop(); slack.__exit__(None, None, None)'''),
-        ("md", "## Connecting a real workspace\n\nCreate the app from the manifest in the README, "
-               "export `SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET` and `GUARDRAILS_SLACK_CHANNEL`, "
-               "and run `guardrails-plugin slack serve --policy policies/default.yaml`. "
-               "Agents keep writing requests to the same SQLite file; the app posts and records "
-               "the votes."),
+        ("md", "The request was posted, the click was verified and counted, and the waiting "
+               "call ran once. With a real workspace the only differences are the tokens and "
+               "where the click comes from."),
     ],
 }
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,50 @@ def store(db_path: Path, clock: FrozenClock):
 @pytest.fixture
 def broker(store, policy, clock) -> ApprovalBroker:
     return ApprovalBroker(store, policy, clock=clock)
+
+
+# What tools, not tests, leave in a checkout: caches a test run may create or refresh.
+_CACHES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".venv"}
+
+
+def _tree_state() -> dict[str, str] | None:
+    """Every path `git status` shows (untracked, modified, and ignored ones such as `*.db`, which
+    .gitignore would otherwise hide) with a digest of its content; None outside a git checkout."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return None
+    listed = subprocess.run(
+        ["git", "status", "--porcelain=v1", "-z", "--ignored=matching", "--untracked-files=all"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return None
+    state = {}
+    for entry in listed.stdout.decode("utf-8", "replace").split("\0"):
+        name = entry[3:]
+        if not name or any(p in _CACHES or p.endswith(".egg-info") for p in Path(name).parts):
+            continue
+        path = REPO / name
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        state[name] = f"{entry[:2]} {digest}"
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_leave_the_checkout_as_they_found_it() -> Iterator[None]:
+    """Issue 14 #4: tests and the examples they run write into temporary folders only. Anything
+    new or changed in `git status` (ignored files included) after the session is a test writing
+    into the working tree, and fails the run. (Editing files while the suite runs trips it too.)"""
+    before = _tree_state()
+    yield
+    after = _tree_state()
+    if before is None or after is None:
+        return
+    changed = sorted(name for name, state in after.items() if before.get(name) != state)
+    if changed:
+        pytest.fail(
+            "the test run wrote into the working tree (use tmp_path or a temporary cwd): "
+            + ", ".join(changed),
+            pytrace=False,
+        )

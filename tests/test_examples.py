@@ -240,19 +240,3 @@ def test_every_yaml_snippet_in_the_readme_loads():
     assert snippets
     for snippet in snippets:
         Policy.from_string(snippet, name="README.md")
-
-
-def test_readme_python_examples_run_in_order(monkeypatch, tmp_path):
-    import re
-    import shutil
-
-    readme = (REPO / "README.md").read_text()
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", "ab" * 32)
-    namespace: dict = {}
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-    assert len(blocks) >= 2
-    for block in blocks:  # later blocks build on earlier ones, as a reader would
-        exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["decided"].status == "approved"

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from guardrails_plugin.cli import render
+from guardrails_plugin.cli import reach, render
 from guardrails_plugin.errors import PolicyError
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.types import Principal, ToolCall
@@ -98,9 +98,9 @@ rules:
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("guardrails-demo.db"),
-    show_default=True,
-    help="SQLite file for the demo (recreated on each run).",
+    default=None,
+    help="A new SQLite file for the demo's store; the demo refuses a file that exists (it never "
+    "replaces one). Default: a new temporary folder on each run.",
 )
 @click.option(
     "--model",
@@ -122,7 +122,7 @@ rules:
     help="Folder holding the example policies (with --policies-only).",
 )
 def demo(
-    answer: str | None, db: Path, model: str | None, policies_only: bool, policies_dir: Path
+    answer: str | None, db: Path | None, model: str | None, policies_only: bool, policies_dir: Path
 ) -> None:
     """Run a guarded LangChain agent: masking, a denial, an approval, the audit trail.
 
@@ -180,6 +180,9 @@ def demo(
     except PolicyError as exc:
         render.print_policy_error(out, exc)
     out.print(
-        "\nNext: `guardrails-plugin policy explain policies/default.yaml --tool run_sql "
+        f"\nNext: `{reach.command()} policy explain policies/default.yaml --tool run_sql "
         '--args \'{"query": "DROP TABLE t"}\'`'
     )
+    hint = reach.how_to_reach()
+    if hint:
+        out.print(hint)

@@ -52,6 +52,8 @@ def mask(
         is_json = False
     if not is_json:
         payload = text
+    if not no_ner:
+        _require_spacy_model()
     try:
         masker = Masker(ner=not no_ner, settings=MaskingSettings(strategy=strategy), allow=allow)
         result = masker.mask(payload)
@@ -86,6 +88,17 @@ def mask(
         click.echo(json.dumps(result.value, ensure_ascii=False, indent=2))
     else:
         click.echo(result.value, nl=not str(result.value).endswith("\n"))
+
+
+def _require_spacy_model() -> None:
+    """Refuse up front, once: found mid-way, a missing model is logged by the masker and then
+    reported again as this command's error."""
+    from guardrails_plugin.masking.spacy_model import find_model_path
+
+    try:
+        find_model_path()
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}; or pass --no-ner to mask without names") from None
 
 
 def _read(source: str) -> str:

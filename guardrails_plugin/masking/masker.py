@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardrails_plugin import confusables
-from guardrails_plugin.errors import InputTooLarge, MaskingError
+from guardrails_plugin.errors import ConfigError, InputTooLarge, MaskingError
 from guardrails_plugin.masking.cells import find_cells
 from guardrails_plugin.masking.deadline import (
     DEFAULT_DEADLINE_SECONDS,
@@ -323,12 +323,28 @@ def _run_one(detector: Detector, leaves: list[Leaf], spans: list[list[Span]], of
     except MaskingError:
         raise  # MaskingTimeout from a checkpoint inside the detector, or a detector's own
     except Exception as exc:
-        log.error("masking detector %r failed: %s", detector.name, exc)
-        raise MaskingError(f"masking detector {detector.name!r} failed: {exc}") from exc
+        message = f"masking detector {detector.name!r} failed: {exc}"
+        if not isinstance(exc, ConfigError) or _first_time(message):
+            log.error("%s", message)
+        raise MaskingError(message) from exc
     if len(found) != len(leaves):
         raise MaskingError(f"masking detector {detector.name!r} returned a wrong shape")
     for index, leaf_spans in enumerate(found, offset):
         spans[index].extend(leaf_spans)
+
+
+_reported: set[str] = set()
+_reported_lock = threading.Lock()
+
+
+def _first_time(message: str) -> bool:
+    """A setup problem (a missing spaCy model) fails every call the same way until the process
+    restarts: each call is still denied, but the log says why once, not once per call."""
+    with _reported_lock:
+        if message in _reported:
+            return False
+        _reported.add(message)
+        return True
 
 
 def _slices(leaves: list[Leaf]) -> list[tuple[int, int]]:

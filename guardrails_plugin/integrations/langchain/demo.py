@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from guardrails_plugin.cli import render
+from guardrails_plugin.cli import reach, render
 from guardrails_plugin.cli.identity import os_account
 from guardrails_plugin.store.records import ApprovalRequest, Status
 
@@ -135,19 +136,62 @@ def _script() -> list[Any]:
                 tool_call("export_table", {"database": "prod-eu", "table": "customers"}, "call-4")
             ],
         ),
-        AIMessage(
-            "Done: emailed the customer; the public bucket was refused; the export ran "
-            "only as far as the DBA allowed."
-        ),
+        AIMessage("Done."),  # replaced by what the tool results said: see `_closing`
     ]
+
+
+# What the model says about each tool, by whether its result was an answer or an error.
+_OUTCOMES = {
+    "lookup_customer": ("looked the customer up", "could not look the customer up"),
+    "send_email": ("emailed them", "could not email them"),
+    "s3_put_bucket_acl": ("made the bucket public", "was refused making the bucket public"),
+    "export_table": (
+        "exported the table once the DBA approved",
+        "did not export the table: it was not approved",
+    ),
+}
+
+
+def _closing(messages: list[Any]) -> str:
+    """The model's last words, true whichever way the reviewer decided: a fixed script would
+    claim an export that a denial stopped."""
+    outcome: dict[str, bool] = {}
+    for message in messages:
+        if type(message).__name__ == "ToolMessage" and message.name in _OUTCOMES:
+            outcome[message.name] = message.status != "error"
+    said = [_OUTCOMES[name][0 if ok else 1] for name, ok in outcome.items()]
+    return f"Done: I {', '.join(said[:-1])} and {said[-1]}." if len(said) > 1 else "Done."
+
+
+def _scripted_model() -> Any:
+    from langchain_core.messages import AIMessage, BaseMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel
+
+    class DemoModel(ScriptedChatModel):
+        """The script, closing with what the tool results said."""
+
+        def _generate(
+            self,
+            messages: list[BaseMessage],
+            stop: list[str] | None = None,
+            run_manager: Any = None,
+            **kwargs: Any,
+        ) -> ChatResult:
+            result = super()._generate(messages, stop, run_manager, **kwargs)
+            reply = result.generations[0].message
+            if isinstance(reply, AIMessage) and reply.tool_calls:
+                return result
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(_closing(messages)))])
+
+    return DemoModel(responses=_script())
 
 
 def _model(spec: str | None) -> Any:
     """The scripted model, or a real one named ``provider:model`` (needs its package and key)."""
-    from guardrails_plugin.integrations.langchain.testing import ScriptedChatModel
-
     if spec is None:
-        return ScriptedChatModel(responses=_script())
+        return _scripted_model()
     from langchain.chat_models import init_chat_model
 
     try:
@@ -159,7 +203,47 @@ def _model(spec: str | None) -> Any:
         ) from None
 
 
-def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> None:
+def _require_spacy_model() -> None:
+    """Say once, before the agent starts, that names cannot be found: otherwise each call whose
+    text needs NER is denied, and each denial logs the same missing model again."""
+    from guardrails_plugin.errors import ConfigError
+    from guardrails_plugin.masking.spacy_model import find_model_path
+
+    try:
+        find_model_path()
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"the demo's masker needs a spaCy model to find names: {exc}"
+        ) from None
+
+
+def _new_store(db: Path | None) -> Path:
+    """The demo's store: a file the demo creates now. An existing file (or the WAL, shared
+    memory or key of one) may be someone's approvals and audit trail: refused, never replaced."""
+    if db is None:
+        return Path(tempfile.mkdtemp(prefix="guardrails-demo-")) / "guardrails-demo.db"
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}.key")):
+        if path.exists() or path.is_symlink():
+            raise _exists(path)
+    try:
+        db.open("x").close()  # claimed: a file that appeared since the check is not touched
+    except FileExistsError:
+        raise _exists(db) from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create {db}: {exc.strerror}", param_hint="--db") from None
+    return db
+
+
+def _exists(path: Path) -> click.BadParameter:
+    return click.BadParameter(
+        f"{path} already exists, and the demo never replaces a file it did not create. Pass "
+        "--db with a new file name, or leave --db out to use a new temporary folder (delete "
+        f"{path} yourself if it is an old demo's and you no longer need it).",
+        param_hint="--db",
+    )
+
+
+def run_agent_demo(db: Path | None, answer: str | None, model: str | None = None) -> None:
     from langchain.agents import create_agent
 
     from guardrails_plugin.guard import Guard
@@ -168,8 +252,9 @@ def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> No
 
     console = render.stdout()
     operator = os_account()
-    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}.key")):
-        path.unlink(missing_ok=True)
+    _require_spacy_model()
+    chat_model = _model(model)  # a model that cannot be used leaves no store behind
+    db = _new_store(db)
     guard = Guard.from_policy(
         Policy.from_string(demo_policy(operator), name="demo-policy.yaml"),
         store=db,
@@ -183,7 +268,7 @@ def run_agent_demo(db: Path, answer: str | None, model: str | None = None) -> No
     console.print(
         f"agent {AGENT} acting for {REQUESTER}; you are cli:{operator}, a DBA; store {db}\n"
     )
-    agent = create_agent(_model(model), _tools(console), middleware=[GuardMiddleware(guard)])
+    agent = create_agent(chat_model, _tools(console), middleware=[GuardMiddleware(guard)])
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def drive() -> None:
@@ -252,6 +337,11 @@ def _ask(
         reason = click.prompt("  Reason", default="checked by the operator", show_default=False)
     elif answer is None:
         verdict, reason = "deny", "no operator answered (stdin is not a terminal)"
+        console.print(
+            "  [yellow]stdin is not a terminal, so nobody can answer: denied.[/] Run the demo "
+            f"with --approve (or --deny) to decide without a prompt: `{reach.command()} demo "
+            "--approve`."
+        )
     else:
         verdict = answer
         reason = f"{'approved' if answer == 'approve' else 'denied'} from the command line"
@@ -299,4 +389,7 @@ def _audit(console: Console, guard: Any) -> None:
     status = "[green]verified[/]" if result.ok else f"[red]BROKEN[/] at row {result.first_bad_seq}"
     head = result.head.hash[:16] if result.head else "-"
     console.print(f"audit chain {status}: {result.checked} rows, head {head}…")
-    console.print(f"\nTry: guardrails-plugin audit tail --db {guard.store.path}")
+    console.print(f"\nTry: {reach.command()} audit tail --db {guard.store.path}")
+    hint = reach.how_to_reach()
+    if hint:
+        console.print(hint)
