@@ -27,6 +27,7 @@ from typing import Any
 
 from guardrails_plugin import sentences
 from guardrails_plugin.approvals import ApprovalBroker
+from guardrails_plugin.approvals.notice import log_waiting
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     ApprovalTimeout,
@@ -373,6 +374,7 @@ class Guard:
             )
         except Exception as exc:  # noqa: BLE001
             return self._fail(call, "could not create the approval request", exc, decision)
+        log_waiting(request, self.store)  # whoever runs the agent sees where it is decided
         deadline = None if self.wait_timeout is None else self.clock.now() + self.wait_timeout
         decided = yield Wait(request, deadline)
         if isinstance(decided, BaseException):

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from guardrails_plugin.cli import render
 from guardrails_plugin.cli.identity import cli_identity
+from guardrails_plugin.cli.watch import interval_option, watch_pending
 from guardrails_plugin.errors import ApprovalError, GuardError, PolicyError
 from guardrails_plugin.store.records import ApprovalRequest, Status, Verdict
 
@@ -154,11 +155,29 @@ def _short_args(args: Any, limit: int = 60) -> str:
 @click.option("--all", "show_all", is_flag=True, help="Include decided requests.")
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @json_option
+@click.option("--watch", is_flag=True, help="Keep the list current until Ctrl-C.")
+@interval_option
 @with_store_errors
-def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
-    """List approval requests waiting for a decision."""
+def pending(
+    db: Path | None, show_all: bool, limit: int, as_json: bool, watch: bool, interval: float
+) -> None:
+    """List approval requests waiting for a decision (--watch: until Ctrl-C)."""
     store = open_store(db)
+    if watch:
+        _watch_pending(store, show_all, limit, as_json, interval)
+        return
     requests = store.list_requests(None if show_all else Status.PENDING, limit)
+    _print_pending(requests, as_json)
+
+
+def _watch_pending(store: Any, show_all: bool, limit: int, as_json: bool, interval: float) -> None:
+    def listing() -> list[ApprovalRequest]:
+        return list(store.list_requests(None if show_all else Status.PENDING, limit))
+
+    watch_pending(store, listing, lambda requests: _print_pending(requests, as_json), interval)
+
+
+def _print_pending(requests: list[ApprovalRequest], as_json: bool) -> None:
     if as_json:
         click.echo(render.dumps([request_json(r) for r in requests]))
         return
