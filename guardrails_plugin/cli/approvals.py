@@ -21,6 +21,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from guardrails_plugin.approvals.review import shown_args, view_name
 from guardrails_plugin.cli import render
 from guardrails_plugin.cli.identity import cli_identity
 from guardrails_plugin.cli.watch import interval_option, watch_pending
@@ -117,7 +118,8 @@ def request_json(r: ApprovalRequest) -> dict[str, Any]:
         "id": r.id,
         "status": r.status.value,
         "tool": r.tool,
-        "args": dict(r.masked_args),
+        "args": dict(shown_args(r)),  # what reviewers see (approval.reviewer_view)
+        "args_shown": view_name(r),
         "edited_args": dict(r.edited_args) if r.edited_args is not None else None,
         "revision": r.revision,
         "rule_id": r.rule_id,
@@ -185,14 +187,14 @@ def _print_pending(requests: list[ApprovalRequest], as_json: bool) -> None:
         render.stdout().print("No pending approval requests.")
         return
     table = Table()
-    for col in ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires"):
+    for col in ("id", "status", "tool", "arguments", "rule", "requested by", "expires"):
         table.add_column(col, overflow="fold")
     for r in requests:
         table.add_row(
             _cell(r.id),
             r.status.value,
             _cell(r.tool),
-            _cell(_short_args(r.masked_args)),
+            _cell(_short_args(shown_args(r))),
             _cell(r.rule_id or "(default)"),
             _cell(r.on_behalf_of or r.principal),
             iso(r.expires_at),
@@ -250,8 +252,8 @@ def show(request_id: str, db: Path | None, as_json: bool) -> None:
     if request.data_classes:
         out.print(f"[bold]{'data found':>16}[/] {_cell(', '.join(request.data_classes))}")
     out.print(f"[bold]{'revision':>16}[/] {request.revision}")
-    out.print(f"[bold]{'arguments':>16}[/] (masked, revision {request.revision})")
-    shown = request.edited_args if request.edited_args is not None else request.masked_args
+    out.print(f"[bold]{'arguments':>16}[/] ({view_name(request)}, revision {request.revision})")
+    shown = shown_args(request)
     out.print(escape(render.dumps(shown)))
     for v in data["votes"]:
         reason = f": {v['reason']}" if v["reason"] else ""

@@ -43,7 +43,7 @@ def check(files: tuple[Path, ...], as_json: bool) -> None:
             if not as_json:
                 render.print_policy_error(err, exc)
             continue
-        warnings = loaded.shadowed_rules()
+        warnings = loaded.shadowed_rules() + loaded.reviewer_view_warnings()
         results.append(
             {"file": str(file), "ok": True, "rules": len(loaded.rules), "warnings": warnings}
         )
