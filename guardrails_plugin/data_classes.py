@@ -11,7 +11,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-__all__ = ["DataClass", "expand", "get", "known", "register"]
+__all__ = ["NEVER_CLEAR", "DataClass", "expand", "get", "known", "never_clear", "register"]
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -40,6 +40,17 @@ def register(name: str, description: str, parent: str | None = None) -> DataClas
             raise ValueError(f"data class {name!r} is already registered as {old}")
         _registry[name] = new
         return new
+
+
+# Classes no reviewer view shows in clear (issue 14 #10): what grants access, moves money or
+# names a person to the state. Only classes under PII can be shown, so a custom class with no
+# parent stays masked too (register it under PII to let a reviewer see it).
+NEVER_CLEAR = ("SECRET", "FINANCIAL", "NATIONAL_ID")
+
+
+def never_clear(name: str) -> bool:
+    """Whether values of class ``name`` must stay masked for every reader, reviewers included."""
+    return name in expand(NEVER_CLEAR) or name not in expand(("PII",))
 
 
 def known() -> list[str]:

@@ -27,6 +27,8 @@ from typing import Any
 
 from guardrails_plugin import sentences
 from guardrails_plugin.approvals import ApprovalBroker
+from guardrails_plugin.approvals.notice import log_waiting
+from guardrails_plugin.approvals.review import reviewer_args
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     ApprovalTimeout,
@@ -256,6 +258,21 @@ class Guard:
                 else []
             )
             masked = analysis.apply(vault=run.vault, settings=decision.masking)
+            # What reviewers see, from the real values (after the model's copy, so placeholders
+            # are numbered as the model reads them).
+            review = (
+                (
+                    decision.approval.reviewer_view,
+                    reviewer_args(
+                        analysis,
+                        decision.approval.reviewer_view,
+                        settings=decision.masking,
+                        vault=run.vault,
+                    ),
+                )
+                if decision.effect is Effect.REQUIRE_APPROVAL and decision.approval is not None
+                else None
+            )
         except Exception as exc:  # noqa: BLE001 - fail closed: deny and record why
             return self._fail(call, "could not check the call", exc)
         evaluated = {
@@ -292,7 +309,7 @@ class Guard:
         grant = _Grant(call.args, call.args, decision.masking, decision.rule_id)
         if decision.effect is Effect.REQUIRE_APPROVAL:
             approved = yield from self._approval(
-                call, decision, masked.value, findings, run, prepare
+                call, decision, masked.value, findings, run, prepare, review
             )
             if isinstance(approved, Outcome):
                 return approved
@@ -340,6 +357,7 @@ class Guard:
         findings: list[Finding],
         run: RunContext,
         prepare: Prepare | None,
+        review: tuple[str, Any] | None = None,
     ) -> Generator[Wait, Any, _Grant | Outcome]:
         """Ask for approval, wait, and say what the approval allows (or why it allows nothing)."""
         try:
@@ -350,9 +368,11 @@ class Guard:
                 findings=findings,
                 idempotency_key=call.call_id,
                 vault_id=run.vault.id,
+                review=review,
             )
         except Exception as exc:  # noqa: BLE001
             return self._fail(call, "could not create the approval request", exc, decision)
+        log_waiting(request, self.store)  # whoever runs the agent sees where it is decided
         deadline = None if self.wait_timeout is None else self.clock.now() + self.wait_timeout
         decided = yield Wait(request, deadline)
         if isinstance(decided, BaseException):

@@ -92,6 +92,9 @@ class ApprovalRequirement:
     on_timeout: Effect = Effect.DENY
     require_reason: bool = False
     allow_edit: bool = False
+    # What reviewers see of the values the masker found: masked | partial | clear (see
+    # `approvals.review`; secrets, financial data and national ids are never shown in clear).
+    reviewer_view: str = "partial"
 
 
 @dataclass(frozen=True)

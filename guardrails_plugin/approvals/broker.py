@@ -23,6 +23,7 @@ from guardrails_plugin.approvals.duties import (
 from guardrails_plugin.approvals.edits import apply_edit, rule_name
 from guardrails_plugin.approvals.execution import claim_execution, release_execution
 from guardrails_plugin.approvals.proof import DECISION_EVENTS, terms_refusal
+from guardrails_plugin.approvals.review import shown_args
 from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.errors import (
     AlreadyDecided,
@@ -123,9 +124,14 @@ class ApprovalBroker:
         findings: Iterable[Finding | str] = (),
         idempotency_key: str | None = None,
         vault_id: str | None = None,
+        review: tuple[str, Mapping[str, Any]] | None = None,
     ) -> ApprovalRequest:
         """Create a pending request, or return the one already made for this call, since
         frameworks replay a step when they resume.
+
+        ``review`` is the rule's reviewer view and the arguments as it shows them
+        (`review.reviewer_args`, computed by the guard from the real values); without it
+        reviewers see ``masked_args``.
 
         "This call" is ``idempotency_key`` (default: the call's id) scoped to the principal (agent
         and the human it acts for) and the run, and bound to the tool and the arguments: another
@@ -209,6 +215,8 @@ class ApprovalBroker:
                     created_at=now,
                     expires_at=now + approval.timeout_seconds,
                     vault_id=vault_id,
+                    reviewer_view=review[0] if review is not None else None,
+                    review_args=dict(review[1]) if review is not None else None,
                 )
                 tx.insert_request(request)
                 tx.append_audit(
@@ -221,6 +229,9 @@ class ApprovalBroker:
                         "run_id": call.run_id,
                         "on_behalf_of": principal.on_behalf_of,
                         "masked_args": request.masked_args,
+                        # What reviewers are shown, through the same function as every face.
+                        "reviewer_view": request.reviewer_view or "masked",
+                        "shown_args": dict(shown_args(request)),
                         "args_hmac": args_hash,
                         "call_key": key,
                         "terms": request.terms(),

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import click
 from rich.markup import escape
 
+from guardrails_plugin.approvals.review import shown_args, view_name
 from guardrails_plugin.cli import render
+from guardrails_plugin.cli.watch import interval_option, watch_pending
 from guardrails_plugin.errors import GuardError
 from guardrails_plugin.store.records import ApprovalRequest, Status
 
@@ -95,7 +97,8 @@ def request_json(r: ApprovalRequest) -> dict[str, Any]:
         "id": r.id,
         "status": r.status.value,
         "tool": r.tool,
-        "args": dict(r.masked_args),
+        "args": dict(shown_args(r)),  # what reviewers see (approval.reviewer_view)
+        "args_shown": view_name(r),
         "edited_args": dict(r.edited_args) if r.edited_args is not None else None,
         "revision": r.revision,
         "rule_id": r.rule_id,
@@ -133,24 +136,42 @@ def _short_args(args: Any, limit: int = 60) -> str:
 @click.option("--all", "show_all", is_flag=True, help="Include decided requests.")
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @json_option
+@click.option("--watch", is_flag=True, help="Keep the list current until Ctrl-C.")
+@interval_option
 @with_store_errors
-def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
-    """List approval requests waiting for a decision."""
+def pending(
+    db: Path | None, show_all: bool, limit: int, as_json: bool, watch: bool, interval: float
+) -> None:
+    """List approval requests waiting for a decision (--watch: until Ctrl-C)."""
     store = open_store(db)
+    if watch:
+        _watch_pending(store, show_all, limit, as_json, interval)
+        return
     requests = store.list_requests(None if show_all else Status.PENDING, limit)
+    _print_pending(requests, as_json)
+
+
+def _watch_pending(store: Any, show_all: bool, limit: int, as_json: bool, interval: float) -> None:
+    def listing() -> list[ApprovalRequest]:
+        return list(store.list_requests(None if show_all else Status.PENDING, limit))
+
+    watch_pending(store, listing, lambda requests: _print_pending(requests, as_json), interval)
+
+
+def _print_pending(requests: list[ApprovalRequest], as_json: bool) -> None:
     if as_json:
         click.echo(render.dumps([request_json(r) for r in requests]))
         return
     if not requests:
         render.stdout().print("No pending approval requests.")
         return
-    columns = ("id", "status", "tool", "arguments (masked)", "rule", "requested by", "expires")
+    columns = ("id", "status", "tool", "arguments", "rule", "requested by", "expires")
     rows = [
         (
             _cell(r.id),
             r.status.value,
             _cell(r.tool),
-            _cell(_short_args(r.masked_args)),
+            _cell(_short_args(shown_args(r))),
             _cell(r.rule_id or "(default)"),
             _cell(r.on_behalf_of or r.principal),
             iso(r.expires_at),
@@ -211,8 +232,8 @@ def show(request_id: str, db: Path | None, as_json: bool) -> None:
     if request.data_classes:
         out.print(f"[bold]{'data found':>16}[/] {_cell(', '.join(request.data_classes))}")
     out.print(f"[bold]{'revision':>16}[/] {request.revision}")
-    out.print(f"[bold]{'arguments':>16}[/] (masked, revision {request.revision})")
-    shown = request.edited_args if request.edited_args is not None else request.masked_args
+    out.print(f"[bold]{'arguments':>16}[/] ({view_name(request)}, revision {request.revision})")
+    shown = shown_args(request)
     out.print(escape(render.dumps(shown)))
     for v in data["votes"]:
         reason = f": {v['reason']}" if v["reason"] else ""

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,6 +17,7 @@ from rich.markup import escape
 from guardrails_plugin.approvals.proof import RequestChecker
 from guardrails_plugin.cli import render
 from guardrails_plugin.cli.approvals import db_options, iso, open_store, with_store_errors
+from guardrails_plugin.cli.watch import audit_line, follow_audit, interval_option
 from guardrails_plugin.policy.schema import parse_duration
 from guardrails_plugin.store.audit import Checkpoint, VerifyResult, parse_checkpoints
 from guardrails_plugin.store.records import AuditRecord
@@ -46,12 +47,19 @@ def audit() -> None:
 @click.option("-n", "--lines", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing new events as they land, until Ctrl-C."
+)
+@interval_option
 @with_store_errors
-def tail(lines: int, db: Path | None, as_json: bool) -> None:
-    """Show the last audit events."""
+def tail(lines: int, db: Path | None, as_json: bool, follow: bool, interval: float) -> None:
+    """Show the last audit events (--follow: and new ones as they land, like tail -f)."""
     store = open_store(db)
     head = store.audit_head()
     start = max(0, (head.seq if head else 0) - lines)
+    if follow:
+        follow_audit(store, start, _follower(as_json), interval)
+        return
     rows = list(store.audit_rows(since_seq=start))
     if as_json:
         for r in rows:
@@ -76,6 +84,13 @@ def tail(lines: int, db: Path | None, as_json: bool) -> None:
 def _details(r: AuditRecord) -> str:
     details = json.dumps(dict(r.data), ensure_ascii=False)
     return details if len(details) < 160 else details[:159] + "…"
+
+
+def _follower(as_json: bool) -> Callable[[AuditRecord], None]:
+    """How a followed row is printed: a JSON line, or one line of text (a table cannot grow)."""
+    if as_json:
+        return lambda r: click.echo(render.safe(json.dumps(_row(r), ensure_ascii=False)))
+    return lambda r: click.echo(audit_line(r))
 
 
 def _checkpoints(value: str) -> list[Checkpoint]:

@@ -27,7 +27,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,21 +95,35 @@ class Analysis:
         vault = vault if vault is not None else Vault()
         settings = settings or MaskingSettings()
         blocked: set[str] = set()
+
+        def replace(label: str, text: str) -> str:
+            strategy = settings.strategy_for(label)
+            if strategy == "block":
+                blocked.add(label)
+            return replacement(label, text, strategy, vault, self.key)
+
+        result = self.rewrite(replace)
+        return MaskResult(result, self.findings, tuple(sorted(blocked)))
+
+    def rewrite(self, replace: Callable[[str, str], str], *, only_changed: bool = False) -> Any:
+        """The payload with each finding's text replaced by ``replace(label, text)``.
+
+        ``only_changed``: a value whose text comes back unchanged keeps its original form (a
+        sensitive integer stays that integer instead of becoming `MASKED_NUMBER`), for views
+        that show some values as they are (the reviewer's, `approvals.review`)."""
         masked: dict[int, str] = {}
         for index, spans in self.per_leaf.items():
             text = self.leaves[index]
             out, last = [], 0
             for start, end, label in spans:
-                strategy = settings.strategy_for(label)
-                if strategy == "block":
-                    blocked.add(label)
                 out.append(text[last:start])
-                out.append(replacement(label, text[start:end], strategy, vault, self.key))
+                out.append(replace(label, text[start:end]))
                 last = end
             out.append(text[last:])
-            masked[index] = "".join(out)
-        result = rebuild(self.shadow, self.value, masked.get)
-        return MaskResult(result, self.findings, tuple(sorted(blocked)))
+            new = "".join(out)
+            if not only_changed or new != text:
+                masked[index] = new
+        return rebuild(self.shadow, self.value, masked.get)
 
 
 class Masker:

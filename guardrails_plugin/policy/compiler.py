@@ -32,6 +32,7 @@ from guardrails_plugin.policy.resolve import (
 )
 from guardrails_plugin.policy.schema import (
     Defaults,
+    Match,
     PolicyDocument,
     Rule,
 )
@@ -57,6 +58,8 @@ class CompiledRule:
     tool: ToolMatcher | None
     rest: Matcher
     tool_only: bool = False  # nothing but the tool name decides whether it matches
+    # Data classes the rule's `data` matches name (for warnings, not for matching).
+    named_classes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,21 @@ def _compile_rule(
         tool=tool,
         rest=rest,
         tool_only=isinstance(rest, AllOf) and not rest.parts,
+        named_classes=_named_classes(rule.match),
     )
+
+
+def _named_classes(match: Match | None) -> frozenset[str]:
+    """The classes a match's ``data: {contains, contains_all}`` name, through any/all/not."""
+    if match is None:
+        return frozenset()
+    names: set[str] = set()
+    if match.data is not None:
+        names.update(match.data.contains or ())
+        names.update(match.data.contains_all or ())
+    for sub in (*(match.any_ or ()), *(match.all_ or ()), match.not_):
+        names |= _named_classes(sub)
+    return frozenset(names)
 
 
 def compile_file(path: str | Path) -> CompiledPolicy:

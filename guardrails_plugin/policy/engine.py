@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from guardrails_plugin import data_classes
 from guardrails_plugin.policy.cel import CelError
 from guardrails_plugin.policy.compiler import (
     CompiledPolicy,
@@ -89,8 +90,13 @@ class Policy:
 
     def warnings(self) -> list[str]:
         """What loads but is likely not what the author meant, located: text YAML changed
-        (a double-quoted "\\b" is a backspace), then rules that can never match."""
-        return [str(w) for w in self._compiled.warnings] + self.shadowed_rules()
+        (a double-quoted "\\b" is a backspace), rules that can never match, then `clear`
+        reviewer views asked for data that is never shown in clear."""
+        return (
+            [str(w) for w in self._compiled.warnings]
+            + self.shadowed_rules()
+            + self.reviewer_view_warnings()
+        )
 
     def shadowed_rules(self) -> list[str]:
         """Rules that can never match: every tool they name is caught first by an earlier rule
@@ -112,6 +118,24 @@ class Policy:
                         f"every call to {', '.join(sorted(tool.exact))} first"
                     )
                     break
+        return warnings
+
+    def reviewer_view_warnings(self) -> list[str]:
+        """Rules that ask reviewers to see values in clear while matching data no view shows in
+        clear (secrets, card and bank numbers, national ids): the policy loads, since those
+        values are masked at run time whatever it says, but its author expects otherwise."""
+        warnings = []
+        for rule in self._compiled.rules:
+            approval = rule.decision.approval
+            if approval is None or approval.reviewer_view != "clear":
+                continue
+            hidden = sorted(c for c in rule.named_classes if data_classes.never_clear(c))
+            if hidden:
+                warnings.append(
+                    f"{rule.file}:{rule.line}: rule '{rule.id}' has reviewer_view: clear, but "
+                    f"reviewers never see {', '.join(hidden)} data in clear: it stays masked "
+                    "(only personal data such as names, emails and phones can be shown)"
+                )
         return warnings
 
     def _candidates(self, tool: str) -> tuple[CompiledRule, ...]:

@@ -137,6 +137,7 @@ def resolve_approval(
         on_timeout=Effect.DENY,
         require_reason=bool(merged.get("require_reason", False)),
         allow_edit=bool(merged.get("allow_edit", False)),
+        reviewer_view=str(merged.get("reviewer_view") or "partial"),
     )
 
 

@@ -98,6 +98,12 @@ class ApprovalSpec(_Model):
     )
     require_reason: bool | None = Field(None, description="Approvers must give a reason.")
     allow_edit: bool | None = Field(None, description="Approvers may edit the arguments.")
+    reviewer_view: Literal["masked", "partial", "clear"] | None = Field(
+        None,
+        description="What reviewers see of found values: masked (as the model sees them), "
+        "partial (default: a***@example.org, phones by their last digits) or clear. Secrets, "
+        "card and bank numbers and national ids stay masked under every view.",
+    )
 
 
 class MaskingSpec(_Model):

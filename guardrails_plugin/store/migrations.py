@@ -127,7 +127,15 @@ _V4 = """
 ALTER TABLE requests ADD COLUMN vault_id TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# v5: what reviewers see (issue 14 #10): the rule's reviewer view and the arguments as that view
+# shows them, computed by the agent's guard from the real values; NULL (older requests, or made
+# without a guard) shows the masked arguments.
+_V5 = """
+ALTER TABLE requests ADD COLUMN reviewer_view TEXT;
+ALTER TABLE requests ADD COLUMN review_args TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 # The migration after which the store holds keyed rows; its code step runs once, with the key.
 KEYED = 3

@@ -36,7 +36,9 @@ class ApprovalRequest:
     ``args_hash`` binds the request to the call's real arguments (keyed HMAC of their canonical
     JSON); ``current_hash`` is what an approval binds to: the same, or the hash of a reviewer's
     edit (``edited_args``, in the masked form the reviewer saw). ``revision`` grows with every
-    edit, so an approval of an older revision no longer counts.
+    edit, so an approval of an older revision no longer counts. ``review_args`` is what
+    reviewers are shown of the original arguments (partly or fully revealed contact data, never
+    a secret; see `approvals.review`).
     """
 
     id: str
@@ -70,6 +72,10 @@ class ApprovalRequest:
     executed_at: float | None = None
     notify: Mapping[str, Any] = field(default_factory=dict)
     vault_id: str | None = None
+    # What reviewers see of the original arguments (`approvals.review`): the rule's reviewer
+    # view and the arguments as it shows them. None: the masked arguments.
+    reviewer_view: str | None = None
+    review_args: Mapping[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -107,6 +113,12 @@ class ApprovalRequest:
                         "reason": self.reason,
                         "environment": self.environment,
                         "run_id": self.run_id,
+                        # Only when set, so requests made before the column keep their digest.
+                        **(
+                            {"reviewer_view": self.reviewer_view, "review_args": self.review_args}
+                            if self.reviewer_view is not None
+                            else {}
+                        ),
                     }
                 )
             ).hexdigest(),

@@ -32,6 +32,7 @@ JSON_COLUMNS = {
     "data_classes",
     "environment",
     "notify",
+    "review_args",
 }
 BOOL_COLUMNS = {"require_reason", "allow_edit"}
 _TUPLE_COLUMNS = {"requester_identities", "approver_sources", "data_classes"}

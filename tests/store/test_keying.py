@@ -42,7 +42,8 @@ def _legacy_request(conn, clock, request_id, call_id, *, age=0.0, **columns) -> 
         **columns,
     )
     row = request_row(request)
-    row.pop("vault_id")  # a later column than the version-2 store has
+    for later in ("vault_id", "reviewer_view", "review_args"):
+        row.pop(later)  # later columns than the version-2 store has
     conn.execute(
         f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         tuple(row.values()),

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from guardrails_plugin.approvals.review import shown_args
 from guardrails_plugin.cli import reach, render
 from guardrails_plugin.cli.identity import os_account
 from guardrails_plugin.store.records import ApprovalRequest, Status
@@ -326,7 +327,7 @@ def _ask(
 ) -> None:
     console.print(
         f"\n[yellow]approval needed[/] {request.id}: {request.tool}"
-        f"({escape(json.dumps(dict(request.masked_args)))})"
+        f"({escape(json.dumps(dict(shown_args(request))))})"  # the reviewer's view
     )
     console.print(
         f"  rule {request.rule_id}: {escape(request.reason)}; requested by "

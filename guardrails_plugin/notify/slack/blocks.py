@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from guardrails_plugin.approvals.review import shown_args, view_name
 from guardrails_plugin.notify.slack.mrkdwn import escape, mrkdwn
 from guardrails_plugin.store.records import ApprovalRequest, Status, Vote
 
@@ -97,21 +98,29 @@ def _labels(request: ApprovalRequest) -> str:
 
 def editable(request: ApprovalRequest) -> bool:
     """Whether the arguments fit the edit modal's text input."""
-    return len(_args_json(request)) <= INPUT_CHARS
+    return len(_edit_json(request)) <= INPUT_CHARS
 
 
-def _args(request: ApprovalRequest) -> Any:
-    return request.edited_args if request.edited_args is not None else request.masked_args
+def _edit_json(request: ApprovalRequest) -> str:
+    """What an edit starts from: the arguments as the tool's call is bound (placeholders, not
+    the reviewer view, whose ``a***@example.org`` would be sent to the tool as written)."""
+    args = request.edited_args if request.edited_args is not None else request.masked_args
+    return _json(args)
 
 
-def _args_json(request: ApprovalRequest) -> str:
-    return json.dumps(_args(request), indent=2, ensure_ascii=False, default=str)
+def _shown_json(request: ApprovalRequest) -> str:
+    """The arguments as reviewers see them: the same view as `show` and the audit log."""
+    return _json(shown_args(request))
+
+
+def _json(args: Any) -> str:
+    return json.dumps(args, indent=2, ensure_ascii=False, default=str)
 
 
 def shown_whole(request: ApprovalRequest) -> bool:
     """Whether the arguments fit the message uncut. A reviewer approves only what they saw, so
     a request whose arguments are cut has no Approve button (review it with `show`)."""
-    return len(escape(_args_json(request))) <= SECTION_CHARS - 6
+    return len(escape(_shown_json(request))) <= SECTION_CHARS - 6
 
 
 def request_message(
@@ -139,14 +148,14 @@ def request_message(
     blocks: list[dict[str, Any]] = [
         _section(f"*{tool}* needs approval (rule `{rule}`)"),
         _section("\n".join(fields)),
-        _section(f"```{mrkdwn(_args_json(request), SECTION_CHARS - 6, marker)}```"),
+        _section(f"```{mrkdwn(_shown_json(request), SECTION_CHARS - 6, marker)}```"),
         {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
                     "text": f"request `{request.id}` revision {request.revision}, arguments "
-                    f"`{digest}`",
+                    f"`{digest}` ({view_name(request)})",
                 }
             ],
         },
@@ -229,7 +238,7 @@ def deny_modal(request: ApprovalRequest, private: str) -> dict[str, Any]:
 
 
 def edit_modal(request: ApprovalRequest, private: str) -> dict[str, Any]:
-    shown = _args_json(request)
+    shown = _edit_json(request)
     if len(shown) > INPUT_CHARS:
         # Slack's text input holds 3,000 characters: a cut copy would be an edit nobody meant.
         return {
