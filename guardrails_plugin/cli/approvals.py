@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 POLICY_ENV = "GUARDRAILS_POLICY"
+DB_HELP = (
+    "The store: a SQLite file, sqlite:///FILE or postgresql://USER@HOST/DB (password from "
+    "PGPASSWORD or ~/.pgpass; default: $GUARDRAILS_DB, then ./guardrails.db)."
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -46,9 +50,11 @@ def db_options(func: F) -> F:
     """``--db`` (default $GUARDRAILS_DB, then ./guardrails.db) on a command."""
     return click.option(
         "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
+        # Text, not a click.Path: a path would fold the '//' of a postgresql:// URL.
+        type=str,
         default=None,
-        help="The SQLite store (default: $GUARDRAILS_DB, then ./guardrails.db).",
+        metavar="PATH|URL",
+        help=DB_HELP,
     )(func)
 
 
@@ -58,13 +64,13 @@ def json_option(func: F) -> F:
     )
 
 
-def open_store(db: Path | None, *, upgrade: bool = False) -> Any:
+def open_store(db: str | Path | None, *, upgrade: bool = False) -> Any:
     """Open an existing store for a CLI command. Never creates a database or a key: a missing
     key is an error that says how to restore it (a new key could verify nothing)."""
-    from guardrails_plugin.store.sqlite import SQLiteStore
+    from guardrails_plugin.store.factory import open_store as open_any
 
     try:
-        return SQLiteStore(db, create=False, upgrade=upgrade)
+        return open_any(db, create=False, upgrade=upgrade)
     except GuardError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -80,7 +86,7 @@ def with_store_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _broker(db: Path | None, policy: Path | None) -> Any:
+def _broker(db: str | None, policy: Path | None) -> Any:
     from guardrails_plugin.approvals import ApprovalBroker
     from guardrails_plugin.policy import Policy
 
@@ -155,7 +161,7 @@ def _short_args(args: Any, limit: int = 60) -> str:
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @json_option
 @with_store_errors
-def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
+def pending(db: str | None, show_all: bool, limit: int, as_json: bool) -> None:
     """List approval requests waiting for a decision."""
     store = open_store(db)
     requests = store.list_requests(None if show_all else Status.PENDING, limit)
@@ -186,7 +192,7 @@ def pending(db: Path | None, show_all: bool, limit: int, as_json: bool) -> None:
 @db_options
 @json_option
 @with_store_errors
-def show(request_id: str, db: Path | None, as_json: bool) -> None:
+def show(request_id: str, db: str | None, as_json: bool) -> None:
     """Show one request (masked arguments, approvers, votes). ID may be a unique prefix."""
     store = open_store(db)
     request = store.get_request(_resolve(store, request_id))
@@ -249,7 +255,7 @@ def show(request_id: str, db: Path | None, as_json: bool) -> None:
 
 def _vote(
     request_id: str,
-    db: Path | None,
+    db: str | None,
     policy: Path | None,
     verdict: Verdict,
     reason: str | None,
@@ -309,7 +315,7 @@ def approve(
     reason: str | None,
     revision: int,
     policy: Path | None,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Approve revision N of request ID as cli:<your OS account> (`show` prints N)."""
@@ -334,7 +340,7 @@ def deny(
     reason: str,
     revision: int | None,
     policy: Path | None,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Deny request ID as cli:<your OS account>."""

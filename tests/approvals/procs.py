@@ -1,7 +1,8 @@
 """Child processes for the cross-process tests: ``python -m tests.approvals.procs CMD ...``.
 
-Each opens its own store on the shared SQLite file, as separate agent processes and the Slack
-app do. The key comes from GUARDRAILS_AUDIT_KEY; output is one JSON object per line.
+Each opens its own store on the shared store (a SQLite file or a PostgreSQL URL), as separate
+agent processes and the Slack app do. The key comes from GUARDRAILS_AUDIT_KEY; output is one
+JSON object per line.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.errors import ApprovalError
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.store.factory import open_store
 
 
 def _broker(db: str, policy: str) -> ApprovalBroker:
-    return ApprovalBroker(SQLiteStore(db), Policy.load(policy))
+    return ApprovalBroker(open_store(db), Policy.load(policy))
 
 
 def _barrier(path: str) -> None:
