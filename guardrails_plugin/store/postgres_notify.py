@@ -63,18 +63,6 @@ class PgNotifyMixin:
             )
             return cursor.rowcount == 1
 
-    def claimable(self, kind: str, limit: int = 100) -> list[str]:
-        """Ids of pending requests not yet posted to ``kind`` and not being claimed right now
-        by another instance (their rows are skipped, not waited for)."""
-        with self._short("claim") as conn:
-            rows = conn.execute(
-                "SELECT id FROM requests WHERE status = 'pending' AND "
-                "notify::jsonb -> %s IS NULL ORDER BY created_at LIMIT %s "
-                "FOR UPDATE SKIP LOCKED",
-                (kind, limit),
-            ).fetchall()
-        return [str(r["id"]) for r in rows]
-
     def set_notification(self, request_id: str, kind: str, data: Mapping[str, Any]) -> None:
         with self._short("notify") as conn:
             conn.execute(

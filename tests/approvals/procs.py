@@ -67,6 +67,15 @@ def churn(db: str, policy: str, identity: str, *ids: str) -> None:
             broker.vote(request_id, identity, "approve", revision=0)
 
 
+def append(db: str, name: str, count: str) -> None:
+    """Append audit rows one transaction at a time, printing each committed sequence number."""
+    store = open_store(db)
+    print(json.dumps({"ready": True}), flush=True)
+    for i in range(int(count)):
+        record = store.record_event("test.append", actor=name, data={"i": i})
+        print(json.dumps({"seq": record.seq}), flush=True)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"wait": wait, "race": race, "churn": churn}[command](*args)
+    {"wait": wait, "race": race, "churn": churn, "append": append}[command](*args)
