@@ -343,6 +343,11 @@ class PostgresStore(PgNotifyMixin):
     def keyed_hash(self, value: Any) -> str:
         return self._key.digest(value)
 
+    def reload_keying(self) -> None:
+        """Re-read where keyed rows begin (after `transfer.copy_store` wrote the source's)."""
+        with self._errors("open"):
+            self._keying = self._migrate()
+
     # --- reads ---------------------------------------------------------------------------------
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

@@ -153,3 +153,63 @@ def test_importing_the_package_does_not_import_the_driver():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
     assert out.stdout.strip() == "False"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "guardrails_plugin", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo), **(env or {})},
+    )
+
+
+def test_db_migrate_copies_everything_verifies_and_refuses_a_full_target(
+    tmp_path, pg_url, policy, clock, monkeypatch
+):
+    from guardrails_plugin.approvals import ApprovalBroker
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    source = tmp_path / "g.db"
+    old = open_store(source, clock=clock)  # its key goes to g.db.key
+    broker = ApprovalBroker(old, policy, clock=clock)
+    for i in range(5):
+        request = make_request(broker, "restart", {"n": i}, call_id=f"c{i}")
+        broker.vote(request.id, "cli:bob", "approve" if i % 2 else "deny", reason="r", revision=0)
+    pending = make_request(broker, "export_table", call_id="open")
+    broker.vote(pending.id, "cli:bob", "approve", revision=0)  # one of two: still pending
+    head = old.audit_head()
+    old.close()
+    env = {KEY_ENV: ""}
+    result = run_cli("db", "migrate", "--from", str(source), "--to", pg_url, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "copied 6 requests, 6 votes" in result.stdout
+    new = open_store(pg_url, key_file=tmp_path / "g.db.key", clock=clock)
+    assert new.audit_head() == head and new.verify_audit().ok
+    # The copy works: the open request takes its second vote there.
+    after = ApprovalBroker(new, policy, clock=clock)
+    assert (
+        after.vote(pending.id, "cli:carol", "approve", revision=0).request.status is Status.APPROVED
+    )
+    new.close()
+    again = run_cli("db", "migrate", "--from", str(source), "--to", pg_url, env=env)
+    assert again.returncode != 0 and "refusing to merge" in again.stderr
+
+
+def test_cli_commands_take_a_postgres_url_and_never_print_its_password(pg_url, store, broker):
+    make_request(broker, "restart", {"service": "api"})
+    env = {KEY_ENV: KEY.hex()}
+    listed = run_cli("pending", "--db", pg_url, "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "restart" in listed.stdout
+    verified = run_cli("audit", "verify", "--db", pg_url, env=env)
+    assert verified.returncode == 0, verified.stderr
+    with_password = pg_url.replace("postgres@", "postgres:hunter2hunter2@")
+    bad = with_password.replace("/t", "/nosuchdb_t", 1)
+    failed = run_cli("audit", "verify", "--db", bad, env=env)
+    assert failed.returncode != 0
+    for text in (failed.stdout, failed.stderr, run_cli("audit", "verify", "--help").stdout):
+        assert "hunter2" not in text
