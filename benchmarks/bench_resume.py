@@ -1,6 +1,11 @@
 """Cross-process resume latency: a waiter in one process, votes from another.
 
     .venv/bin/python benchmarks/bench_resume.py [--decisions 60] [--async-waiters 200]
+        [--postgres URL | --no-postgres]
+
+Runs on SQLite and, in the same run, on PostgreSQL: the database at ``--postgres URL`` (it must
+be empty), else a throw-away cluster started from the installed server binaries
+(tests/pg_cluster.py). On PostgreSQL waiters block on LISTEN/NOTIFY instead of polling.
 
 Sync: a child process blocks in `ApprovalBroker.wait` on each request in turn; this process
 votes 20-50 ms apart and the child reports when it woke. Async: a child process awaits
@@ -28,7 +33,7 @@ from pathlib import Path
 from guardrails_plugin import __version__
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.store.factory import open_store
 from guardrails_plugin.types import Principal, ToolCall
 
 POLICY = """
@@ -40,7 +45,7 @@ groups: {ops: [alice, bob]}
 
 
 def child(mode: str, db: str, policy: str, ids: list[str]) -> None:
-    broker = ApprovalBroker(SQLiteStore(db), Policy.load(policy))
+    broker = ApprovalBroker(open_store(db), Policy.load(policy))
     print(json.dumps({"ready": True}), flush=True)
     if mode == "sync":
         for request_id in ids:
@@ -63,10 +68,10 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))]
 
 
-def run(mode: str, count: int, tmp: Path) -> dict[str, float]:
-    db, policy_file = tmp / f"{mode}.db", tmp / "policy.yaml"
+def run(mode: str, count: int, tmp: Path, url: str | None) -> dict[str, float]:
+    db, policy_file = url or str(tmp / f"{mode}.db"), tmp / "policy.yaml"
     policy_file.write_text(POLICY)
-    store = SQLiteStore(db)
+    store = open_store(db)
     broker = ApprovalBroker(store, Policy.load(policy_file), max_pending_per_principal=count + 1)
     ids = []
     for i in range(count):
@@ -107,6 +112,15 @@ def run(mode: str, count: int, tmp: Path) -> dict[str, float]:
     }
 
 
+def _psycopg_version() -> str:
+    try:
+        import psycopg
+
+        return str(psycopg.__version__)
+    except ImportError:
+        return "(not installed)"
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
@@ -114,23 +128,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=60)
     parser.add_argument("--async-waiters", type=int, default=200)
+    parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database")
+    parser.add_argument("--no-postgres", action="store_true")
     opts = parser.parse_args()
     os.environ.setdefault("GUARDRAILS_AUDIT_KEY", "42" * 32)
     print(
         f"guardrails-plugin {__version__}, Python {platform.python_version()}, SQLite "
         f"{sqlite3.sqlite_version}, {platform.machine()} {platform.system()}, poll 10 ms, "
-        f"synchronous=FULL"
+        f"synchronous=FULL; PostgreSQL via psycopg {_psycopg_version()}"
     )
-    print(f"{'scenario':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'vote p50 ms':>12}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for mode, count, label in (
-            ("sync", opts.decisions, f"sync wait, {opts.decisions} decisions"),
-            ("async", opts.async_waiters, f"async, {opts.async_waiters} waiters, one watcher"),
-        ):
-            r = run(mode, count, Path(tmp))
-            print(
-                f"{label:44} {r['p50']:8.2f} {r['p99']:8.2f} {r['max']:8.2f} {r['vote_p50']:12.2f}"
-            )
+    cluster = None
+    databases: list[str | None] = [None]
+    if not opts.no_postgres:
+        if opts.postgres:
+            databases.append(opts.postgres)
+        else:
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+            from tests.pg_cluster import Cluster
+
+            cluster = Cluster.start()
+            databases.append("cluster")
+    print(f"{'scenario':54} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'vote p50 ms':>12}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for database in databases:
+                for mode, count, label in (
+                    ("sync", opts.decisions, f"sync wait, {opts.decisions} decisions"),
+                    ("async", opts.async_waiters, f"async, {opts.async_waiters} waiters"),
+                ):
+                    url = cluster.create_database() if database == "cluster" else database
+                    if url and cluster is None and mode == "async":
+                        break  # a given database is used once: it must start empty
+                    name = "PostgreSQL, NOTIFY" if url else "SQLite, poll 10 ms"
+                    r = run(mode, count, Path(tmp), url)
+                    print(
+                        f"{name + ': ' + label:54} {r['p50']:8.2f} {r['p99']:8.2f} "
+                        f"{r['max']:8.2f} {r['vote_p50']:12.2f}"
+                    )
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -144,13 +144,14 @@ class Guard:
         environment: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> Guard:
-        """A guard from a policy file and a SQLite path (default ``$GUARDRAILS_DB`` or
-        ``./guardrails.db``), in one line."""
-        from guardrails_plugin.store.sqlite import SQLiteStore
+        """A guard from a policy file and a store: a SQLite path, ``sqlite:///…`` or a
+        ``postgresql://…`` URL (default ``$GUARDRAILS_DB``, then ``./guardrails.db``), in one
+        line."""
+        from guardrails_plugin.store.factory import open_store
 
         loaded = policy if isinstance(policy, Policy) else Policy.load(policy)
         if store is None or isinstance(store, str | Path):
-            opened: Store = SQLiteStore(store, clock=kwargs.get("clock"))
+            opened: Store = open_store(store, clock=kwargs.get("clock"))
         else:
             opened = store
         return cls(

@@ -13,10 +13,11 @@ from hypothesis import settings as hypothesis_settings
 
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.store.factory import open_store
 from guardrails_plugin.testing import FrozenClock
 
 from .helpers import KEY, POLICY
+from .pg_cluster import Cluster, missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,9 +66,48 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "guardrails.db"
 
 
+# --- backends ----------------------------------------------------------------------------------
+# `store` is SQLite unless a folder's conftest parametrises `backend` (tests/store and
+# tests/approvals run the store contract on both). PostgreSQL tests use one throw-away cluster
+# per session and a fresh database per test; in CI (CI=true) a missing PostgreSQL fails them.
+
+
 @pytest.fixture
-def store(db_path: Path, clock: FrozenClock):
-    s = SQLiteStore(db_path, key=KEY, clock=clock)
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+    cluster = Cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> Iterator[str]:
+    """A fresh, empty database on the session's cluster (superuser URL)."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def store_url(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's store lives: the SQLite file's path, or a PostgreSQL URL."""
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(db_path)
+
+
+@pytest.fixture
+def store(store_url: str, clock: FrozenClock):
+    s = open_store(store_url, key=KEY, clock=clock)
     yield s
     s.close()
 

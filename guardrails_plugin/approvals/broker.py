@@ -37,7 +37,7 @@ from guardrails_plugin.policy import Policy
 from guardrails_plugin.policy.watch import SETTLE_SECONDS, LivePolicy
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.keys import call_key
-from guardrails_plugin.store.protocol import Store, StoreTx
+from guardrails_plugin.store.protocol import Store, StoreTx, real_time_waits
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Verdict, Vote
 from guardrails_plugin.types import Decision, Effect, Finding, Principal, ToolCall
 
@@ -491,10 +491,12 @@ class ApprovalBroker:
 
         ``deadline`` (clock time) ends the wait earlier with `ApprovalTimeout`, leaving the
         request pending so a restarted process can wait on it again. Between checks the waiter
-        polls the store's change counter every ``poll_interval``, which costs microseconds.
+        polls the store's change counter every ``poll_interval``, which costs microseconds, or,
+        on a store that notifies (PostgreSQL), blocks until it says something changed.
         """
         request = self.get(request_id)
         token = self.store.change_token()
+        notifier = real_time_waits(self.store, self.clock)
         while True:
             if request.terminal:
                 return request
@@ -509,8 +511,11 @@ class ApprovalBroker:
             until = min(
                 request.expires_at, deadline if deadline is not None else request.expires_at
             )
-            self.clock.sleep(max(0.0, min(self.poll_interval, until - now)))
-            current = self.store.change_token()
+            if notifier is not None:  # woken by the store (NOTIFY), or at the deadline
+                current = notifier.wait_for_change(token, max(0.0, until - now))
+            else:
+                self.clock.sleep(max(0.0, min(self.poll_interval, until - now)))
+                current = self.store.change_token()
             if current != token:
                 token = current
                 request = self.get(request_id)

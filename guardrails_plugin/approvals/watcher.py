@@ -2,19 +2,22 @@
 
 The watcher polls the store's change counter (microseconds per poll) and, when something
 changed or a deadline came due, reads the statuses of all watched requests in one query. A
-thousand suspended runs cost one task and one query per change, not a thousand threads.
+thousand suspended runs cost one task and one query per change, not a thousand threads. On a
+store that notifies (PostgreSQL's LISTEN/NOTIFY) the watcher sleeps until told or until the
+next deadline, instead of polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from dataclasses import dataclass, field
 
 from guardrails_plugin.approvals import lifecycle
 from guardrails_plugin.clock import Clock
 from guardrails_plugin.errors import ApprovalTimeout
-from guardrails_plugin.store.protocol import Store
+from guardrails_plugin.store.protocol import Store, real_time_waits
 from guardrails_plugin.store.records import ApprovalRequest
 
 __all__ = ["Watcher", "watcher_for"]
@@ -56,6 +59,23 @@ class Watcher:
                 self.waiters.pop(request.id, None)
 
     async def _run(self) -> None:
+        notifier = real_time_waits(self.store, self.clock)
+        if notifier is None:
+            await self._loop(None)
+            return
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:  # called from the store's listener thread
+            loop.call_soon_threadsafe(woken.set)
+
+        unsubscribe = notifier.on_change(wake)
+        try:
+            await self._loop(woken)
+        finally:
+            unsubscribe()
+
+    async def _loop(self, woken: asyncio.Event | None) -> None:
         token = None
         while self.waiters:
             try:
@@ -77,7 +97,25 @@ class Watcher:
                 self.waiters.clear()
                 return
             self.polls += 1
-            await self.clock.sleep_async(self.poll_interval)
+            if woken is None:
+                await self.clock.sleep_async(self.poll_interval)
+            else:
+                # asyncio.timeout, not wait_for: no extra task per sleep.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._until_due()):
+                        await woken.wait()
+                woken.clear()
+
+    def _until_due(self) -> float:
+        """Seconds until the nearest expiry or wait deadline of a watched request."""
+        due = [
+            t
+            for ws in self.waiters.values()
+            for w in ws
+            for t in (w.expires_at, w.deadline)
+            if t is not None
+        ]
+        return max(0.0, min(due, default=self.poll_interval) - self.clock.now())
 
     def _check(self, now: float) -> None:
         ids = list(self.waiters)

@@ -7,6 +7,7 @@ import click
 from guardrails_plugin import __version__
 from guardrails_plugin.cli.approvals import pending, show
 from guardrails_plugin.cli.audit import audit
+from guardrails_plugin.cli.db import db
 from guardrails_plugin.cli.demo import demo
 from guardrails_plugin.cli.mask import mask
 from guardrails_plugin.cli.policy import policy
@@ -22,7 +23,7 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-for command in (policy, mask, pending, show, approve, deny, edit, audit, slack, demo):
+for command in (policy, mask, pending, show, approve, deny, edit, audit, db, slack, demo):
     cli.add_command(command)
 
 

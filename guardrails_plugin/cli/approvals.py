@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 POLICY_ENV = "GUARDRAILS_POLICY"
+DB_HELP = (
+    "The store: a SQLite file, sqlite:///FILE or postgresql://USER@HOST/DB (password from "
+    "PGPASSWORD or ~/.pgpass; default: $GUARDRAILS_DB, then ./guardrails.db)."
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -42,9 +46,11 @@ def db_options(func: F) -> F:
     """``--db`` (default $GUARDRAILS_DB, then ./guardrails.db) on a command."""
     return click.option(
         "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
+        # Text, not a click.Path: a path would fold the '//' of a postgresql:// URL.
+        type=str,
         default=None,
-        help="The SQLite store (default: $GUARDRAILS_DB, then ./guardrails.db).",
+        metavar="PATH|URL",
+        help=DB_HELP,
     )(func)
 
 
@@ -54,13 +60,13 @@ def json_option(func: F) -> F:
     )
 
 
-def open_store(db: Path | None, *, upgrade: bool = False) -> Any:
+def open_store(db: str | Path | None, *, upgrade: bool = False) -> Any:
     """Open an existing store for a CLI command. Never creates a database or a key: a missing
     key is an error that says how to restore it (a new key could verify nothing)."""
-    from guardrails_plugin.store.sqlite import SQLiteStore
+    from guardrails_plugin.store.factory import open_store as open_any
 
     try:
-        return SQLiteStore(db, create=False, upgrade=upgrade)
+        return open_any(db, create=False, upgrade=upgrade)
     except GuardError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -140,7 +146,7 @@ def _short_args(args: Any, limit: int = 60) -> str:
 @interval_option
 @with_store_errors
 def pending(
-    db: Path | None, show_all: bool, limit: int, as_json: bool, watch: bool, interval: float
+    db: str | None, show_all: bool, limit: int, as_json: bool, watch: bool, interval: float
 ) -> None:
     """List approval requests waiting for a decision (--watch: until Ctrl-C)."""
     store = open_store(db)
@@ -187,7 +193,7 @@ def _print_pending(requests: list[ApprovalRequest], as_json: bool) -> None:
 @db_options
 @json_option
 @with_store_errors
-def show(request_id: str, db: Path | None, as_json: bool) -> None:
+def show(request_id: str, db: str | None, as_json: bool) -> None:
     """Show one request (masked arguments, approvers, votes). ID may be a unique prefix."""
     store = open_store(db)
     request = store.get_request(resolve_id(store, request_id))

@@ -52,7 +52,7 @@ def audit() -> None:
 )
 @interval_option
 @with_store_errors
-def tail(lines: int, db: Path | None, as_json: bool, follow: bool, interval: float) -> None:
+def tail(lines: int, db: str | None, as_json: bool, follow: bool, interval: float) -> None:
     """Show the last audit events (--follow: and new ones as they land, like tail -f)."""
     store = open_store(db)
     head = store.audit_head()
@@ -117,7 +117,7 @@ def _checkpoints(value: str) -> list[Checkpoint]:
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_store_errors
-def verify(checkpoint: str | None, db: Path | None, as_json: bool) -> None:
+def verify(checkpoint: str | None, db: str | None, as_json: bool) -> None:
     """Recompute the keyed hash chain and cross-check every request against it; exit 1 and
     name the first broken row, or each request whose state the chain does not show."""
     anchors = _checkpoints(checkpoint) if checkpoint else []
@@ -183,7 +183,7 @@ def _print_verify(result: VerifyResult, requests: int, problems: list[tuple[str,
 @audit.command("upgrade")
 @db_options
 @with_store_errors
-def upgrade(db: Path | None) -> None:
+def upgrade(db: str | None) -> None:
     """Key the audit log of a store made before version 3 of the schema, once.
 
     Records the key's fingerprint, starts the keyed chain at the next row and re-keys open
@@ -210,7 +210,7 @@ def upgrade(db: Path | None) -> None:
 )
 @db_options
 @with_store_errors
-def checkpoint_cmd(output: Path | None, db: Path | None) -> None:
+def checkpoint_cmd(output: Path | None, db: str | None) -> None:
     """Print the log's head (seq and hash) as JSON, to keep outside the database."""
     store = open_store(db)
     head = store.audit_head() or Checkpoint(0, "0" * 64)
@@ -254,7 +254,7 @@ def _since(value: str | None) -> float:
 )
 @db_options
 @with_store_errors
-def export(fmt: str, since: str | None, output: Path | None, db: Path | None) -> None:
+def export(fmt: str, since: str | None, output: Path | None, db: str | None) -> None:
     """Export audit events as JSON lines or CSV (hashes included, for offline verification)."""
     store = open_store(db)
     cutoff = _since(since)

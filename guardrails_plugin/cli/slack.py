@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from guardrails_plugin.cli import render
-from guardrails_plugin.cli.approvals import POLICY_ENV
+from guardrails_plugin.cli.approvals import DB_HELP, POLICY_ENV
 from guardrails_plugin.cli.voting import reviewer_broker
 from guardrails_plugin.errors import GuardError, PolicyError
 
@@ -39,12 +39,7 @@ def slack() -> None:
     default=None,
     help="Policy with the people and groups who may approve (default: $GUARDRAILS_POLICY).",
 )
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The SQLite store (default: $GUARDRAILS_DB, then ./guardrails.db).",
-)
+@click.option("--db", type=str, default=None, metavar="PATH|URL", help=DB_HELP)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -73,7 +68,7 @@ def slack() -> None:
 )
 def serve(
     policy: Path | None,
-    db: Path | None,
+    db: str | None,
     port: int,
     host: str,
     socket: bool,
@@ -87,7 +82,7 @@ def serve(
     SLACK_APP_TOKEN (Socket Mode).
     """
     from guardrails_plugin.policy import Policy
-    from guardrails_plugin.store.sqlite import SQLiteStore
+    from guardrails_plugin.store.factory import open_store
 
     try:
         from guardrails_plugin.notify.slack import (
@@ -111,7 +106,7 @@ def serve(
             channel=channel, rule_channels=rule_channels, socket=socket, api_url=api_url
         )
         loaded = Policy.load(path)
-        store = SQLiteStore(db)
+        store = open_store(db)
     except PolicyError as exc:
         render.print_policy_error(render.stderr(), exc)
         raise SystemExit(1) from None

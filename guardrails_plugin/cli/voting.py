@@ -66,7 +66,7 @@ def _policy_path(policy: Path | None) -> Path | None:
     return policy or (Path(os.environ[POLICY_ENV]) if os.environ.get(POLICY_ENV) else None)
 
 
-def _broker(db: Path | None, policy: Path | None) -> Any:
+def _broker(db: str | None, policy: Path | None) -> Any:
     from guardrails_plugin.policy import Policy
 
     store = open_store(db)
@@ -146,7 +146,7 @@ def _refusal(exc: ApprovalError, identity: str, broker: Any) -> str:
 
 def _vote(
     request_id: str,
-    db: Path | None,
+    db: str | None,
     policy: Path | None,
     verdict: Verdict,
     reason: str | None,
@@ -231,7 +231,7 @@ def approve(
     reason: str | None,
     revision: int,
     policy: Path | None,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Approve revision N of request ID as cli:<your OS account> (`show` prints N)."""
@@ -256,7 +256,7 @@ def deny(
     reason: str,
     revision: int | None,
     policy: Path | None,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Deny request ID as cli:<your OS account>."""
@@ -325,7 +325,7 @@ def edit(
     revision: int,
     reason: str | None,
     policy: Path | None,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Edit the arguments of request ID and approve the edited call, as Slack's "Edit" does.

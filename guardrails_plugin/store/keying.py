@@ -28,7 +28,7 @@ from guardrails_plugin.store.keys import KEY_ENV, HashKey, call_key
 from guardrails_plugin.store.records import AuditRecord
 from guardrails_plugin.store.rows import AUDIT_COLUMNS, AUDIT_SELECT, to_audit
 
-__all__ = ["REKEY_WINDOW", "Keying", "adopt_key", "load_keying"]
+__all__ = ["REKEY_WINDOW", "Keying", "adopt_key", "check_meta", "keying_meta", "load_keying"]
 
 _KEYED_FROM_LABEL = b"guardrails-plugin/meta/keyed_from\x00"
 
@@ -74,12 +74,7 @@ def adopt_key(conn: sqlite3.Connection, key: HashKey, append: Append, now: float
     unkeyed = row[0] if row else 0
     keying = Keying(key, unkeyed + 1)
     conn.executemany(
-        "INSERT INTO meta (name, value) VALUES (?, ?)",
-        [
-            ("key_fingerprint", key.fingerprint),
-            ("keyed_from", str(keying.keyed_from)),
-            ("keyed_from_mac", _keyed_from_mac(key, keying.keyed_from)),
-        ],
+        "INSERT INTO meta (name, value) VALUES (?, ?)", keying_meta(key, keying.keyed_from)
     )
     if unkeyed:
         append(
@@ -134,28 +129,43 @@ def _rekey_requests(conn: sqlite3.Connection, key: HashKey, append: Append, now:
         )
 
 
+def keying_meta(key: HashKey, keyed_from: int) -> list[tuple[str, str]]:
+    """The meta rows that record the key and where keyed rows begin (any backend)."""
+    return [
+        ("key_fingerprint", key.fingerprint),
+        ("keyed_from", str(keyed_from)),
+        ("keyed_from_mac", _keyed_from_mac(key, keyed_from)),
+    ]
+
+
 def load_keying(conn: sqlite3.Connection, key: HashKey, path: Path, key_file: Path) -> Keying:
     """Check the key against the store's fingerprint, and read where keyed rows begin."""
     meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+    return check_meta(meta, key, str(path), key_file)
+
+
+def check_meta(meta: dict[str, str], key: HashKey, where: str, key_file: Path | None) -> Keying:
+    """`load_keying` for any backend: ``meta`` is the meta table's rows, ``where`` names the
+    store in messages (a PostgreSQL URL already masked)."""
     stored = meta.get("key_fingerprint")
     if stored is None:
         raise StoreError(
-            f"approval store {path}: its meta table has no key fingerprint, though its schema "
+            f"approval store {where}: its meta table has no key fingerprint, though its schema "
             "is keyed: the file was damaged or tampered with; restore it from a backup"
         )
     if not hmac.compare_digest(str(stored), key.fingerprint):
+        restore = f"restore {key_file} from this store's backup, or " if key_file else ""
         raise ConfigError(
-            f"approval store {path} was created with a different audit key: the key from "
+            f"approval store {where} was created with a different audit key: the key from "
             f"{key.source} has fingerprint {key.fingerprint[:16]}, but the store's meta table "
             f"records {str(stored)[:16]} (written when the store was created or upgraded). Use "
-            f"the store's own key: restore {key_file} from this store's backup, or set "
-            f"{KEY_ENV} to it."
+            f"the store's own key: {restore}set {KEY_ENV} to it."
         )
     text = str(meta.get("keyed_from", ""))
     mac = str(meta.get("keyed_from_mac", ""))
     if not text.isdigit() or not hmac.compare_digest(mac, _keyed_from_mac(key, int(text))):
         raise StoreError(
-            f"approval store {path}: the meta table's keyed_from ({text or 'missing'}) was "
+            f"approval store {where}: the meta table's keyed_from ({text or 'missing'}) was "
             "changed without the store's key; restore the store from a backup"
         )
     return Keying(key, int(text))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from guardrails_plugin.store.audit import Checkpoint, VerifyResult
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 
-__all__ = ["Store", "StoreTx"]
+__all__ = ["ChangeNotifier", "Store", "StoreTx", "real_time_waits"]
 
 
 class StoreTx(Protocol):
@@ -55,6 +55,12 @@ class StoreTx(Protocol):
 
 
 class Store(Protocol):
+    @property
+    def path(self) -> object:
+        """Where the store lives, for messages: a file's path, or a URL with its password
+        masked."""
+        ...
+
     def transaction(self, *, durable: bool = True) -> AbstractContextManager[StoreTx]: ...
 
     def keyed_hash(self, value: Any) -> str:
@@ -119,3 +125,28 @@ class Store(Protocol):
     def iter_votes(self) -> Iterator[Vote]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeNotifier(Protocol):
+    """A store that can say when something changed, so waiters block instead of polling
+    (PostgreSQL: LISTEN/NOTIFY). Waiters still re-check at their own deadlines."""
+
+    def wait_for_change(self, token: int, timeout: float) -> int:
+        """Block until `Store.change_token` may differ from ``token``, or ``timeout`` seconds
+        pass; returns the current token."""
+        ...
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from another thread) on every change; returns unsubscribe."""
+        ...
+
+
+def real_time_waits(store: object, clock: object) -> ChangeNotifier | None:
+    """The store's notifier when a waiter may block on it: only under the system clock. An
+    injected clock moves only when slept on, so blocking in real time would stop it."""
+    from guardrails_plugin.clock import SystemClock
+
+    if isinstance(store, ChangeNotifier) and isinstance(clock, SystemClock):
+        return store
+    return None

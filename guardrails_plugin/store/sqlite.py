@@ -51,18 +51,22 @@ from guardrails_plugin.store.rows import (
     to_request,
     to_vote,
 )
+from guardrails_plugin.store.urls import DB_ENV, DEFAULT_DB, mask_url, resolve_target
 
 __all__ = ["DB_ENV", "DEFAULT_DB", "SQLiteStore", "resolve_db_path"]
 
 log = logging.getLogger(__name__)
 
-DB_ENV = "GUARDRAILS_DB"
-DEFAULT_DB = "guardrails.db"
-
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """Explicit argument > ``GUARDRAILS_DB`` > ``./guardrails.db``."""
-    return Path(path or os.environ.get(DB_ENV) or DEFAULT_DB)
+    """Explicit argument > ``GUARDRAILS_DB`` > ``./guardrails.db`` (``sqlite:///…`` too)."""
+    where = resolve_target(path or None)
+    if not isinstance(where, Path):
+        raise StoreError(
+            f"{mask_url(where)} is a PostgreSQL URL, not a SQLite file: open it with "
+            "guardrails_plugin.store.open_store"
+        )
+    return where
 
 
 class _Tx:

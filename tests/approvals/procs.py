@@ -1,7 +1,8 @@
 """Child processes for the cross-process tests: ``python -m tests.approvals.procs CMD ...``.
 
-Each opens its own store on the shared SQLite file, as separate agent processes and the Slack
-app do. The key comes from GUARDRAILS_AUDIT_KEY; output is one JSON object per line.
+Each opens its own store on the shared store (a SQLite file or a PostgreSQL URL), as separate
+agent processes and the Slack app do. The key comes from GUARDRAILS_AUDIT_KEY; output is one
+JSON object per line.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.errors import ApprovalError
 from guardrails_plugin.policy import Policy
-from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.store.factory import open_store
 
 
 def _broker(db: str, policy: str) -> ApprovalBroker:
-    return ApprovalBroker(SQLiteStore(db), Policy.load(policy))
+    return ApprovalBroker(open_store(db), Policy.load(policy))
 
 
 def _barrier(path: str) -> None:
@@ -66,6 +67,15 @@ def churn(db: str, policy: str, identity: str, *ids: str) -> None:
             broker.vote(request_id, identity, "approve", revision=0)
 
 
+def append(db: str, name: str, count: str) -> None:
+    """Append audit rows one transaction at a time, printing each committed sequence number."""
+    store = open_store(db)
+    print(json.dumps({"ready": True}), flush=True)
+    for i in range(int(count)):
+        record = store.record_event("test.append", actor=name, data={"i": i})
+        print(json.dumps({"seq": record.seq}), flush=True)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"wait": wait, "race": race, "churn": churn}[command](*args)
+    {"wait": wait, "race": race, "churn": churn, "append": append}[command](*args)

@@ -11,17 +11,17 @@ from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.approvals.watcher import watcher_for
 from guardrails_plugin.errors import ApprovalTimeout, StoreError
 from guardrails_plugin.store import Status
-from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.store.factory import open_store
 
 from ..helpers import KEY, make_request
 
 
-def test_a_thousand_waiters_share_one_watcher_task(store, policy, db_path):
+def test_a_thousand_waiters_share_one_watcher_task(store, policy, store_url):
     broker = ApprovalBroker(store, policy, max_pending_per_principal=2000)
     requests = [make_request(broker, "restart", {"n": i}, call_id=f"c{i}") for i in range(1000)]
 
     def approve_all() -> None:
-        other = SQLiteStore(db_path, key=KEY)
+        other = open_store(store_url, key=KEY)
         voter = ApprovalBroker(other, policy)
         for r in requests:
             voter.vote(r.id, "cli:bob", "approve", revision=0)

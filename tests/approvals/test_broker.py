@@ -219,8 +219,8 @@ def test_wait_deadline_leaves_the_request_pending(broker, clock):
     assert broker.get(request.id).status is Status.PENDING
 
 
-def test_wait_wakes_when_another_thread_votes(store, policy, db_path):
-    from guardrails_plugin.store.sqlite import SQLiteStore
+def test_wait_wakes_when_another_thread_votes(store, policy, store_url):
+    from guardrails_plugin.store.factory import open_store
 
     from ..helpers import KEY
 
@@ -228,7 +228,7 @@ def test_wait_wakes_when_another_thread_votes(store, policy, db_path):
     request = make_request(waiter, "restart", {"service": "api"})
 
     def vote() -> None:
-        other = SQLiteStore(db_path, key=KEY)
+        other = open_store(store_url, key=KEY)
         ApprovalBroker(other, policy).vote(request.id, "cli:bob", "approve", revision=0)
         other.close()
 
@@ -236,15 +236,15 @@ def test_wait_wakes_when_another_thread_votes(store, policy, db_path):
     assert waiter.wait(request.id).status is Status.APPROVED
 
 
-def test_a_restarted_process_resumes_waiting_on_the_same_request(db_path, policy, clock):
-    from guardrails_plugin.store.sqlite import SQLiteStore
+def test_a_restarted_process_resumes_waiting_on_the_same_request(store_url, policy, clock):
+    from guardrails_plugin.store.factory import open_store
 
     from ..helpers import KEY
 
-    first = SQLiteStore(db_path, key=KEY, clock=clock)
+    first = open_store(store_url, key=KEY, clock=clock)
     request = make_request(ApprovalBroker(first, policy, clock=clock))
     first.close()
-    reopened = SQLiteStore(db_path, key=KEY, clock=clock)
+    reopened = open_store(store_url, key=KEY, clock=clock)
     broker = ApprovalBroker(reopened, policy, clock=clock)
     assert make_request(broker).id == request.id  # the replayed step finds it
     broker.vote(request.id, "cli:bob", "approve", revision=0)

@@ -11,7 +11,6 @@ a crash gives nothing back, and a forged release row re-opens nothing. Covers P2
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -20,6 +19,7 @@ from guardrails_plugin.errors import ToolDenied
 from guardrails_plugin.store import Event
 
 from ..helpers import make_request
+from ..rawdb import raw
 
 RESTART = {"service": "api", "force": False}
 
@@ -58,9 +58,10 @@ def test_nothing_to_release_without_a_claim(broker, approved):
 def test_a_forged_release_row_reopens_nothing(broker, store, approved):
     """Someone holding the file (not the key) writes a release row and clears executed_at."""
     broker.claim_execution(approved.id, "restart", RESTART)
-    conn = sqlite3.connect(store.path, isolation_level=None)
-    for trigger in ("requests_terminal", "audit_no_update", "audit_no_delete"):
-        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn = raw(store)
+    conn.execute(
+        "DROP TRIGGER IF EXISTS requests_terminal" + (" ON requests" if conn.postgres else "")
+    )
     head, prev = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     conn.execute(
         "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "

@@ -11,17 +11,26 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.errors import ApprovalError, ToolDenied
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store import Status, Verdict
-from guardrails_plugin.store.sqlite import SQLiteStore
+from guardrails_plugin.store.factory import open_store
 from guardrails_plugin.testing import FrozenClock
 from guardrails_plugin.types import Principal, ToolCall
 
@@ -50,9 +59,13 @@ PERSON = {
 class Approvals(RuleBasedStateMachine):
     requests = Bundle("requests")
 
+    # A fresh store location per example, and how to remove it: set by `test_approvals`.
+    new_location: Callable[[], str]
+    drop_location: Callable[[str], None]
+
     def __init__(self) -> None:
         super().__init__()
-        self.dir = Path(tempfile.mkdtemp())
+        self.location = self.new_location()
         self.clock = FrozenClock()
         self.policy = Policy.from_string(POLICY)
         self._open()
@@ -62,12 +75,12 @@ class Approvals(RuleBasedStateMachine):
         self.counter = 0
 
     def _open(self) -> None:
-        self.store = SQLiteStore(self.dir / "g.db", key=KEY, clock=self.clock)
+        self.store = open_store(self.location, key=KEY, clock=self.clock)
         self.broker = ApprovalBroker(self.store, self.policy, clock=self.clock)
 
     def teardown(self) -> None:
         self.store.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.drop_location(self.location)
 
     @rule(target=requests, tool=st.sampled_from(sorted(TOOLS)), n=st.integers(0, 3))
     def create(self, tool: str, n: int) -> str:
@@ -175,7 +188,31 @@ class Approvals(RuleBasedStateMachine):
 
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
-Approvals.TestCase.settings = settings(
-    max_examples=5000 if LONG else 100, stateful_step_count=30, deadline=None
-)
-TestApprovals = Approvals.TestCase
+
+
+class TestApprovals:
+    """The state machine on each backend (RELIABILITY P6, P7, P8, P19, P21, P24, P28)."""
+
+    def test_on_each_backend(self, backend: str, request: pytest.FixtureRequest) -> None:
+        if backend == "postgres":
+            cluster = request.getfixturevalue("pg_cluster")
+            new, drop = cluster.create_database, cluster.drop_database
+        else:
+
+            def new() -> str:
+                return str(Path(tempfile.mkdtemp()) / "g.db")
+
+            def drop(location: str) -> None:
+                shutil.rmtree(Path(location).parent, ignore_errors=True)
+
+        bound = type(
+            "Approvals",
+            (Approvals,),
+            {"new_location": staticmethod(new), "drop_location": staticmethod(drop)},
+        )
+        run_state_machine_as_test(
+            bound,
+            settings=settings(
+                max_examples=5000 if LONG else 100, stateful_step_count=30, deadline=None
+            ),
+        )

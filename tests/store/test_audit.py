@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 
 import pytest
 
@@ -12,6 +11,7 @@ from guardrails_plugin.store.audit import GENESIS, HashKey, canonical_json, row_
 from guardrails_plugin.store.records import AuditRecord
 
 from ..helpers import KEY, make_request
+from ..rawdb import Raw
 
 OTHER_KEY = HashKey(bytes(range(1, 33)))
 
@@ -22,12 +22,9 @@ def fill(broker, n: int = 5) -> None:
         broker.vote(request.id, "cli:bob", "approve", revision=0)
 
 
-def raw(store) -> sqlite3.Connection:
-    """A connection that has dropped the triggers, as an attacker holding the file would."""
-    conn = sqlite3.connect(store.path, isolation_level=None)
-    conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-    return conn
+def raw(store) -> Raw:
+    """A connection that has dropped the triggers, as an attacker holding the database would."""
+    return Raw(store)
 
 
 def test_an_untouched_log_verifies(broker, store):

@@ -18,6 +18,12 @@ from guardrails_plugin.store.sqlite import DB_ENV, SQLiteStore, resolve_db_path
 from ..helpers import KEY, make_request
 
 
+@pytest.fixture
+def backend() -> str:
+    """This file tests the SQLite file itself; test_postgres.py the server database."""
+    return "sqlite"
+
+
 def test_connection_settings(store):
     conn = store._db().conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -1,0 +1,150 @@
+"""The PostgreSQL schema: versioned migrations, kept in the ``guardrails_schema`` table.
+
+The tables mirror SQLite's (migrations 1-4 there are one first migration here); JSON stays
+text so both backends share `rows.py`. Append new migrations, never edit a released one; a
+database whose version is newer than the last one known is refused. Migrations run under an
+advisory lock, so processes opening a new database at once create it once.
+
+The triggers are SQLite's, in PL/pgSQL: decided requests keep their outcome, requests are never
+deleted, votes and audit rows are append-only (TRUNCATE too). Changes to requests and votes
+``NOTIFY`` the channel every waiter listens on (`postgres_listen.py`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CHANNEL", "MIGRATE_LOCK", "MIGRATIONS", "WRITE_LOCK"]
+
+CHANNEL = "guardrails_changes"
+
+# Advisory lock keys (any two bigints unlikely to clash with an application's own).
+WRITE_LOCK = 0x6775617264_01  # every decision-path write transaction: serialises the audit head
+MIGRATE_LOCK = 0x6775617264_02
+
+_V1 = r"""
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT UNIQUE,
+    run_id TEXT,
+    tool TEXT NOT NULL,
+    masked_args TEXT NOT NULL,
+    args_hash TEXT NOT NULL,
+    current_hash TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
+    edited_args TEXT,
+    rule_id TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    principal TEXT NOT NULL,
+    on_behalf_of TEXT,
+    requester_identities TEXT NOT NULL DEFAULT '[]',
+    approvers TEXT NOT NULL,
+    approver_sources TEXT NOT NULL DEFAULT '[]',
+    quorum INTEGER NOT NULL CHECK (quorum >= 1),
+    require_reason INTEGER NOT NULL DEFAULT 0,
+    allow_edit INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL
+        CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'cancelled')),
+    data_classes TEXT NOT NULL DEFAULT '[]',
+    environment TEXT NOT NULL DEFAULT '{}',
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    decided_at DOUBLE PRECISION,
+    decided_by TEXT,
+    decision_reason TEXT,
+    execute_by DOUBLE PRECISION,
+    executed_at DOUBLE PRECISION,
+    notify TEXT NOT NULL DEFAULT '{}',
+    vault_id TEXT
+);
+CREATE INDEX requests_status ON requests (status, created_at);
+CREATE INDEX requests_run ON requests (run_id);
+CREATE INDEX requests_principal ON requests (principal, status);
+
+CREATE TABLE votes (
+    id BIGSERIAL PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    revision INTEGER NOT NULL,
+    person TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('approve', 'deny')),
+    reason TEXT,
+    edited_args TEXT,
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX votes_request ON votes (request_id);
+
+CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    ts DOUBLE PRECISION NOT NULL,
+    event TEXT NOT NULL,
+    request_id TEXT,
+    actor TEXT,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_request ON audit (request_id);
+
+CREATE TABLE notify_threads (
+    channel_kind TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    channel TEXT,
+    ts TEXT,
+    state TEXT NOT NULL,
+    claimed_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (channel_kind, run_id)
+);
+CREATE TABLE notify_seen (
+    key TEXT PRIMARY KEY,
+    seen_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX notify_seen_at ON notify_seen (seen_at);
+
+CREATE TABLE meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE FUNCTION guardrails_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+
+-- A decided request never changes its outcome (executed_at and notify may still be set).
+CREATE TRIGGER requests_terminal BEFORE UPDATE OF status ON requests FOR EACH ROW
+WHEN (OLD.status <> 'pending' AND NEW.status <> OLD.status)
+EXECUTE FUNCTION guardrails_refuse('a decided request cannot change status');
+CREATE TRIGGER requests_no_delete BEFORE DELETE ON requests FOR EACH ROW
+EXECUTE FUNCTION guardrails_refuse('requests are kept for the audit trail');
+CREATE TRIGGER requests_no_truncate BEFORE TRUNCATE ON requests FOR EACH STATEMENT
+EXECUTE FUNCTION guardrails_refuse('requests are kept for the audit trail');
+
+CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW
+EXECUTE FUNCTION guardrails_refuse('audit is append-only');
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT
+EXECUTE FUNCTION guardrails_refuse('audit is append-only');
+CREATE TRIGGER votes_no_update BEFORE UPDATE OR DELETE ON votes FOR EACH ROW
+EXECUTE FUNCTION guardrails_refuse('votes is append-only');
+CREATE TRIGGER votes_no_truncate BEFORE TRUNCATE ON votes FOR EACH STATEMENT
+EXECUTE FUNCTION guardrails_refuse('votes is append-only');
+
+-- Waiters in every process wake on these (one LISTEN connection per process).
+CREATE FUNCTION guardrails_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('guardrails_changes', TG_TABLE_NAME);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER requests_changed AFTER INSERT OR UPDATE ON requests FOR EACH STATEMENT
+EXECUTE FUNCTION guardrails_changed();
+CREATE TRIGGER votes_changed AFTER INSERT ON votes FOR EACH STATEMENT
+EXECUTE FUNCTION guardrails_changed();
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS guardrails_schema (
+    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    version INTEGER NOT NULL
+)
+"""

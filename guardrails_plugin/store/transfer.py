@@ -1,0 +1,106 @@
+"""Copy a SQLite store into an empty PostgreSQL store: requests, votes and the audit trail.
+
+Both chains are verified, the source's before anything is written and the copy's after, and
+the copy must end at the source's head. A target that already holds requests, votes or audit
+rows is refused: merging two histories would fork the chain. The copy is one transaction, so a
+failure leaves the target empty. Slack thread bookkeeping (``notify_threads``) is not copied:
+the next request of an old run opens a new thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from guardrails_plugin.errors import StoreError
+from guardrails_plugin.store.audit import Checkpoint, canonical_text
+from guardrails_plugin.store.keying import keying_meta
+from guardrails_plugin.store.rows import dumps, request_row
+
+if TYPE_CHECKING:
+    from guardrails_plugin.store.postgres import PostgresStore
+    from guardrails_plugin.store.sqlite import SQLiteStore
+
+__all__ = ["Copied", "copy_store"]
+
+
+@dataclass(frozen=True)
+class Copied:
+    requests: int
+    votes: int
+    audit_rows: int
+    head: Checkpoint | None
+
+
+def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
+    checked = source.verify_audit()
+    if not checked.ok:
+        raise StoreError(
+            f"the source's audit chain does not verify (row {checked.first_bad_seq}: "
+            f"{checked.problem}); nothing was copied"
+        )
+    with target.transaction() as tx:
+        conn = tx.conn
+        for table in ("requests", "votes", "audit"):
+            if conn.execute(f"SELECT 1 FROM {table} LIMIT 1".encode()).fetchone() is not None:
+                raise StoreError(
+                    f"{target.path} already holds {table}: refusing to merge two histories; "
+                    "give an empty database"
+                )
+        requests = list(source.iter_requests())
+        for request in requests:
+            row = request_row(request)
+            names = sorted(row)
+            conn.execute(
+                f"INSERT INTO requests ({', '.join(names)}) "
+                f"VALUES ({', '.join(['%s'] * len(names))})".encode(),
+                [row[n] for n in names],
+            )
+        votes = list(source.iter_votes())
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO votes (id, request_id, revision, person, identity, channel, "
+                "verdict, reason, edited_args, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        v.id,
+                        v.request_id,
+                        v.revision,
+                        v.person,
+                        v.identity,
+                        v.channel,
+                        str(v.verdict),
+                        v.reason,
+                        dumps(v.edited_args) if v.edited_args is not None else None,
+                        v.created_at,
+                    )
+                    for v in votes
+                ],
+            )
+            cur.executemany(
+                "INSERT INTO audit (seq, ts, event, request_id, actor, data, prev_hash, hash) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (r.seq, r.ts, r.event, r.request_id, r.actor, canonical_text(r.data),
+                     r.prev_hash, r.hash)
+                    for r in source.audit_rows()
+                ],
+            )  # fmt: skip
+        conn.execute("SELECT setval('votes_id_seq', GREATEST((SELECT max(id) FROM votes), 1))")
+        # An upgraded source keys its chain from a later row; the copy must say the same.
+        conn.execute("DELETE FROM meta WHERE name IN ('keyed_from', 'keyed_from_mac')")
+        meta = [
+            m
+            for m in keying_meta(target._key, checked.keyed_from or 1)
+            if m[0] != "key_fingerprint"
+        ]
+        conn.cursor().executemany("INSERT INTO meta (name, value) VALUES (%s, %s)", meta)
+    target.reload_keying()
+    copied = target.verify_audit()
+    if not copied.ok or copied.head != checked.head:
+        raise StoreError(
+            f"the copy's audit chain does not match the source's (copy: {copied.problem or 'ok'}, "
+            f"head {copied.head} vs {checked.head}); drop the target database and try again"
+        )
+    return Copied(len(requests), len(votes), copied.checked, copied.head)
