@@ -215,3 +215,24 @@ def test_watch_interval_must_be_positive(env):
     """Issue 14 #9: a bad --interval is refused with the option's name, not a traceback."""
     result = CliRunner().invoke(cli, ["pending", "--watch", "--interval", "0", "--db", str(env)])
     assert result.exit_code == 2 and "--interval" in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://agent:s3cret@db.internal:5432/guardrails",
+        "postgresql://agent@db.internal/guardrails?password=s3cret&sslmode=require",
+        "postgresql://agent:***@db.internal/guardrails",  # a PostgresStore's own `path`
+    ],
+)
+def test_commands_for_a_postgres_store_name_its_url_without_the_password(store, url: str) -> None:
+    """Issue 14 #9 with issue 15's store: the logged commands name a PostgreSQL store by its
+    URL, never with its password (masked or not: '***' pasted would be a wrong password), and
+    not as a file path under the agent's folder."""
+    from guardrails_plugin.approvals.notice import decide_commands
+
+    request = make_request(store, "restart", {"service": "api"}, call_id="pg1")
+    for command in decide_commands(request, url).values():
+        db = shlex.split(command)[shlex.split(command).index("--db") + 1]
+        assert db.startswith("postgresql://agent@db.internal")
+        assert "s3cret" not in command and "***" not in command and "password" not in command

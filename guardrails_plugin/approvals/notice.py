@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrails_plugin.store.records import ApprovalRequest
+from guardrails_plugin.store.urls import is_postgres, without_password
 
 __all__ = ["decide_commands", "log_waiting"]
 
@@ -27,8 +28,13 @@ _MAX_PEOPLE = 8
 
 def decide_commands(request: ApprovalRequest, db: str | os.PathLike[str] | None) -> dict[str, str]:
     """The CLI commands that review, approve and deny ``request``, naming the store by its
-    absolute path (the reviewer's shell is rarely in the agent's folder)."""
-    where = f" --db {shlex.quote(os.path.abspath(db))}" if db is not None else ""
+    absolute path (the reviewer's shell is rarely in the agent's folder), or a PostgreSQL store
+    by its URL without the password."""
+    where = ""
+    if db is not None and is_postgres(os.fspath(db)):
+        where = f" --db {shlex.quote(without_password(os.fspath(db)))}"
+    elif db is not None:
+        where = f" --db {shlex.quote(os.path.abspath(db))}"
     rid = shlex.quote(request.id)
     return {
         "review": f"guardrails-plugin show {rid}{where}",

@@ -1,6 +1,6 @@
 """The PostgreSQL schema: versioned migrations, kept in the ``guardrails_schema`` table.
 
-The tables mirror SQLite's (migrations 1-4 there are one first migration here); JSON stays
+The tables mirror SQLite's (migrations 1-5 there are one first migration here); JSON stays
 text so both backends share `rows.py`. Append new migrations, never edit a released one; a
 database whose version is newer than the last one known is refused. Migrations run under an
 advisory lock, so processes opening a new database at once create it once.
@@ -53,7 +53,9 @@ CREATE TABLE requests (
     execute_by DOUBLE PRECISION,
     executed_at DOUBLE PRECISION,
     notify TEXT NOT NULL DEFAULT '{}',
-    vault_id TEXT
+    vault_id TEXT,
+    reviewer_view TEXT,
+    review_args TEXT
 );
 CREATE INDEX requests_status ON requests (status, created_at);
 CREATE INDEX requests_run ON requests (run_id);

@@ -20,6 +20,7 @@ __all__ = [
     "mask_url",
     "resolve_target",
     "sqlite_path",
+    "without_password",
 ]
 
 DB_ENV = "GUARDRAILS_DB"
@@ -81,3 +82,16 @@ def mask_url(target: object) -> str:
     except ValueError:
         # A URL too broken to parse still must not leak: keep only what precedes the userinfo.
         return text.split("://", 1)[0] + "://" + _MASK
+
+
+def without_password(url: str) -> str:
+    """A PostgreSQL URL with its password left out (not masked): what a message may tell someone
+    to paste, who supplies the password from PGPASSWORD or ~/.pgpass as libpq does."""
+    masked = mask_url(url)
+    parts = urlsplit(masked)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(pairs, safe="/:"), ""))
