@@ -16,7 +16,6 @@ can read, and the cause goes to the audit log.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import threading
 import time
@@ -70,6 +69,9 @@ __all__ = ["Execute", "Guard", "Outcome", "Prepare", "RunContext", "Wait"]
 Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 log = logging.getLogger(__name__)
+
+# The purpose label of the `hash` key a Guard derives from its store's key (`Store.derived_key`).
+MASK_HASH_KEY_LABEL = "masking/hash-key/v2"
 
 
 def _denied(
@@ -750,10 +752,9 @@ class Guard:
 
 def _keyed_masker(masker: Masker, store: Store) -> Masker:
     """``masker``, hashing under a key derived from the store's when none was configured, so
-    the `hash` strategy gives one value the same hash in every run on this store. The key is an
-    HMAC of a fixed label under the store's key: knowing it reveals nothing about the store's
-    key, and nothing in the database can compute it."""
+    the `hash` strategy gives one value the same hash in every run on this store. The key is
+    derived outside `keyed_hash`'s domain: were it a keyed hash of some JSON, a model calling a
+    gated tool with that JSON as arguments would have the broker store it as ``args_hash``."""
     if masker.has_hash_key:
         return masker
-    derived = store.keyed_hash({"scope": "masking/hash-key/v1"})
-    return masker.keyed(hashlib.sha256(derived.encode()).digest())
+    return masker.keyed(store.derived_key(MASK_HASH_KEY_LABEL))

@@ -190,6 +190,8 @@ def _request_problems(request: ApprovalRequest, rows: Sequence[AuditRecord]) -> 
         yield "no request.created row in the audit log"
     elif created[0].data.get("args_hmac") != request.args_hash:
         yield "its args_hash differs from the request.created row"
+    if (request.reviewer_view is None) != (request.review_args is None):
+        yield "it has one of reviewer_view and review_args without the other"
     terms = [r.data["terms"] for r in rows if r.event in _TERMS and "terms" in r.data]
     if terms and terms[-1] != request.terms():
         current = request.terms()

@@ -80,10 +80,13 @@ def _executed(label: str, text: str, settings: MaskingSettings, vault: Vault) ->
 def shown_args(request: ApprovalRequest) -> Mapping[str, Any]:
     """What every reviewer face shows of ``request``'s current revision: a reviewer's edit as
     it was written (placeholders stay placeholders), else the stored reviewer view, else (a
-    request made without a guard, or before views existed) the masked arguments."""
+    request made without a guard, or before views existed) the masked arguments.
+
+    A stored view counts only with its name: ``review_args`` alone (a request made without a
+    view, filled in the file afterwards) is not shown; the masked arguments are."""
     if request.edited_args is not None:
         return request.edited_args
-    if request.review_args is not None:
+    if request.review_args is not None and request.reviewer_view is not None:
         return request.review_args
     return request.masked_args
 

@@ -28,6 +28,11 @@ __all__ = ["KEY_ENV", "HashKey", "call_key"]
 
 KEY_ENV = "GUARDRAILS_AUDIT_KEY"
 _FINGERPRINT_LABEL = b"guardrails-plugin/key-fingerprint/v1"
+# Derived keys are HMACs of this prefix and a label. `digest` HMACs canonical JSON, which starts
+# with one of `{["-0123456789tfn`, never with "g"; the fingerprint and `mac`'s messages
+# (audit rows, keyed_from) have prefixes of their own. So no value the store writes, and nothing
+# a model can have hashed into it (its arguments), is ever equal to a derived key.
+_DERIVE_PREFIX = b"guardrails-plugin/derived-key/v1\x00"
 _PRIVATE_ONLY = 0o077  # any permission bit for group or others
 
 
@@ -65,6 +70,14 @@ class HashKey:
         """Keyed HMAC-SHA256 of the value's canonical JSON, hex, prefixed with its scheme."""
         mac = hmac.new(self._key, canonical_json(value), hashlib.sha256).hexdigest()
         return f"hmac-sha256:{mac}"
+
+    def derive(self, label: str) -> bytes:
+        """A 32-byte key for another purpose (``label``, e.g. ``masking/hash-key``), computed
+        from this one and never stored: it reveals nothing about this key, and no `digest`,
+        `mac` or fingerprint, hence nothing in the database, can equal it."""
+        if not label or "\x00" in label:
+            raise ValueError("a derived key's label is non-empty text without NUL")
+        return hmac.digest(self._key, _DERIVE_PREFIX + label.encode("utf-8"), "sha256")
 
     def mac(self, message: bytes) -> str:
         """HMAC-SHA256 of raw bytes, hex (the audit chain's row hashes)."""

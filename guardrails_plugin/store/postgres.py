@@ -343,6 +343,9 @@ class PostgresStore(PgNotifyMixin):
     def keyed_hash(self, value: Any) -> str:
         return self._key.digest(value)
 
+    def derived_key(self, label: str) -> bytes:
+        return self._key.derive(label)
+
     def reload_keying(self) -> None:
         """Re-read where keyed rows begin (after `transfer.copy_store` wrote the source's)."""
         with self._errors("open"):

@@ -67,6 +67,11 @@ class Store(Protocol):
         """HMAC of a value under the store's key (kept outside the database)."""
         ...
 
+    def derived_key(self, label: str) -> bytes:
+        """A 32-byte key for ``label``'s purpose derived from the store's key, in a domain no
+        `keyed_hash` can reach: nothing the store writes can equal it (`HashKey.derive`)."""
+        ...
+
     def get_request(self, request_id: str) -> ApprovalRequest | None: ...
 
     def resolve_id(self, prefix: str) -> str:

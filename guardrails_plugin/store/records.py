@@ -113,10 +113,12 @@ class ApprovalRequest:
                         "reason": self.reason,
                         "environment": self.environment,
                         "run_id": self.run_id,
-                        # Only when set, so requests made before the column keep their digest.
+                        # When either is set, so requests made before the columns (both
+                        # NULL) keep their digest, and a review_args written into a request
+                        # made without a view changes it.
                         **(
                             {"reviewer_view": self.reviewer_view, "review_args": self.review_args}
-                            if self.reviewer_view is not None
+                            if self.reviewer_view is not None or self.review_args is not None
                             else {}
                         ),
                     }

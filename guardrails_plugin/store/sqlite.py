@@ -354,6 +354,9 @@ class SQLiteStore(NotifyMixin):
     def keyed_hash(self, value: Any) -> str:
         return self._key.digest(value)
 
+    def derived_key(self, label: str) -> bytes:
+        return self._key.derive(label)
+
     # --- reads ---------------------------------------------------------------------------------
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:

@@ -50,12 +50,6 @@ rules:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F1: the store-derived mask key is keyed_hash({'scope': 'masking/hash-key/v1'}), the "
-    "same HMAC over canonical JSON as args_hash; a model calling a gated tool with exactly those "
-    "arguments writes the key's preimage into requests.args_hash and the request.created row",
-)
 def test_the_mask_hash_key_cannot_be_read_out_of_the_database(tmp_path):
     db = tmp_path / "g.db"
     store = SQLiteStore(db, key=KEY)
@@ -90,12 +84,6 @@ def test_the_mask_hash_key_cannot_be_read_out_of_the_database(tmp_path):
 # --- reviewer view: the request fingerprint ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F2: ApprovalRequest.terms()['view'] covers review_args only when reviewer_view is "
-    "set; on a request made without a view (broker API, or pending across the v5 migration) a "
-    "file writer fills review_args, every face shows it, and votes still count",
-)
 def test_review_args_written_into_a_request_without_a_view_take_no_votes(tmp_path):
     db = tmp_path / "g.db"
     store = SQLiteStore(db, key=KEY)
@@ -112,7 +100,8 @@ def test_review_args_written_into_a_request_without_a_view_take_no_votes(tmp_pat
     shown = CliRunner().invoke(
         cli, ["show", request.id, "--db", str(db)], env={"GUARDRAILS_AUDIT_KEY": KEY.hex()}
     )
-    assert "safe to approve" in shown.output  # what reviewers now read
+    # A view's text counts only with the view's name: without it the masked arguments show.
+    assert shown.exit_code == 0 and "safe to approve" not in shown.output
     with pytest.raises(ApprovalError):
         broker.vote(request.id, "slack:UBOB", "approve", revision=0, channel="slack")
 
@@ -157,12 +146,6 @@ def _reload_rows(store: SQLiteStore) -> list:
     return [r for r in store.audit_rows() if r.event == Event.POLICY_RELOADED]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F3: PolicyWatch.poll hashes the files again after loading them; a write landing "
-    "between the load and that hash is audited as the policy in force, and is then taken for "
-    "'already current' and never loaded",
-)
 def test_the_audited_digest_is_of_the_policy_in_force(tmp_path):
     file = tmp_path / "policy.yaml"
     _write_settled(file, P0)
@@ -193,12 +176,6 @@ def test_the_audited_digest_is_of_the_policy_in_force(tmp_path):
     assert _effect(in_force[-1], "read_table") == "deny"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F4: a policy file replaced by a FIFO (or a symlink to one, or to /dev/zero) is read "
-    "by policy_digest with no file-type or size check: the guarded call hangs forever holding "
-    "the watch lock, and no later change is ever followed",
-)
 def test_a_policy_file_swapped_for_a_fifo_does_not_hang_the_call(tmp_path):
     file = tmp_path / "policy.yaml"
     _write_settled(file, P0)
@@ -227,12 +204,6 @@ def test_a_policy_file_swapped_for_a_fifo_does_not_hang_the_call(tmp_path):
     assert not hung, "a guarded call hung reading a FIFO as the policy file"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F5: a changed policy file whose mtime is in the future (clock skew, cp -p/rsync -t "
-    "from a skewed host, touch -d) never counts as settled: the change is never used and nothing "
-    "is logged or audited",
-)
 def test_a_change_dated_in_the_future_is_used_or_reported(tmp_path):
     file = tmp_path / "policy.yaml"
     _write_settled(file, P0)
