@@ -21,6 +21,7 @@ from guardrails_plugin import data_classes
 from guardrails_plugin.errors import PolicyError, PolicyProblem
 from guardrails_plugin.policy.cel import CelError, CelMatcher
 from guardrails_plugin.policy.directory import Directory
+from guardrails_plugin.policy.files import Stamp, bytes_digest
 from guardrails_plugin.policy.match_compiler import MatchCompiler
 from guardrails_plugin.policy.matchers import AllOf, Matcher, ToolMatcher
 from guardrails_plugin.policy.problems import Problems
@@ -69,6 +70,10 @@ class CompiledPolicy:
     directory: Directory
     files: tuple[str, ...]
     warnings: tuple[PolicyProblem, ...] = ()  # loads, but likely not what the author meant
+    # SHA-256 of the bytes parsed (all files, in order) and the version of each file they are
+    # of: what a reload audits and what the watcher compares with (None/(): not all from files).
+    digest: str | None = None
+    stamps: tuple[Stamp, ...] = ()
 
 
 # --- reading and structure ----------------------------------------------------------------------
@@ -178,7 +183,7 @@ def _load_tree(root: Source, base_dir: Path) -> list[_File]:
             if target in seen:
                 continue
             seen.add(target)
-            if not target.is_file():
+            if not target.exists():  # anything else is read_source's to refuse (a FIFO...)
                 raise PolicyError(
                     [source.problem(("include", i), f"included file {str(target)!r} not found")]
                 )
@@ -272,7 +277,18 @@ def _compile(files: list[_File]) -> CompiledPolicy:
         directory=directory,
         files=tuple(f.source.file for f in files),
         warnings=tuple(w for f in files for w in f.source.warnings),
+        **_read_from(files),
     )
+
+
+def _read_from(files: list[_File]) -> dict[str, Any]:
+    raws = [f.source.raw for f in files]
+    if any(raw is None for raw in raws):
+        return {}
+    return {
+        "digest": bytes_digest([raw for raw in raws if raw is not None]),
+        "stamps": tuple(f.source.stamp for f in files),
+    }
 
 
 def _compile_rule(

@@ -22,6 +22,7 @@ from guardrails_plugin.policy.compiler import (
     compile_text,
 )
 from guardrails_plugin.policy.directory import Directory
+from guardrails_plugin.policy.files import Stamp
 from guardrails_plugin.policy.matchers import CallView
 from guardrails_plugin.types import Decision, Effect, Finding, ToolCall
 
@@ -87,6 +88,17 @@ class Policy:
     @property
     def files(self) -> tuple[str, ...]:
         return self._compiled.files
+
+    @property
+    def digest(self) -> str | None:
+        """SHA-256 of the bytes this policy was parsed from (its files in `files` order; for
+        one file, what ``sha256sum`` prints); None for a policy not loaded from files."""
+        return self._compiled.digest
+
+    @property
+    def file_stamps(self) -> tuple[Stamp, ...]:
+        """The version (device, inode, size, mtime, ctime) of each file when it was read."""
+        return self._compiled.stamps
 
     def warnings(self) -> list[str]:
         """What loads but is likely not what the author meant, located: text YAML changed

@@ -16,11 +16,11 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from guardrails_plugin.errors import PolicyError, PolicyProblem
+from guardrails_plugin.policy.files import MAX_FILE_BYTES, NotReadable, Stamp, read_policy_bytes
 from guardrails_plugin.policy.yamlerrors import describe, escape_warning
 
 __all__ = ["MAX_FILE_BYTES", "MAX_NODES", "Source", "format_path", "read_source"]
 
-MAX_FILE_BYTES = 1024 * 1024
 # Constructed values, counting every expansion of an alias: a real 1 MiB policy stays far below.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
@@ -61,6 +61,9 @@ class Source:
     keys: dict[PathT, tuple[int, int]] = field(default_factory=dict)
     # Loadable but almost surely not what the author meant (a "\b" read as a backspace).
     warnings: list[PolicyProblem] = field(default_factory=list)
+    # The bytes parsed and the version of the file they are of (None: parsed from a string).
+    raw: bytes | None = field(default=None, repr=False)
+    stamp: Stamp = None
 
     def position(self, path: PathT, *, prefer_key: bool = False) -> tuple[int, int]:
         """Position of ``path``, or of its closest ancestor that exists in the file."""
@@ -183,31 +186,32 @@ class _Builder:
 
 
 def read_source(path: str | Path) -> Source:
-    """Read and parse one policy file, refusing anything unsafe or oversized."""
+    """Read and parse one policy file, refusing anything unsafe or oversized (`files`: a
+    regular file only, read once, bounded). The `Source` keeps the bytes parsed and their
+    stamp, so the digest a reload audits is of exactly what was loaded."""
     file = str(path)
-    p = Path(path)
-
-    def fail(message: str) -> PolicyError:
-        return PolicyError([PolicyProblem(file=file, line=0, column=0, field="", message=message)])
-
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise fail(f"file is {size:,} bytes; policies are limited to {MAX_FILE_BYTES:,} bytes")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise fail("file not found") from None
-    except IsADirectoryError:
-        raise fail("is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise fail(f"cannot read file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:  # the file grew between stat and read
-        raise fail(f"file is over {MAX_FILE_BYTES:,} bytes")
+        read = read_policy_bytes(file, MAX_FILE_BYTES)
+    except NotReadable as exc:
+        problem = PolicyProblem(file=file, line=0, column=0, field="", message=str(exc))
+        raise PolicyError([problem]) from None
     try:
-        text = raw.decode("utf-8")
+        text = read.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise fail(f"not valid UTF-8 (byte {exc.start}); save the policy as UTF-8") from None
-    return parse_source(text, file)
+        raise PolicyError(
+            [
+                PolicyProblem(
+                    file=file,
+                    line=0,
+                    column=0,
+                    field="",
+                    message=f"not valid UTF-8 (byte {exc.start}); save the policy as UTF-8",
+                )
+            ]
+        ) from None
+    source = parse_source(text, file)
+    source.raw, source.stamp = read.data, read.stamp
+    return source
 
 
 def parse_source(text: str, file: str = "<string>") -> Source:

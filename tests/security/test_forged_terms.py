@@ -240,3 +240,29 @@ rules:
     tool = SpyTool()
     outcome = second.call("send_email", args, tool, call_id="c9", run=run)
     assert not outcome.allowed and tool.runs == []
+
+
+def test_audit_verify_reports_a_review_text_without_its_view(broker, monkeypatch):
+    """Issue 14 red team F2: review_args written into a request made without a reviewer view
+    is never shown (the masked arguments are), takes no votes, and `audit verify` names it."""
+    from click.testing import CliRunner
+
+    from guardrails_plugin.approvals.review import shown_args
+    from guardrails_plugin.cli import cli
+
+    monkeypatch.setenv("GUARDRAILS_AUDIT_KEY", KEY.hex())
+    request = make_request(broker, "export_table", {"table": "t"})
+    tamper(
+        broker,
+        "UPDATE requests SET review_args = ? WHERE id = ?",
+        json.dumps({"table": "harmless"}),
+        request.id,
+    )
+    assert shown_args(broker.get(request.id)) == request.masked_args
+    with pytest.raises(ApprovalError, match=r"changed: view"):
+        broker.vote(request.id, "cli:bob", "approve", revision=0)
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(broker.store.path)])
+    assert result.exit_code == 1
+    assert f"{request.id}: it has one of reviewer_view and review_args without the other" in (
+        result.output
+    )

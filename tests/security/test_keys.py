@@ -138,3 +138,32 @@ def test_a_file_writer_without_the_key_cannot_forge_chain_rows(broker, store, mo
 def test_new_key_files_are_private(tmp_path, no_env_key):
     SQLiteStore(tmp_path / "g.db").close()
     assert (os.stat(tmp_path / "g.db.key").st_mode & 0o777) == 0o600
+
+
+def test_a_derived_key_is_outside_every_stored_hash_domain(tmp_path):
+    """Issue 14 red team F1: a derived key (the `hash` masking key a Guard takes from its store)
+    is an HMAC of a message no keyed hash can have: `digest` HMACs canonical JSON, which never
+    starts with the derivation prefix's "g", so no argument a model passes (the label itself,
+    the old `{"scope": ...}` form, any JSON) makes the store write the key (P30)."""
+    from guardrails_plugin.guard import MASK_HASH_KEY_LABEL
+    from guardrails_plugin.store.keys import _DERIVE_PREFIX, HashKey
+
+    key = HashKey(b"k" * 32)
+    derived = key.derive(MASK_HASH_KEY_LABEL)
+    assert len(derived) == 32 and derived != key.derive("another/purpose")
+    for value in (
+        MASK_HASH_KEY_LABEL,
+        {"scope": MASK_HASH_KEY_LABEL},
+        {"scope": "masking/hash-key/v1"},
+        (_DERIVE_PREFIX + MASK_HASH_KEY_LABEL.encode()).decode(),
+    ):
+        stored = key.digest(value).removeprefix("hmac-sha256:")
+        assert derived.hex() != stored
+        assert hashlib.sha256(stored.encode()).digest() != derived  # the old derivation's shape
+        assert canonical_text(value)[:1] in '{["-0123456789tfn'
+    assert not _DERIVE_PREFIX.startswith(tuple(c.encode() for c in '{["-0123456789tfn'))
+    with pytest.raises(ValueError):
+        key.derive("a\x00b")
+    store = SQLiteStore(tmp_path / "g.db", key=b"k" * 32)
+    assert store.derived_key(MASK_HASH_KEY_LABEL) == derived
+    store.close()

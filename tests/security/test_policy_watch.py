@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from guardrails_plugin.errors import NotAnApprover
 from guardrails_plugin.guard import Guard
 from guardrails_plugin.masking import Masker
 from guardrails_plugin.policy import Policy
+from guardrails_plugin.policy.watch import LivePolicy
 from guardrails_plugin.store import Event
 from guardrails_plugin.store.sqlite import SQLiteStore
 
@@ -170,4 +172,170 @@ def test_the_slack_apps_broker_follows_the_file_before_each_vote(tmp_path):
         broker.vote(request.id, "slack:UBOB", "approve", revision=0, channel="slack")
     [row] = [r for r in store.audit_rows() if r.event == Event.POLICY_RELOADED]
     assert row.actor == "slack-app"
+    store.close()
+
+
+# --- issue 14 red team, F3-F5: what the watcher reads, when it settles, and that it never hangs
+
+
+def _in_thread(fn, timeout: float = 10.0):
+    """Run ``fn`` in a daemon thread: a regression that hangs fails the test, not the suite."""
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(fn()), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert done, f"{fn} did not return within {timeout} s"
+    return done[0]
+
+
+def _swap(path: Path, kind: str) -> None:
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_bytes(b"# " + b"x" * (1024 * 1024) + b"\n")
+    if kind != "dev-zero":  # never touch /dev/zero's dates; its own are old enough
+        then = time.time() - 5
+        os.utime(path, (then, then))
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [("fifo", "FIFO"), ("dev-zero", "device"), ("huge", "limited to 1,048,576 bytes")],
+)
+def test_a_policy_path_that_is_not_a_small_regular_file_is_refused_not_read(
+    setup, caplog, kind, problem
+):
+    """Red-team F4: a policy file swapped for a FIFO, a symlink to /dev/zero or a huge file
+    is never opened blocking nor read without bound: the call decides with the last good policy,
+    an ERROR and one policy.reload_failed row say why, and the next good file is followed
+    (P1, P13, P27)."""
+    guard, path = setup
+    settled(path, DENY_DROP)
+    assert not guard.call("drop_table", {}, SpyTool()).allowed
+    _swap(path, kind)
+    with caplog.at_level(logging.ERROR, logger="guardrails_plugin.policy.watch"):
+        for _ in range(2):
+            assert not _in_thread(lambda: guard.call("drop_table", {}, SpyTool())).allowed
+    [failed] = reloads(guard, Event.POLICY_RELOAD_FAILED)
+    assert problem in failed.data["problems"][0] and failed.data["kept_digest"] == sha(DENY_DROP)
+    assert any(problem in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    path.unlink()
+    settled(path, ALLOW)
+    assert guard.call("drop_table", {}, SpyTool()).allowed  # following goes on
+
+
+def test_the_audited_digest_covers_the_included_files_as_parsed(tmp_path):
+    """Red-team F3, includes: the reload row's digest is the SHA-256 of exactly the bytes
+    parsed, included files first, root last (for one file: what `sha256sum` prints); an
+    included file swapped for a FIFO is refused like the root (P27)."""
+    people = tmp_path / "people.yaml"
+    settled(people, "version: 1\npeople:\n  bob: [cli:bob]\n")
+    root = tmp_path / "policy.yaml"
+    settled(root, ALLOW)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    guard = Guard(Policy.load(root), store, principal="agent:bot", masker=Masker(ner=False))
+    root_text = "include: [people.yaml]\n" + DENY_DROP
+    settled(root, root_text)
+    assert not guard.call("drop_table", {}, SpyTool()).allowed
+    [row] = reloads(guard)
+    assert row.data["digest"] == sha(people.read_text() + root_text)
+    assert guard.policy.digest == row.data["digest"]
+    _swap(people, "fifo")
+    assert not _in_thread(lambda: guard.call("drop_table", {}, SpyTool())).allowed
+    [failed] = reloads(guard, Event.POLICY_RELOAD_FAILED)
+    assert "FIFO" in failed.data["problems"][0]
+    store.close()
+
+
+def test_a_change_dated_in_the_future_is_used_once_unchanged_and_logged_once(tmp_path, caplog):
+    """Red-team F5: a file dated an hour ahead settles on the watcher's own clock (unchanged
+    for the settle time), is used and audited; the WARNING about its date is logged once."""
+    path = tmp_path / "policy.yaml"
+    settled(path, ALLOW)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    in_force = [Policy.load(path)]
+    now = {"t": time.time()}
+    live = LivePolicy(in_force[0], store, "agent:bot", in_force.append, wall=lambda: now["t"])
+    path.write_text(DENY_DROP)
+    ahead = now["t"] + 3600
+    os.utime(path, (ahead, ahead))
+    with caplog.at_level(logging.WARNING, logger="guardrails_plugin.policy.watch"):
+        for _ in range(3):
+            live.refresh()  # seen, not yet settled on our clock
+        assert len(in_force) == 1
+        now["t"] += 2.5
+        live.refresh()
+    assert [p.rules[-1].id for p in in_force[1:]] == ["no-drop"]
+    [row] = [r for r in store.audit_rows() if r.event == Event.POLICY_RELOADED]
+    assert row.data["digest"] == sha(DENY_DROP)
+    [warned] = [r for r in caplog.records if "in the future" in r.getMessage()]
+    assert str(path) in warned.getMessage()
+    store.close()
+
+
+def test_a_file_that_never_stops_changing_is_reported_once(tmp_path, caplog):
+    """Red-team F5: a change that never settles is not ignored in silence: after a minute of
+    changes, one WARNING and one policy.reload_failed row say the old policy stays in force."""
+    path = tmp_path / "policy.yaml"
+    settled(path, ALLOW)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    in_force = [Policy.load(path)]
+    now = {"t": time.time()}
+    live = LivePolicy(in_force[0], store, "agent:bot", in_force.append, wall=lambda: now["t"])
+    with caplog.at_level(logging.WARNING, logger="guardrails_plugin.policy.watch"):
+        for i in range(100):  # a rewrite every second, each dated now
+            path.write_text(DENY_DROP + f"# {i}\n")
+            os.utime(path, (now["t"], now["t"]))
+            live.refresh()
+            now["t"] += 1.0
+    assert len(in_force) == 1
+    [failed] = [r for r in store.audit_rows() if r.event == Event.POLICY_RELOAD_FAILED]
+    assert failed.data["why"] == "file keeps changing"
+    assert "stays in force" in failed.data["problems"][0]
+    assert len([r for r in caplog.records if "have not stopped changing" in r.getMessage()]) == 1
+    store.close()
+
+
+def test_a_hung_policy_check_is_abandoned_and_following_goes_on(tmp_path, caplog):
+    """Red-team F4, beyond files: a refresh that never returns (here: blocked in the clock it
+    reads, standing for a hung file system or store) no longer stops policy following. After
+    ``stuck_after`` the next call reports it (ERROR, one audit row), takes over and uses the
+    change; what the hung one finds later is discarded."""
+    path = tmp_path / "policy.yaml"
+    settled(path, ALLOW)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    in_force = [Policy.load(path)]
+    entered, release = threading.Event(), threading.Event()
+
+    def wall() -> float:
+        if threading.current_thread().name == "hung":
+            entered.set()
+            release.wait(30)
+        return time.time()
+
+    mono = {"t": 0.0}
+    live = LivePolicy(
+        in_force[0], store, "agent:bot", in_force.append, wall=wall, clock=lambda: mono["t"]
+    )
+    settled(path, DENY_DROP)
+    hung = threading.Thread(target=live.refresh, name="hung", daemon=True)
+    hung.start()
+    assert entered.wait(10)
+    live.refresh()  # not stuck yet: decides with the current policy
+    assert len(in_force) == 1
+    mono["t"] += 61
+    with caplog.at_level(logging.ERROR, logger="guardrails_plugin.policy.watch"):
+        _in_thread(live.refresh)
+    assert [p.digest for p in in_force[1:]] == [sha(DENY_DROP)]
+    release.set()
+    hung.join(10)
+    assert not hung.is_alive() and len(in_force) == 2  # the abandoned check used nothing
+    events = [r.event for r in store.audit_rows()]
+    assert events.count(Event.POLICY_RELOADED) == 1
+    [stuck] = [r for r in store.audit_rows() if r.event == Event.POLICY_RELOAD_FAILED]
+    assert stuck.data["why"] == "policy check stuck"
+    assert any("has not returned" in r.getMessage() for r in caplog.records)
     store.close()
