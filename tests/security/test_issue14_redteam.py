@@ -1,6 +1,6 @@
 """Red team of issue 14's new code (reviewer views, CLI edit, policy hot reload, mask key,
-waiting log, demo --db, watch/follow). Each finding is a test marked ``xfail(strict=True)``: it
-fails on the code as landed and passes once the finding is fixed (then drop the mark).
+waiting log, demo --db, watch/follow). Each finding is a test that failed on the code as landed
+(it was marked ``xfail(strict=True)``) and passes since the finding was fixed.
 
 Real SQLite files under ``tmp_path``, real policies, real CLI (click's CliRunner). See
 docs/reports/issue14-redteam.md for severity, reproduction and suggested fixes.
