@@ -52,6 +52,8 @@ def create_app(settings: WebSettings, broker: ApprovalBroker, provider: Provider
     app.state.provider = provider
     app.state.sessions = Sessions(settings.session_seconds)
     app.state.vote_limit = RateLimiter(30, 60.0)
-    app.state.signin_limit = RateLimiter(20, 60.0)
+    # Per client address; one office behind one NAT shares it, so not too tight.
+    app.state.login_limit = RateLimiter(60, 60.0)
+    app.state.callback_limit = RateLimiter(30, 60.0)
     app.state.verify_limit = RateLimiter(6, 60.0)
     return app

@@ -60,7 +60,7 @@ def _client_key(request: Request) -> str:
 
 
 async def login(request: Request) -> Response:
-    request.app.state.signin_limit.hit(_client_key(request))
+    request.app.state.login_limit.hit(_client_key(request))
     settings: WebSettings = request.app.state.settings
     provider: Provider = request.app.state.provider
     sessions: Sessions = request.app.state.sessions
@@ -91,7 +91,7 @@ def _refused(request: Request, status: int, message: str) -> Response:
 
 
 async def callback(request: Request) -> Response:
-    request.app.state.signin_limit.hit(_client_key(request))
+    request.app.state.callback_limit.hit(_client_key(request))
     settings: WebSettings = request.app.state.settings
     provider: Provider = request.app.state.provider
     sessions: Sessions = request.app.state.sessions
