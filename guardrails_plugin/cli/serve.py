@@ -49,9 +49,7 @@ def serve(
     _CLIENT_SECRET, _AUDIENCE, _IDENTITY_CLAIM, GUARDRAILS_PUBLIC_URL, GUARDRAILS_SESSION_SECRET
     (docs/operations.md, "The web inbox and API")."""
     try:
-        import uvicorn
-
-        from guardrails_plugin.web.app import create_app
+        from guardrails_plugin.web.app import create_app, run
         from guardrails_plugin.web.oidc import Provider
         from guardrails_plugin.web.settings import WebSettings
     except ImportError as exc:
@@ -84,5 +82,4 @@ def serve(
         raise click.ClickException(str(exc)) from None
     app = create_app(settings, broker, provider)
     click.echo(f"guardrails-plugin serve: inbox at {settings.public_url}/inbox", err=True)
-    # One worker: sessions, sign-ins in progress and rate limits live in this process.
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", server_header=False)
+    run(app, host, port)

@@ -23,7 +23,7 @@ from guardrails_plugin.web.security import RateLimiter, SecurityHeaders, excepti
 from guardrails_plugin.web.sessions import Sessions
 from guardrails_plugin.web.settings import WebSettings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "run"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -57,3 +57,11 @@ def create_app(settings: WebSettings, broker: ApprovalBroker, provider: Provider
     app.state.callback_limit = RateLimiter(30, 60.0)
     app.state.verify_limit = RateLimiter(6, 60.0)
     return app
+
+
+def run(app: Starlette, host: str, port: int) -> None:
+    """Serve under uvicorn with one worker: sessions, sign-ins in progress and rate limits
+    live in this process."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", server_header=False)
