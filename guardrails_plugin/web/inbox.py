@@ -88,6 +88,14 @@ async def _load(request: Request, request_id: str) -> ApprovalRequest:
     return found
 
 
+def _edit_start(found: ApprovalRequest) -> str:
+    """What an edit starts from, as in Slack and the CLI: the arguments the call is bound to
+    (placeholders), not the reviewer view, whose ``a***@example.org`` would reach the tool as
+    written."""
+    args = found.edited_args if found.edited_args is not None else found.masked_args
+    return json.dumps(dict(args), indent=2, ensure_ascii=False)
+
+
 async def _page(
     request: Request,
     found: ApprovalRequest,
@@ -109,9 +117,7 @@ async def _page(
             "row": _row(found),
             "args": shown,
             "args_view": view_name(found),
-            "draft": draft
-            if draft is not None
-            else json.dumps(shown, indent=2, ensure_ascii=False),
+            "draft": draft if draft is not None else _edit_start(found),
             "votes": [v for v in votes],
             "iso": iso,
             "error": error,

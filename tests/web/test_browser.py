@@ -82,7 +82,7 @@ def _open_when_listed(page, service, tool: str, marker: str) -> None:
 
 def test_approve_in_the_browser_runs_the_tool_once_and_payloads_stay_inert(page, service, tmp_path):
     args = {
-        "to": "ops@example.org",
+        "to": "ana.lopez@acme-mail.com",  # shown partly (reviewer_view: partial)
         "subject": XSS,
         "body": "see javascript:alert(3) and <a href=javascript:alert(4)>here</a>",
     }
@@ -90,6 +90,9 @@ def test_approve_in_the_browser_runs_the_tool_once_and_payloads_stay_inert(page,
     _open_when_listed(page, service, "send_email", "javascript:alert(3)")
     shown = page.inner_text("#args")
     assert XSS in shown  # the payload is on the page as text
+    assert "ana.lopez" not in shown and "@acme-mail.com" in shown
+    # An edit starts from the bound arguments (a placeholder), never from the partial view.
+    assert "a***@acme-mail.com" not in page.input_value("#edit-args")
     assert page.locator("#args img, #args script, #args a").count() == 0
     shot = tmp_path / "inbox-request.png"
     page.screenshot(path=str(shot), full_page=True)
