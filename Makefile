@@ -38,3 +38,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+screenshot: install  ## refresh docs/images/inbox-request.png from the browser test
+	GUARDRAILS_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/web/test_browser.py -q

@@ -10,7 +10,8 @@
      │    ├── SelfApproval              the requester (or its human) tried to approve itself
      │    ├── ReasonRequired            the rule asks every voter for a reason; none was given
      │    ├── AlreadyDecided            the request is no longer pending
-     │    └── RequestChanged            the arguments were edited since the voter looked
+     │    ├── RequestChanged            the arguments were edited since the voter looked
+     │    └── StepUpRequired            the rule takes votes only from signed-in (OIDC) identities
      ├── StoreError                     the SQLite store failed; the guard denies
      │    └── SchemaVersionError        the database was written by a newer version
      └── MaskingError                   the masker failed; the guard denies
@@ -45,6 +46,7 @@ __all__ = [
     "RequestChanged",
     "SchemaVersionError",
     "SelfApproval",
+    "StepUpRequired",
     "StoreError",
     "ToolDenied",
     "UnsupportedValue",
@@ -154,6 +156,11 @@ class AlreadyDecided(ApprovalError):
 
 class RequestChanged(ApprovalError):
     """The request was edited after the voter saw it; the vote must be made again."""
+
+
+class StepUpRequired(ApprovalError):
+    """The rule has ``approval: {authentication: oidc}``: only a vote from an identity signed in
+    through the identity provider (``oidc:…``, the web inbox or API) counts."""
 
 
 class StoreError(GuardError):

@@ -95,6 +95,9 @@ class ApprovalRequirement:
     # What reviewers see of the values the masker found: masked | partial | clear (see
     # `approvals.review`; secrets, financial data and national ids are never shown in clear).
     reviewer_view: str = "partial"
+    # "oidc": only votes from identities signed in through the identity provider count
+    # (step-up for high-risk rules; `approvals.stepup`). None: any channel's identity.
+    authentication: str | None = None
 
 
 @dataclass(frozen=True)

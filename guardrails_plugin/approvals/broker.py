@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from guardrails_plugin.approvals import lifecycle
+from guardrails_plugin.approvals import lifecycle, stepup
 from guardrails_plugin.approvals.duties import (
     eligible_people,
     requester_identities,
@@ -217,6 +217,7 @@ class ApprovalBroker:
                     vault_id=vault_id,
                     reviewer_view=review[0] if review is not None else None,
                     review_args=dict(review[1]) if review is not None else None,
+                    authentication=approval.authentication,
                 )
                 tx.insert_request(request)
                 tx.append_audit(
@@ -363,6 +364,7 @@ class ApprovalBroker:
             )
         directory = self.policy.directory if self.policy else None
         voter = resolve_voter(identity, request, directory)
+        stepup.check(request, voter.identity)
         edit_note = ""
         if verdict is Verdict.APPROVE and revision is None:
             # An approval binds to what the reviewer was shown; a channel that cannot say which
@@ -388,6 +390,7 @@ class ApprovalBroker:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)
             before = request.rule_id
             request = apply_edit(self, tx, request, voter.identity, edited_args, now, reason)
+            stepup.check(request, voter.identity)  # the edit may have moved it to such a rule
             if request.rule_id != before:
                 edit_note = (
                     f"edited; {rule_name(request)} applies now and needs {request.quorum} "

@@ -126,4 +126,5 @@ def _takeover(request: ApprovalRequest, decision: Decision, now: float) -> dict[
         "require_reason": approval.require_reason,
         "allow_edit": approval.allow_edit,
         "expires_at": now + approval.timeout_seconds,
+        "authentication": approval.authentication,
     }

@@ -11,6 +11,7 @@ from guardrails_plugin.cli.db import db
 from guardrails_plugin.cli.demo import demo
 from guardrails_plugin.cli.mask import mask
 from guardrails_plugin.cli.policy import policy
+from guardrails_plugin.cli.serve import serve
 from guardrails_plugin.cli.slack import slack
 from guardrails_plugin.cli.voting import approve, deny, edit
 
@@ -23,7 +24,7 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-for command in (policy, mask, pending, show, approve, deny, edit, audit, db, slack, demo):
+for command in (policy, mask, pending, show, approve, deny, edit, audit, db, slack, serve, demo):
     cli.add_command(command)
 
 

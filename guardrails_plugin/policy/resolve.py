@@ -138,6 +138,7 @@ def resolve_approval(
         require_reason=bool(merged.get("require_reason", False)),
         allow_edit=bool(merged.get("allow_edit", False)),
         reviewer_view=str(merged.get("reviewer_view") or "partial"),
+        authentication=merged.get("authentication") or None,
     )
 
 

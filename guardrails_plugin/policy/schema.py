@@ -104,6 +104,11 @@ class ApprovalSpec(_Model):
         "partial (default: a***@example.org, phones by their last digits) or clear. Secrets, "
         "card and bank numbers and national ids stay masked under every view.",
     )
+    authentication: Literal["oidc"] | None = Field(
+        None,
+        description="oidc: only reviewers signed in through the identity provider (the web "
+        "inbox or API of `guardrails-plugin serve`) may vote; Slack and CLI votes are refused.",
+    )
 
 
 class MaskingSpec(_Model):

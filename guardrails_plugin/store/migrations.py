@@ -135,7 +135,13 @@ ALTER TABLE requests ADD COLUMN reviewer_view TEXT;
 ALTER TABLE requests ADD COLUMN review_args TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# v6: step-up (issue 16): "oidc" when only identities signed in through the identity provider
+# may vote on the request; NULL for any channel.
+_V6 = """
+ALTER TABLE requests ADD COLUMN authentication TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 
 # The migration after which the store holds keyed rows; its code step runs once, with the key.
 KEYED = 3

@@ -142,7 +142,12 @@ CREATE TRIGGER votes_changed AFTER INSERT ON votes FOR EACH STATEMENT
 EXECUTE FUNCTION guardrails_changed();
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: step-up (issue 16), as SQLite's v6.
+_V2 = """
+ALTER TABLE requests ADD COLUMN authentication TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS guardrails_schema (

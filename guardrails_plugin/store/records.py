@@ -76,6 +76,8 @@ class ApprovalRequest:
     # view and the arguments as it shows them. None: the masked arguments.
     reviewer_view: str | None = None
     review_args: Mapping[str, Any] | None = None
+    # "oidc": only votes from identities signed in through the identity provider count.
+    authentication: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -102,6 +104,9 @@ class ApprovalRequest:
             "revision": self.revision,
             "current_hash": self.current_hash,
             "vault_id": self.vault_id,
+            # Only when set, so requests made before the column keep their terms; a step-up
+            # cleared in the file no longer matches the audit log, and the request takes no vote.
+            **({"authentication": self.authentication} if self.authentication else {}),
             # What reviewers are shown, by digest (all of it masked already): a request whose
             # display was rewritten in the file takes no votes.
             "view": hashlib.sha256(

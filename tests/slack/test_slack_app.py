@@ -24,7 +24,7 @@ from guardrails_plugin.notify.slack.blocks import (
     VIEW_DENY,
     VIEW_EDIT,
 )
-from guardrails_plugin.notify.slack.testing import FakeSlackAPI, signed
+from guardrails_plugin.notify.slack.testing import FakeSlackAPI, block_kit_errors, signed
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store import Event, Status
 from guardrails_plugin.store.sqlite import SQLiteStore
@@ -492,3 +492,32 @@ def test_arguments_cut_to_fit_cannot_be_approved_from_slack(env):
     assert env.click(request.id, "UBOB")[0] == 200
     assert env.broker.get(request.id).status is Status.PENDING
     assert any("too long to show in Slack" in text for text in env.ephemerals())
+
+
+def test_a_step_up_rule_shows_review_in_the_inbox_and_refuses_slack_votes(
+    env, tmp_path, monkeypatch
+):
+    """Issue 16: a rule with approval: {authentication: oidc} is posted with "Review in the
+    inbox" (a link to the request's inbox page) and no Approve/Deny/Edit; a forged approve
+    click from an approver is refused and the reviewer is told to use the inbox."""
+    monkeypatch.setenv("GUARDRAILS_PUBLIC_URL", "https://guard.example.com")
+    env.policy = Policy.from_string(
+        POLICY.replace(
+            "approval: {approvers: [dba], quorum: 2}",
+            "approval: {approvers: [dba], authentication: oidc}",
+        )
+    )
+    env.broker = ApprovalBroker(env.store, env.policy)
+    env.restart()
+    request = env.request(call_id="c1")
+    env.outbox.sync_once()
+    [message] = [m for m in env.slack.calls("chat.postMessage") if "thread_ts" in m]
+    [actions] = [b for b in message["blocks"] if b["type"] == "actions"]
+    [button] = actions["elements"]
+    assert button["text"]["text"] == "Review in the inbox"
+    assert button["url"] == f"https://guard.example.com/inbox/requests/{request.id}"
+    assert not block_kit_errors(message["blocks"])
+    assert env.click(request.id, "UBOB")[0] == 200
+    assert env.broker.get(request.id).status is Status.PENDING
+    assert any("signed in through the identity provider" in t for t in env.ephemerals())
+    assert any(f"/inbox/requests/{request.id}" in t for t in env.ephemerals())

@@ -42,7 +42,7 @@ def _legacy_request(conn, clock, request_id, call_id, *, age=0.0, **columns) -> 
         **columns,
     )
     row = request_row(request)
-    for later in ("vault_id", "reviewer_view", "review_args"):
+    for later in ("vault_id", "reviewer_view", "review_args", "authentication"):
         row.pop(later)  # later columns than the version-2 store has
     conn.execute(
         f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",

@@ -25,6 +25,7 @@ from guardrails_plugin.notify.slack.blocks import (
     ACTION_APPROVE,
     ACTION_DENY,
     ACTION_EDIT,
+    ACTION_INBOX,
     VIEW_DENY,
     VIEW_EDIT,
     deny_modal,
@@ -75,6 +76,7 @@ def build_app(
 
     voter = _Voter(settings, broker, outbox, client)
     app.action(ACTION_APPROVE)(voter.approve)
+    app.action(ACTION_INBOX)(lambda ack: ack())  # a link: the browser opens it, nothing to do
     app.action(ACTION_DENY)(voter.open_deny)
     app.action(ACTION_EDIT)(voter.open_edit)
     app.view(VIEW_DENY)(voter.submit_deny)

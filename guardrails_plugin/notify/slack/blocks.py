@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from guardrails_plugin.approvals import stepup
 from guardrails_plugin.approvals.review import shown_args, view_name
 from guardrails_plugin.notify.slack.mrkdwn import escape, mrkdwn
 from guardrails_plugin.store.records import ApprovalRequest, Status, Vote
@@ -22,6 +23,7 @@ __all__ = [
     "ACTION_APPROVE",
     "ACTION_DENY",
     "ACTION_EDIT",
+    "ACTION_INBOX",
     "VIEW_DENY",
     "VIEW_EDIT",
     "deny_modal",
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 ACTION_APPROVE = "guardrails_approve"
+ACTION_INBOX = "guardrails_inbox"  # a link button: Slack still sends the click, acked only
 ACTION_DENY = "guardrails_deny"
 ACTION_EDIT = "guardrails_edit"
 VIEW_DENY = "guardrails_deny_view"
@@ -160,7 +163,10 @@ def request_message(
             ],
         },
     ]
-    if request.status is Status.PENDING:
+    if request.status is Status.PENDING and stepup.needs_sign_in(request):
+        blocks += _sign_in_only(request)
+        text = f"{tool} needs approval in the inbox ({rule})"
+    elif request.status is Status.PENDING:
         whole = shown_whole(request)
         if not whole:
             blocks.append(
@@ -182,6 +188,32 @@ def request_message(
         blocks.append(_section(f"*{request.status.value.upper()}* by {who}{why}"))
         text = f"{tool}: {request.status.value} by {who}"
     return text, blocks
+
+
+def _sign_in_only(request: ApprovalRequest) -> list[dict[str, Any]]:
+    """A step-up rule (``authentication: oidc``) takes no vote from Slack: no Approve, Deny or
+    Edit buttons, only the way to the inbox, where reviewers sign in through the provider."""
+    note = _section(
+        "This rule takes votes only from reviewers signed in through the identity provider: "
+        "review it in the web inbox."
+    )
+    url = stepup.inbox_url(request.id)
+    if url is None:
+        return [
+            note,
+            _section(
+                f"Open request `{request.id}` in the web inbox (`guardrails-plugin serve`; "
+                "set GUARDRAILS_PUBLIC_URL for the Slack app to link it here)."
+            ),
+        ]
+    button = {
+        "type": "button",
+        "action_id": ACTION_INBOX,
+        "style": "primary",
+        "url": url,
+        "text": {"type": "plain_text", "text": "Review in the inbox"},
+    }
+    return [note, {"type": "actions", "block_id": "guardrails_actions", "elements": [button]}]
 
 
 def _buttons(request: ApprovalRequest, *, approvable: bool = True) -> dict[str, Any]:

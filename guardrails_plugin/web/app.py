@@ -1,0 +1,67 @@
+"""The one reviewer-facing ASGI application: API v1, the inbox, sign-in, health.
+
+`create_app` assembles it from parts that each do one thing (`api`, `inbox`, `signin`,
+`stream`, `security`); `guardrails-plugin serve` runs it under uvicorn with one worker (sessions
+and rate limits live in the process).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from guardrails_plugin.approvals.broker import ApprovalBroker
+from guardrails_plugin.web import api
+from guardrails_plugin.web.oidc import Provider
+from guardrails_plugin.web.security import RateLimiter, SecurityHeaders, exception_handlers
+from guardrails_plugin.web.sessions import Sessions
+from guardrails_plugin.web.settings import WebSettings
+
+__all__ = ["create_app", "run"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+def create_app(settings: WebSettings, broker: ApprovalBroker, provider: Provider) -> Starlette:
+    from guardrails_plugin.web import inbox, signin, stream
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            *api.routes(),
+            *stream.routes(),
+            *signin.routes(),
+            *inbox.routes(),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers=exception_handlers(),
+    )
+    app.state.settings = settings
+    app.state.broker = broker
+    app.state.provider = provider
+    app.state.sessions = Sessions(settings.session_seconds)
+    app.state.vote_limit = RateLimiter(30, 60.0)
+    # Per client address; one office behind one NAT shares it, so not too tight.
+    app.state.login_limit = RateLimiter(60, 60.0)
+    app.state.callback_limit = RateLimiter(30, 60.0)
+    app.state.verify_limit = RateLimiter(6, 60.0)
+    return app
+
+
+def run(app: Starlette, host: str, port: int) -> None:
+    """Serve under uvicorn with one worker: sessions, sign-ins in progress and rate limits
+    live in this process."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", server_header=False)

@@ -1,0 +1,93 @@
+"""Requests, votes and audit rows as the API returns them: masked arguments per the rule's
+reviewer view (`approvals.review.shown_args`, the one function every face shows them through)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from guardrails_plugin.approvals import stepup
+from guardrails_plugin.cli.approvals import iso, request_json
+from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Vote
+
+__all__ = ["audit_csv", "audit_json", "audit_jsonl", "request_view", "vote_json"]
+
+
+def vote_json(v: Vote) -> dict[str, Any]:
+    return {
+        "person": v.person,
+        "identity": v.identity,
+        "channel": v.channel,
+        "verdict": v.verdict.value,
+        "revision": v.revision,
+        "reason": v.reason,
+        "edited_args": dict(v.edited_args) if v.edited_args is not None else None,
+        "at": iso(v.created_at),
+    }
+
+
+def request_view(r: ApprovalRequest, votes: Iterable[Vote] | None = None) -> dict[str, Any]:
+    out = request_json(r)  # the CLI's --json shape: one shape for every machine reader
+    out["approver_identities"] = {p: list(ids) for p, ids in sorted(r.approvers.items())}
+    out["authentication"] = r.authentication
+    out["needs_sign_in"] = stepup.needs_sign_in(r)
+    if votes is not None:
+        out["votes"] = [vote_json(v) for v in votes]
+    return out
+
+
+def audit_json(r: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": r.seq,
+        "ts": iso(r.ts),
+        "event": r.event,
+        "request_id": r.request_id,
+        "actor": r.actor,
+        "data": dict(r.data),
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
+
+
+def audit_jsonl(rows: Iterable[AuditRecord]) -> str:
+    return "".join(json.dumps(audit_json(r), ensure_ascii=False) + "\n" for r in rows)
+
+
+_COLUMNS = ["seq", "ts", "event", "request_id", "actor", "data", "prev_hash", "hash"]
+
+
+def audit_csv(rows: Iterable[AuditRecord]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_COLUMNS)
+    writer.writeheader()
+    for r in rows:
+        row = audit_json(r)
+        row["data"] = json.dumps(row["data"], ensure_ascii=False)
+        # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it as text.
+        writer.writerow(
+            {
+                k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
+                for k, v in row.items()
+            }
+        )
+    return out.getvalue()
+
+
+def parse_since(value: str | None) -> float:
+    """Seconds since the epoch from an ISO time or a duration ago (``24h``); ValueError else."""
+    from guardrails_plugin.policy.schema import parse_duration
+
+    if not value:
+        return 0.0
+    try:
+        return dt.datetime.now(dt.UTC).timestamp() - parse_duration(value)
+    except ValueError:
+        pass
+    when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
