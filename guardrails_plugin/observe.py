@@ -145,7 +145,10 @@ def default_observers() -> list[Observer]:
     """The OpenTelemetry observer when ``opentelemetry-api`` is installed, else none. Spans and
     metrics go wherever the application configured its providers; without one, the API's
     no-op providers drop them."""
-    if importlib.util.find_spec("opentelemetry") is None:
+    try:
+        if importlib.util.find_spec("opentelemetry") is None:
+            return []
+    except ImportError:  # not importable here (a finder refuses it): not installed for us
         return []
     try:
         from guardrails_plugin.integrations.otel import OpenTelemetryObserver

@@ -12,7 +12,16 @@ import guardrails_plugin
 
 PACKAGE = Path(guardrails_plugin.__file__).parent
 
-FRAMEWORKS = ("langchain", "langchain_core", "langgraph", "llama_index", "slack_bolt", "slack_sdk")
+FRAMEWORKS = (
+    "langchain",
+    "langchain_core",
+    "langgraph",
+    "llama_index",
+    "slack_bolt",
+    "slack_sdk",
+    "mcp",
+    "opentelemetry",
+)
 HEAVY = ("spacy", "sqlite_utils")
 
 # Modules allowed to import each heavy dependency: exactly one wrapper each, plus the adapters.

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -211,3 +214,35 @@ def test_default_observer_is_opentelemetry_when_installed():
     """With ``opentelemetry-api`` installed a Guard traces by default (into whatever provider the
     application set; the API's no-op one otherwise)."""
     assert [type(o).__name__ for o in default_observers()] == ["OpenTelemetryObserver"]
+
+
+def test_without_opentelemetry_a_guard_has_no_observer_and_imports_nothing_of_it(tmp_path):
+    """Not installed (its import blocked), a Guard checks calls as before, with no observer."""
+    code = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] == "opentelemetry":
+                    raise ImportError("blocked for this test: " + name)
+                return None
+
+        sys.meta_path.insert(0, Block())
+        from guardrails_plugin import Guard, Policy
+        from guardrails_plugin.masking import Masker
+        from guardrails_plugin.store.sqlite import SQLiteStore
+
+        store = SQLiteStore({str(tmp_path / "g.db")!r}, key=bytes(range(32)))
+        guard = Guard(Policy.from_string("version: 1\\ndefaults: {{effect: allow}}\\n"), store,
+                      principal="agent:bot", masker=Masker(ner=False))
+        assert guard.observers.observers == ()
+        assert guard.call("t", {{}}, lambda args: "ok").output == "ok"
+        print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

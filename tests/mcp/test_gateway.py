@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ pytest.importorskip("mcp")
 
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 from guardrails_plugin.store import Status
@@ -300,3 +303,65 @@ def test_proxy_needs_an_upstream_command_or_url_but_not_both(gateway):
     )  # fmt: skip
     assert done.returncode == 2
     assert "-- COMMAND [ARGS...]" in done.stderr and "--upstream-url" in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"exited with {proc.returncode}"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def test_streamable_http_to_the_upstream_and_for_clients(gateway):
+    """``--upstream-url`` reaches a server over streamable HTTP and ``--transport http`` serves
+    clients the same way: the same guarded tools, masked and denied as over stdio."""
+    up, gw = _free_port(), _free_port()
+    deadline = time.monotonic() + DEADLINE
+    with (gateway.tmp / "http.log").open("wb") as log:
+        upstream = subprocess.Popen(
+            [*gateway.upstream, "--http", str(up)],
+            env=gateway.env, cwd=gateway.tmp, stdout=log, stderr=log,
+        )  # fmt: skip
+        proxy = None
+        try:
+            _listening(up, upstream, deadline)
+            proxy = subprocess.Popen(
+                [sys.executable, "-m", "guardrails_plugin", "mcp", "proxy",
+                 "--policy", str(gateway.policy), "--db", str(gateway.db), "--no-ner",
+                 "--upstream-url", f"http://127.0.0.1:{up}/mcp",
+                 "--transport", "http", "--port", str(gw)],
+                env=gateway.env, cwd=gateway.tmp, stdout=log, stderr=log,
+            )  # fmt: skip
+            _listening(gw, proxy, deadline)
+
+            async def scenario() -> tuple[types.CallToolResult, types.CallToolResult, list]:
+                with anyio.fail_after(DEADLINE):
+                    async with (
+                        streamable_http_client(f"http://127.0.0.1:{gw}/mcp") as (read, write, _),
+                        ClientSession(read, write) as client,
+                    ):
+                        await client.initialize()
+                        tools = (await client.list_tools()).tools
+                        looked = await client.call_tool("lookup", {"customer": "Acme"})
+                        denied = await client.call_tool("drop_table", {"name": "users"})
+                        return looked, denied, tools
+
+            looked, denied, tools = anyio.run(scenario)
+        finally:
+            for proc in (proxy, upstream):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+    assert "lookup" in {t.name for t in tools}
+    assert not looked.isError and "Customer Acme" in _text(looked)
+    assert EMAIL not in _text(looked)
+    assert denied.isError and "no-drop" in _text(denied)
+    assert gateway.ran() == ["lookup"]

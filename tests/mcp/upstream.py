@@ -70,4 +70,10 @@ def greet(name: str) -> str:
 
 
 if __name__ == "__main__":
-    app.run()
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--http":  # streamable HTTP on 127.0.0.1:PORT/mcp
+        app.settings.port = int(sys.argv[2])
+        app.run("streamable-http")
+    else:
+        app.run()
