@@ -93,7 +93,8 @@ def _points(reader, name):
 def test_allowed_call_is_a_child_span_of_the_current_span_and_the_tool_runs_inside_it(telemetry):
     """A guarded call is one ``guardrails.tool_call`` span whose parent is the framework's current
     span, and the tool's own spans nest under it; its attributes say tool, effect, rule, data
-    classes and outcome, never the argument or output values (P-trace: no value leaves)."""
+    classes and outcome, never the argument or output values (RELIABILITY P11: no plaintext in
+    transit; a trace backend is one more destination)."""
     guard, provider, spans, reader = telemetry
     tracer = provider.get_tracer("framework")
 
@@ -246,3 +247,27 @@ def test_without_opentelemetry_a_guard_has_no_observer_and_imports_nothing_of_it
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_cancelled_wait_ends_its_span_at_once_as_interrupted(telemetry):
+    """An async caller that gives up while the call waits for approval (an MCP client's
+    cancellation) ends the span, marked interrupted; the tool never runs."""
+    guard, _provider, spans, _reader = telemetry
+
+    async def scenario() -> None:
+        task = asyncio.create_task(guard.acall("deploy", {"service": "api"}, _never))
+        while not guard.store.list_requests(None, limit=1):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(spans.get_finished_spans()) == 1  # ended with the task, not at shutdown
+
+    asyncio.run(scenario())
+    (span,) = spans.get_finished_spans()
+    assert span.attributes["guardrails.outcome"] == "interrupted"
+    assert span.events[-1].name == "guardrails.interrupted"
+
+
+async def _never(args):
+    raise AssertionError("the tool must not run")

@@ -130,7 +130,8 @@ def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompt
     """Through the gateway a client sees the upstream's tools exactly (names, descriptions,
     schemas, annotations); an allowed call's text and structured results reach it masked; a
     denied call never reaches the upstream and comes back as ``isError`` with the rule's
-    sentence; resources and prompts pass through; the audit log holds no raw value."""
+    sentence; resources and prompts pass through; the audit log holds no raw value (RELIABILITY
+    P10, P11, P27)."""
 
     async def scenario() -> None:
         with anyio.fail_after(DEADLINE):
@@ -179,7 +180,7 @@ def test_an_approval_decided_by_the_cli_in_another_process_while_the_client_wait
     """A call that needs approval waits in the gateway; the client hears progress
     notifications naming the request and the command that decides it; a reviewer approves
     with ``python -m guardrails_plugin approve`` from another process, and the call runs once
-    and returns its result."""
+    and returns its result (P2, P7)."""
     progress: list[str] = []
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -224,7 +225,7 @@ def test_an_approval_decided_by_the_cli_in_another_process_while_the_client_wait
 def test_client_cancellation_during_a_wait_cancels_the_request_and_nothing_runs(gateway):
     """A client that cancels a call while it waits for approval (``notifications/cancelled``)
     gets the request cancelled in the store, so a later approval cannot run it; the tool never
-    runs and the gateway goes on serving."""
+    runs and the gateway goes on serving (P2, P7)."""
 
     async def scenario() -> None:
         with anyio.fail_after(DEADLINE):
@@ -276,7 +277,7 @@ def _all(store) -> list:
 
 def test_an_upstream_crash_is_a_clear_tool_error_and_never_a_hung_client(gateway):
     """The upstream server dies mid-call: that call and every later one end with ``isError``
-    and a sentence naming the upstream's failure, well before the deadline."""
+    and a sentence naming the upstream's failure, well before the deadline (P1, P9)."""
 
     async def scenario() -> tuple[str, str]:
         with anyio.fail_after(DEADLINE):
