@@ -82,16 +82,24 @@ class Watch:
         return self._follow(flow)
 
     def _follow(self, flow: Flow) -> Flow:
+        """Delegates to ``flow`` as ``yield from`` would (what the driver throws in, such as a
+        framework's interrupt mid-call, reaches the flow, which gives an approval's claim
+        back), telling the watches what passes."""
         self._tell("enter")
         try:
             reply: Any = None
+            thrown: BaseException | None = None
             while True:
                 try:
-                    step = flow.send(reply)
+                    step = flow.send(reply) if thrown is None else flow.throw(thrown)
                 except StopIteration as stop:
                     outcome: Outcome = stop.value
                     self._tell("finished", outcome)
                     return outcome
+                except BaseException as exc:  # the flow passes the framework's exception on
+                    self._tell("interrupted", exc)
+                    raise
+                thrown = None
                 if isinstance(step, Wait):
                     self._tell("waiting", step.request)
                 try:
@@ -103,11 +111,11 @@ class Watch:
                         )
                     else:
                         self._tell("interrupted", GeneratorExit())
+                    flow.close()
                     raise
-                except BaseException as exc:
-                    # The driver hands the flow a framework's control flow.
-                    self._tell("interrupted", exc)
-                    raise
+                except BaseException as exc:  # noqa: BLE001 - not caught: handed on to the flow
+                    thrown = exc
+                    continue
                 if isinstance(step, Wait) and isinstance(reply, ApprovalRequest):
                     self._tell("decided", reply, self._read_votes(reply.id))
         finally:

@@ -128,7 +128,8 @@ def _pending(db: Path) -> list:
 
 def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompts_pass(gateway):
     """Through the gateway a client sees the upstream's tools exactly (names, descriptions,
-    schemas, annotations); an allowed call's text and structured results reach it masked; a
+    schemas, annotations); an allowed call's text and structured results reach it masked (one
+    whose masked structured result no longer fits its output schema is withheld); a
     denied call never reaches the upstream and comes back as ``isError`` with the rule's
     sentence; resources and prompts pass through; the audit log holds no raw value (RELIABILITY
     P10, P11, P27)."""
@@ -154,6 +155,11 @@ def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompt
                 assert content["email"] == "<EMAIL_1>" and content["card"] != CARD
                 assert EMAIL not in _text(structured) and CARD not in _text(structured)
 
+                unfit = await client.call_tool("contact", {"customer": "Acme"})
+                assert unfit.isError and unfit.structuredContent is None
+                assert "no longer fits the tool's output schema" in _text(unfit)
+                assert EMAIL not in _text(unfit)
+
                 denied = await client.call_tool("drop_table", {"name": "users"})
                 assert denied.isError
                 assert _text(denied) == (
@@ -168,7 +174,7 @@ def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompt
                 assert "Hello Ann" in prompt.messages[0].content.text
 
     anyio.run(scenario)
-    assert gateway.ran() == ["lookup", "profile"], gateway.stderr()
+    assert gateway.ran() == ["lookup", "profile", "contact"], gateway.stderr()
     store = open_store(gateway.db)
     audit = json.dumps([row.data for row in store.audit_rows()])
     store.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mcp.server.fastmcp import FastMCP
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
 
 EMAIL = "jane.canary.mcp@example.com"
 CARD = "4111 1111 1111 1111"
@@ -34,6 +35,17 @@ def profile(customer: str) -> dict[str, str]:
     """A customer's profile, as structured content."""
     _ran("profile", customer=customer)
     return {"name": customer, "email": EMAIL, "card": CARD}
+
+
+class Contact(BaseModel):
+    email: str = Field(pattern=r"^[^@<>]+@[^@<>]+$")
+
+
+@app.tool()
+def contact(customer: str) -> Contact:
+    """A customer's address, whose output schema a placeholder does not fit."""
+    _ran("contact", customer=customer)
+    return Contact(email=EMAIL)
 
 
 @app.tool(annotations=ToolAnnotations(destructiveHint=True))

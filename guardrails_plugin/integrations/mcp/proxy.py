@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import jsonschema
 from mcp import ClientSession, types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import McpError
@@ -91,6 +92,9 @@ class GuardedProxy:
             instructions=upstream_info.instructions,
         )
         self._runs: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        # Output schemas as listed: a masked structuredContent must still satisfy its tool's,
+        # or the client's SDK rejects the whole result (it validates against the listing).
+        self._output_schemas: dict[str, dict[str, Any] | None] = {}
         handlers = self.server.request_handlers
         handlers[types.ListToolsRequest] = self._list_tools
         handlers[types.CallToolRequest] = self._call_tool
@@ -113,7 +117,16 @@ class GuardedProxy:
 
     async def _list_tools(self, request: types.ListToolsRequest) -> types.ServerResult:
         result = await self.upstream.send_request(_onward(request), types.ListToolsResult)
+        self._remember(result.tools)
         return types.ServerResult(result)
+
+    def _remember(self, tools: list[types.Tool]) -> None:
+        self._output_schemas.update({tool.name: tool.outputSchema for tool in tools})
+
+    async def _output_schema(self, name: str) -> dict[str, Any] | None:
+        if name not in self._output_schemas:
+            self._remember((await self.upstream.list_tools()).tools)
+        return self._output_schemas.get(name)
 
     # --- guarded calls -----------------------------------------------------------------------
 
@@ -154,21 +167,27 @@ class GuardedProxy:
             run=run,
             wait=wait,
         )
-        return types.ServerResult(self._result(name, outcome))
+        return types.ServerResult(await self._result(name, outcome))
 
-    def _result(self, name: str, outcome: Outcome) -> types.CallToolResult:
+    async def _result(self, name: str, outcome: Outcome) -> types.CallToolResult:
         if outcome.failed:
             return error_result(f"The upstream MCP server failed on {name!r}: {outcome.message}")
         if not outcome.allowed:
             return error_result(outcome.message)
         try:
-            return from_data(outcome.output)
-        except ValueError as exc:
-            log.error("masked result of %r withheld: %s", name, exc)
+            result = from_data(outcome.output)
+            if result.structuredContent is not None and not result.isError:
+                schema = await self._output_schema(name)
+                if schema is not None:
+                    jsonschema.validate(result.structuredContent, schema)
+        except (ValueError, jsonschema.ValidationError, jsonschema.SchemaError) as exc:
+            # The message may quote the masked value only; it stays in the gateway's log.
+            log.error("masked result of %r withheld: %s", name, str(exc).splitlines()[0])
             return error_result(
-                f"Denied: the result of {name!r} could not be passed on after masking, "
-                "so it is withheld."
+                f"Denied: the result of {name!r}, once masked, no longer fits the tool's output "
+                "schema, so it is withheld."
             )
+        return result
 
     async def _wait(
         self,
