@@ -153,6 +153,10 @@ async def adrive(
     except StopIteration as stop:
         outcome: Outcome = stop.value
         return outcome
+    finally:
+        # A cancelled task (the caller gave up) ends the flow now, not when it is collected:
+        # its observers close their spans in this task's context.
+        flow.close()
 
 
 def _observe(observe: Callable[[ApprovalRequest], None] | None, request: ApprovalRequest) -> None:

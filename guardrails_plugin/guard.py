@@ -47,6 +47,7 @@ from guardrails_plugin.flow import (
     passes,
 )
 from guardrails_plugin.masking import Masker
+from guardrails_plugin.observe import NO_WATCH, Observer, Observers, Watch, default_observers
 from guardrails_plugin.payload import as_data, require_finite
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.policy.watch import LivePolicy
@@ -113,6 +114,7 @@ class Guard:
         record_intent: bool = True,
         run_overrides: Iterable[str] = (),
         watch_policy: bool = True,
+        observers: Iterable[Observer] | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -133,6 +135,10 @@ class Guard:
         # The policy files are checked before each call; a settled change is used (policy/watch).
         self.live_policy = LivePolicy(
             policy, store, self.principal.agent, self._use_policy, watch=watch_policy
+        )
+        # Tracing and metrics (observe.py): OpenTelemetry by default when it is installed.
+        self.observers = Observers(
+            default_observers() if observers is None else observers, store.votes
         )
 
     @classmethod
@@ -230,6 +236,7 @@ class Guard:
         prepare: Prepare | None = None,
         exact: bool = False,
         suspends: Passthrough = (),
+        watch: Watch = NO_WATCH,
     ) -> Generator[Wait | Execute, Any, Outcome]:
         """The decision path. Send the decided `ApprovalRequest` after a `Wait`, and the tool's
         raw result (or the exception it raised) after an `Execute`.
@@ -237,7 +244,8 @@ class Guard:
         ``prepare`` turns arguments into what the tool will receive (the adapter's validation,
         as plain data); ``args`` are already prepared, a reviewer's edit is prepared here and
         judged again before it runs. ``exact``: the adapter cannot change what the tool
-        receives (callbacks), so a call whose approved or restored arguments differ is denied."""
+        receives (callbacks), so a call whose approved or restored arguments differ is denied.
+        ``watch`` hears the evaluation (`observe.py`; the drivers pass the observers')."""
         call = ToolCall(tool, args, call_id, run.run_id, run.principal, run.environment)
         try:
             # One plain-data view of the arguments for the policy, the masker, the approval
@@ -287,6 +295,7 @@ class Guard:
             "data_classes": sorted({f.data_class for f in findings}),
             "on_behalf_of": run.principal.on_behalf_of,
         }
+        watch.evaluated(decision, evaluated["data_classes"])
         # An allowed call's evaluation is written with its result, in one commit, unless
         # record_intent asks for a row before the tool runs. Rows on this path are not fsynced:
         # they survive a crash of the process (WAL); decisions are fully synced.
@@ -691,15 +700,12 @@ class Guard:
         the passthrough exceptions that suspend a running call for the framework to run again
         on resume; they give an approval's one execution back.
         """
+        run = run or self.run()
+        watch = self.observers.start(tool, call_id, run.run_id)
         flow = self.flow(
-            tool,
-            args,
-            call_id=call_id,
-            run=run or self.run(),
-            prepare=prepare,
-            suspends=suspends,
+            tool, args, call_id=call_id, run=run, prepare=prepare, suspends=suspends, watch=watch
         )
-        return drive(flow, fn, wait or self._blocking_wait, passthrough)
+        return drive(watch.follow(flow), fn, wait or self._blocking_wait, passthrough)
 
     def authorize(
         self,
@@ -711,8 +717,10 @@ class Guard:
     ) -> Outcome:
         """Decide (waiting for approval if needed) without running the tool, for adapters that
         cannot run it themselves (callbacks). An allowed outcome has no output."""
-        flow = self.flow(tool, args, call_id=call_id, run=run or self.run(), exact=True)
-        return drive_to_decision(flow, self._blocking_wait)
+        run = run or self.run()
+        watch = self.observers.start(tool, call_id, run.run_id)
+        flow = self.flow(tool, args, call_id=call_id, run=run, exact=True, watch=watch)
+        return drive_to_decision(watch.follow(flow), self._blocking_wait)
 
     async def acall(
         self,
@@ -733,15 +741,14 @@ class Guard:
         ``observe`` hears of each approval request when the wait starts (pending) and ends
         (decided or expired), to stream progress; its errors are logged, never decisive.
         """
+        run = run or self.run()
+        watch = self.observers.start(tool, call_id, run.run_id)
         flow = self.flow(
-            tool,
-            args,
-            call_id=call_id,
-            run=run or self.run(),
-            prepare=prepare,
-            suspends=suspends,
+            tool, args, call_id=call_id, run=run, prepare=prepare, suspends=suspends, watch=watch
         )
-        return await adrive(flow, fn, wait or self._awaiting_wait, passthrough, observe)
+        return await adrive(
+            watch.follow(flow), fn, wait or self._awaiting_wait, passthrough, observe
+        )
 
     def _blocking_wait(self, step: Wait) -> ApprovalRequest:
         return self.broker.wait(step.request.id, step.deadline)

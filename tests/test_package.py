@@ -25,6 +25,8 @@ FRAMEWORKS = (
     "authlib",
     "joserfc",
     "jinja2",
+    "mcp",
+    "opentelemetry",
 )
 HEAVY = ("spacy", "sqlite_utils")
 
@@ -104,3 +106,20 @@ def test_core_modules_import_no_framework_spacy_or_sqlite_utils():
 
 def test_py_typed_marker_ships():
     assert (PACKAGE / "py.typed").is_file()
+
+
+def test_every_data_file_of_the_package_is_declared_to_ship():
+    """A file the package reads at run time (the inbox's templates and static files) must be in
+    ``package-data``, or a non-editable install serves a broken inbox while every test passes
+    on the editable checkout."""
+    import fnmatch
+    import tomllib
+
+    pyproject = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["guardrails_plugin"]
+    data = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
+    ]
+    assert data and [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)] == []

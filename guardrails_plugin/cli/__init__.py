@@ -10,6 +10,7 @@ from guardrails_plugin.cli.audit import audit
 from guardrails_plugin.cli.db import db
 from guardrails_plugin.cli.demo import demo
 from guardrails_plugin.cli.mask import mask
+from guardrails_plugin.cli.mcp import mcp
 from guardrails_plugin.cli.policy import policy
 from guardrails_plugin.cli.serve import serve
 from guardrails_plugin.cli.slack import slack
@@ -24,7 +25,21 @@ def cli() -> None:
     """Guard AI agent tool calls: YAML policies, masking, human approvals, audit."""
 
 
-for command in (policy, mask, pending, show, approve, deny, edit, audit, db, slack, serve, demo):
+for command in (
+    policy,
+    mask,
+    pending,
+    show,
+    approve,
+    deny,
+    edit,
+    audit,
+    db,
+    slack,
+    serve,
+    mcp,
+    demo,
+):
     cli.add_command(command)
 
 
