@@ -184,7 +184,7 @@ def test_an_upstream_that_never_answers_is_a_tool_error_not_a_hung_client(hostil
     assert result.isError
 
 
-# --- what passes through unmasked ------------------------------------------------------------------
+# --- what passes through unmasked ----------------------------------------------------------------
 
 
 @pytest.mark.xfail(
@@ -217,7 +217,7 @@ def test_resources_and_prompts_reach_the_client_masked(hostile):
     assert EMAIL not in seen and SECRET not in seen
 
 
-# --- tool names ------------------------------------------------------------------------------------
+# --- tool names ----------------------------------------------------------------------------------
 
 
 @pytest.mark.xfail(
@@ -261,7 +261,7 @@ def test_a_value_in_a_tool_name_never_reaches_the_audit_log(hostile):
     assert EMAIL not in audit and SECRET not in audit
 
 
-# --- OpenTelemetry ---------------------------------------------------------------------------------
+# --- OpenTelemetry -------------------------------------------------------------------------------
 
 
 @pytest.mark.xfail(
