@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model, version  # noqa: E402
+from machine import cpu_model, version
 
 POLICY = """
 version: 1
@@ -91,23 +91,13 @@ def child(phase: str, db: str, policy: str, barrier: str, seconds: str, me: str,
 
 def phase(name: str, db: str, tmp: Path, opts: argparse.Namespace, shares: list[list[str]]) -> Any:
     barrier = tmp / f"go-{name}-{time.monotonic_ns()}"
+    common = [name, db, str(tmp / "policy.yaml"), str(barrier), str(opts.seconds)]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                name,
-                db,
-                str(tmp / "policy.yaml"),
-                str(barrier),
-                str(opts.seconds),
-                f"p{i}",
-                *shares[i],
-            ],
+            [sys.executable, __file__, "--child", *common, f"p{i}", *shares[i]],
             stdout=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i in range(opts.processes)
     ]
     for proc in procs:
