@@ -31,6 +31,7 @@ bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_policy.py
 	$(PY) benchmarks/bench_resume.py
+	$(PY) benchmarks/bench_throughput.py
 	$(PY) benchmarks/bench_guard.py
 	$(PY) benchmarks/bench_masking.py
 	$(PY) benchmarks/bench_masking_adversarial.py

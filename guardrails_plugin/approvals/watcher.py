@@ -1,7 +1,7 @@
 """One asyncio watcher per store and event loop, shared by every async waiter.
 
 The watcher polls the store's change counter (microseconds per poll) and, when something
-changed or a deadline came due, reads the statuses of all watched requests in one query. A
+changed or a deadline came due, reads every watched request that was decided in one query. A
 thousand suspended runs cost one task and one query per change, not a thousand threads. On a
 store that notifies (PostgreSQL's LISTEN/NOTIFY) the watcher sleeps until told or until the
 next deadline, instead of polling.
@@ -119,16 +119,13 @@ class Watcher:
 
     def _check(self, now: float) -> None:
         ids = list(self.waiters)
-        statuses = self.store.statuses(ids)
+        settled = self.store.settled(ids)  # one query for every decided request, not one each
         for request_id in ids:
             waiters = [w for w in self.waiters.get(request_id, []) if not w.future.done()]
             if not waiters:
                 continue
-            status = statuses.get(request_id)
-            request: ApprovalRequest | None = None
-            if status is not None and status.value != "pending":
-                request = self.store.get_request(request_id)
-            elif now >= waiters[0].expires_at:
+            request: ApprovalRequest | None = settled.get(request_id)
+            if request is None and now >= waiters[0].expires_at:
                 request = lifecycle.expire(self.store, request_id, now) or self.store.get_request(
                     request_id
                 )

@@ -123,6 +123,16 @@ class NotifyMixin:
             )
         return (row[0], row[1]) if row else None
 
+    def posted_threads(self) -> list[tuple[str, str, str, str, float]]:
+        """Every opened thread as (kind, run id, channel, ts, claimed at): what `db migrate`
+        carries over, so an open run's next request joins its thread."""
+        with self._errors("read"):
+            rows = self._db().conn.execute(
+                "SELECT channel_kind, run_id, channel, ts, claimed_at FROM notify_threads "
+                "WHERE state = 'posted' ORDER BY channel_kind, run_id"
+            )
+            return [(str(a), str(b), str(c), str(d), float(e)) for a, b, c, d, e in rows]
+
     def first_delivery(self, key: str, now: float, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds (replays and retries)."""
         with self._errors("dedupe"), self.transaction() as tx:

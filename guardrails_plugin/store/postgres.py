@@ -331,9 +331,15 @@ class PostgresStore(PgNotifyMixin):
         if getattr(self._local, "tx", None) is not None:
             raise StoreError("nested store transactions are not supported")
         with self._errors("write"), self._conn() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            if not durable:
-                conn.execute("SET LOCAL synchronous_commit = off")
+            # One round trip for both: the lock is what every other writer queues behind. A
+            # durable transaction keeps the server's setting (which may be stronger than "on").
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s)"
+                if durable
+                else "SELECT pg_advisory_xact_lock(%s), "
+                "set_config('synchronous_commit', 'off', true)",
+                (WRITE_LOCK,),
+            )
             self._local.tx = conn
             try:
                 yield _PgTx(conn, self.clock, self._keying)
@@ -397,6 +403,15 @@ class PostgresStore(PgNotifyMixin):
             "SELECT id, status FROM requests WHERE id = ANY(%s)", (list(request_ids),)
         )
         return {row["id"]: Status(row["status"]) for row in rows}
+
+    def settled(self, request_ids: list[str]) -> dict[str, ApprovalRequest]:
+        if not request_ids:
+            return {}
+        rows = self._rows(
+            "SELECT * FROM requests WHERE id = ANY(%s) AND status <> 'pending'",
+            (list(request_ids),),
+        )
+        return {row["id"]: to_request(row) for row in rows}
 
     # --- waiting -------------------------------------------------------------------------------
 

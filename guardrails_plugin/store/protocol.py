@@ -86,6 +86,11 @@ class Store(Protocol):
 
     def statuses(self, request_ids: list[str]) -> dict[str, Status]: ...
 
+    def settled(self, request_ids: list[str]) -> dict[str, ApprovalRequest]:
+        """The requests among ``request_ids`` that are no longer pending, whole, read in one
+        query (the async watcher's wake: a round trip per decided request was its tail)."""
+        ...
+
     def change_token(self) -> int:
         """Changes whenever another connection commits; cheap enough to poll every 10 ms."""
         ...

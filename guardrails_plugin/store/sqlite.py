@@ -57,6 +57,9 @@ __all__ = ["DB_ENV", "DEFAULT_DB", "SQLiteStore", "resolve_db_path"]
 
 log = logging.getLogger(__name__)
 
+# Host parameters per IN (...) list: far below SQLite's limit (999 before 3.32).
+_IN_CHUNK = 500
+
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
     """Explicit argument > ``GUARDRAILS_DB`` > ``./guardrails.db`` (``sqlite:///…`` too)."""
@@ -408,6 +411,18 @@ class SQLiteStore(NotifyMixin):
                 f"SELECT id, status FROM requests WHERE id IN ({marks})", request_ids
             )
             return {row[0]: Status(row[1]) for row in cursor}
+
+    def settled(self, request_ids: list[str]) -> dict[str, ApprovalRequest]:
+        found: dict[str, ApprovalRequest] = {}
+        with self._errors("read"):
+            for start in range(0, len(request_ids), _IN_CHUNK):
+                chunk = request_ids[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db().query(
+                    f"SELECT * FROM requests WHERE id IN ({marks}) AND status != 'pending'", chunk
+                )
+                found.update((row["id"], to_request(row)) for row in rows)
+        return found
 
     def change_token(self) -> int:
         with self._errors("poll"):

@@ -3,8 +3,10 @@
 Both chains are verified, the source's before anything is written and the copy's after, and
 the copy must end at the source's head. A target that already holds requests, votes or audit
 rows is refused: merging two histories would fork the chain. The copy is one transaction, so a
-failure leaves the target empty. Slack thread bookkeeping (``notify_threads``) is not copied:
-the next request of an old run opens a new thread.
+failure leaves the target empty. Each request's delivery state (its Slack message) comes with it,
+and so do the Slack threads already opened for runs (``notify_threads``), so an open run's next
+request joins its thread; a half-opened thread (a claim of a process that stopped) is left out.
+Replay-dedupe keys (``notify_seen``) are not copied: they live five minutes.
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
                     for r in source.audit_rows()
                 ],
             )  # fmt: skip
+            threads = source.posted_threads()
+            cur.executemany(
+                "INSERT INTO notify_threads (channel_kind, run_id, channel, ts, state, claimed_at) "
+                "VALUES (%s, %s, %s, %s, 'posted', %s) ON CONFLICT DO NOTHING",
+                threads,
+            )
         conn.execute("SELECT setval('votes_id_seq', GREATEST((SELECT max(id) FROM votes), 1))")
         # An upgraded source keys its chain from a later row; the copy must say the same.
         conn.execute("DELETE FROM meta WHERE name IN ('keyed_from', 'keyed_from_mac')")

@@ -88,3 +88,19 @@ def test_already_decided_returns_at_once(broker):
     request = make_request(broker, "restart", {"service": "x"})
     broker.vote(request.id, "cli:bob", "deny", reason="no")
     assert asyncio.run(broker.wait_async(request.id)).status is Status.DENIED
+
+
+def test_settled_reads_the_decided_requests_whole_and_nothing_pending(store, broker):
+    """The watcher's one query per wake: every decided request among the ids, as `get_request`
+    reads it; pending and unknown ids are left out (across SQLite's IN-list chunks too)."""
+    broker.max_pending = 2000
+    requests = [make_request(broker, "restart", {"n": i}, call_id=f"s{i}") for i in range(1200)]
+    broker.vote(requests[0].id, "cli:bob", "approve", revision=0)
+    broker.vote(requests[1100].id, "cli:bob", "deny", reason="no", revision=0)
+    ids = [r.id for r in requests] + ["req_unknown"]
+    settled = store.settled(ids)
+    assert set(settled) == {requests[0].id, requests[1100].id}
+    for request_id, request in settled.items():
+        assert request == store.get_request(request_id)
+    assert settled[requests[1100].id].status is Status.DENIED
+    assert store.settled([]) == {}

@@ -181,6 +181,11 @@ def test_db_migrate_copies_everything_verifies_and_refuses_a_full_target(
         broker.vote(request.id, "cli:bob", "approve" if i % 2 else "deny", reason="r", revision=0)
     pending = make_request(broker, "export_table", call_id="open")
     broker.vote(pending.id, "cli:bob", "approve", revision=0)  # one of two: still pending
+    # Posted to Slack in its run's thread; another run's thread is half-opened (its poster died).
+    old.claim_thread("slack", "run-1", clock.now())
+    old.set_thread("slack", "run-1", "C0DBA", "1700000001.000100")
+    old.set_notification(pending.id, "slack", {"state": "posted", "channel": "C0DBA", "ts": "9"})
+    old.claim_thread("slack", "run-dead", clock.now())
     head = old.audit_head()
     old.close()
     env = {KEY_ENV: ""}
@@ -189,6 +194,11 @@ def test_db_migrate_copies_everything_verifies_and_refuses_a_full_target(
     assert "copied 6 requests, 6 votes" in result.stdout
     new = open_store(pg_url, key_file=tmp_path / "g.db.key", clock=clock)
     assert new.audit_head() == head and new.verify_audit().ok
+    # What a reviewer's Slack needs came along: the message, and the thread for the run's next.
+    assert new.get_request(pending.id).notify["slack"]["ts"] == "9"
+    assert new.thread("slack", "run-1") == ("C0DBA", "1700000001.000100")
+    assert new.thread("slack", "run-dead") is None
+    assert new.claim_thread("slack", "run-dead", clock.now())  # free to open
     # The copy works: the open request takes its second vote there.
     after = ApprovalBroker(new, policy, clock=clock)
     assert (

@@ -111,3 +111,37 @@ def test_an_agent_may_expire_and_cancel_its_own_pending_requests(agent, clock):
     clock.advance(3600)
     assert agent.wait(second.id).status is Status.EXPIRED
     assert agent.get(first.id).status is Status.CANCELLED
+
+
+def test_an_agent_holding_the_key_forges_audit_rows_that_verify_but_count_for_nothing(agent):
+    """The honest limit of the role layout: an agent host holds the audit key (it must, to write
+    keyed rows), so it can append a `request.approved` row and a vote row that the chain accepts.
+    They grant nothing (the status and votes only reviewers can write say otherwise) and
+    `audit verify`'s cross-check names the request (docs/security.md, section 3)."""
+    from guardrails_plugin.approvals.proof import RequestChecker
+    from guardrails_plugin.store import Event
+
+    request = make_request(agent, "restart", RESTART)
+    agent.store.record_events(
+        [
+            (Event.VOTE_RECORDED, request.id, "bob", {"verdict": "approve", "revision": 0}),
+            (Event.APPROVED, request.id, "bob", {"tool": "restart"}),
+        ]
+    )
+    checker = RequestChecker()
+    assert agent.store.verify_audit(observe=checker.observe).ok  # the chain alone cannot tell
+    with pytest.raises(ToolDenied, match="pending, not approved"):
+        agent.claim_execution(request.id, "restart", RESTART)
+    problems = checker.problems(agent.store.iter_requests(), agent.store.iter_votes())
+    assert (request.id, "status is pending but the audit log shows it approved") in problems
+
+
+def test_an_agent_can_deny_service_by_marking_an_approved_call_as_run(agent, reviewer, roles):
+    """What the agent role may still write to a decided request, `executed_at`, can refuse
+    another agent's approved call (never allow one): denial of service, stated in the docs."""
+    request = make_request(agent, "restart", RESTART)
+    reviewer.vote(request.id, "cli:bob", "approve", revision=0)
+    with psycopg.connect(roles["agent"], autocommit=True) as conn:
+        conn.execute("UPDATE requests SET executed_at = 1 WHERE id = %s", (request.id,))
+    with pytest.raises(ToolDenied, match="already ran once"):
+        agent.claim_execution(request.id, "restart", RESTART)

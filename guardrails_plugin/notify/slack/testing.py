@@ -7,7 +7,8 @@
 
 The real ``WebClient`` talks to it over HTTP; it records every call and answers the methods the
 app uses (``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
-``views.open``). ``fail_with`` makes methods answer an error, to test outages.
+``views.open``). ``fail_with`` makes methods answer an error, to test outages; ``delay`` makes
+them answer that many seconds late, as a real round trip to Slack does.
 
 Like real Slack it refuses messages and views over Block Kit's documented limits (a section's
 text over 3,000 characters, more than 50 blocks, a button value over 2,000 ...): messages with
@@ -36,6 +37,7 @@ class FakeSlackAPI:
         self.recorded: list[tuple[str, dict[str, Any]]] = []
         self.refused: list[tuple[str, list[str]]] = []  # (method, what Slack would say)
         self.fail_with: dict[str, str] = {}
+        self.delay: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -63,6 +65,8 @@ class FakeSlackAPI:
         self.httpd.server_close()
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.delay.get(method):
+            time.sleep(self.delay[method])
         with self._lock:
             self.recorded.append((method, params))
             if method in self.fail_with:
@@ -111,11 +115,14 @@ class FakeSlackAPI:
                         params[key] = json.loads(params[key])
                 method = self.path.rsplit("/", 1)[-1]
                 data = json.dumps(fake._answer(method, params)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller died waiting (a test killed it): Slack would not care
 
         return Handler
 
