@@ -47,8 +47,12 @@ GRANT UPDATE (status, decided_at, decided_by, decision_reason, executed_at)
 
 GRANT INSERT ON votes TO guardrails_reviewer;
 GRANT USAGE ON SEQUENCE votes_id_seq TO guardrails_reviewer;
+-- An edit rewrites the terms it changes (approvals/edits.py): the arguments and their data
+-- classes, and the rule's settings when the edited call lands on another rule.
 GRANT UPDATE (status, decided_at, decided_by, decision_reason, execute_by, executed_at,
-              current_hash, revision, edited_args, notify)
+              current_hash, revision, edited_args, notify, data_classes, rule_id, reason,
+              approvers, approver_sources, quorum, require_reason, allow_edit, expires_at,
+              authentication)
     ON requests TO guardrails_reviewer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON notify_threads, notify_seen TO guardrails_reviewer;
 

@@ -145,3 +145,18 @@ def test_an_agent_can_deny_service_by_marking_an_approved_call_as_run(agent, rev
         conn.execute("UPDATE requests SET executed_at = 1 WHERE id = %s", (request.id,))
     with pytest.raises(ToolDenied, match="already ran once"):
         agent.claim_execution(request.id, "restart", RESTART)
+
+
+def test_a_reviewer_role_can_approve_an_edit(agent, reviewer):
+    """An edit rewrites the request's terms (edited arguments, data classes, and the rule's
+    settings when the edit lands on another rule): the reviewer role must be allowed those
+    columns, or every edit under the role layout fails and the reviewer cannot approve one."""
+    plan = {"plan": "a", "workspace": "prod"}
+    request = make_request(agent, "terraform_apply", plan)
+    edited = {"plan": "b", "workspace": "prod"}
+    result = reviewer.vote(
+        request.id, "cli:bob", "approve", reason="smaller plan", revision=0, edited_args=edited
+    )
+    assert result.request.status is Status.APPROVED and result.request.revision == 1
+    assert agent.claim_execution(request.id, "terraform_apply", edited).status is Status.APPROVED
+    assert agent.store.verify_audit().ok
