@@ -62,7 +62,7 @@ def for_browsers(handlers: dict[Any, Handler]) -> dict[Any, Handler]:
                 return answer
             try:
                 return _page(request, answer)
-            except Exception:  # noqa: BLE001 - the JSON refusal still says what happened
+            except Exception:  # the JSON refusal still says what happened
                 log.exception("could not render the error page for %s", request.url.path)
                 return answer
 
