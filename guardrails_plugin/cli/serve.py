@@ -40,7 +40,9 @@ def _slack(
     try:
         settings = SlackSettings.resolve(channel=channel, rule_channels=rule_channels)
     except ConfigError as exc:
-        raise click.ClickException(f"{exc} (or pass --no-slack)") from None
+        # The message names `slack serve`'s own --channel; here it is --slack-channel.
+        why = str(exc).replace("(--channel ", "(--slack-channel ")
+        raise click.ClickException(f"{why} (or pass --no-slack)") from None
     app, outbox = build_app(settings, broker)
     return SlackEndpoint(app, outbox)
 

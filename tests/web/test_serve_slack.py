@@ -154,3 +154,36 @@ def test_serve_posts_to_slack_once_and_a_signed_click_approves(service, idp, sla
         assert time.monotonic() < deadline, "the message never showed the decision"
         time.sleep(0.1)
     assert len(_replies_for(slack, request["id"])) == 1  # posted once, however many passes
+
+
+def test_serve_with_slack_half_configured_does_not_start(tmp_path, monkeypatch):
+    """SLACK_BOT_TOKEN set without the signing secret or channel: `serve` names what is missing
+    (with its own option names) and does not start, rather than serve Slack clicks it cannot
+    verify or silently leave Slack out; --no-slack is the way to serve without Slack."""
+    from click.testing import CliRunner
+
+    from guardrails_plugin.cli import cli
+
+    from ..test_cli_hints import _check_hint
+
+    for name in ("SLACK_SIGNING_SECRET", "GUARDRAILS_SLACK_CHANNEL", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "GUARDRAILS_AUDIT_KEY": KEY.hex(),
+        "GUARDRAILS_OIDC_ISSUER": "http://127.0.0.1:9",
+        "GUARDRAILS_OIDC_CLIENT_ID": "inbox",
+        "GUARDRAILS_OIDC_AUDIENCE": "api",
+        "GUARDRAILS_PUBLIC_URL": "http://127.0.0.1:8080",
+        "GUARDRAILS_SESSION_SECRET": "s" * 40,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    SQLiteStore(tmp_path / "g.db", key=KEY).close()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\ndefaults: {effect: allow}\n")
+    args = ["serve", "--policy", str(policy), "--db", str(tmp_path / "g.db")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "SLACK_SIGNING_SECRET" in result.output and "--slack-channel" in result.output
+    assert "--no-slack" in result.output and not _check_hint(result.output, ("serve",))
