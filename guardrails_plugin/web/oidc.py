@@ -4,8 +4,10 @@ A bearer token counts only if its signature verifies under a key the issuer publ
 ``jwks_uri`` (fetched over the discovery document the configured issuer serves), and its
 ``iss``, ``aud`` and ``exp`` are right. Keys are cached; a token naming an unknown ``kid`` makes
 one refetch (key rotation), at most every `REFETCH_SECONDS`, so a flood of forged kids cannot
-make the service hammer the provider. Anything else is an `InvalidToken`, which the API turns
-into a 401 without saying more than the kind of failure.
+make the service hammer the provider. Keys older than `KEYS_MAX_AGE` are refetched before use,
+so a key the provider withdrew (rotated out, or compromised) stops counting within that time
+even when no token with a new ``kid`` arrives to trigger a refetch. Anything else is an
+`InvalidToken`, which the API turns into a 401 without saying more than the kind of failure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = ["ALGORITHMS", "InvalidToken", "Provider", "SignedIn"]
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 REFETCH_SECONDS = 30.0
+KEYS_MAX_AGE = 600.0
 LEEWAY_SECONDS = 30
 MAX_TOKEN = 16 * 1024
 # What an identity value may look like once prefixed: no spaces, controls or markup.
@@ -58,11 +61,19 @@ class SignedIn:
 class Provider:
     """The configured issuer's endpoints and keys (``discover`` reads them once at startup)."""
 
-    def __init__(self, settings: WebSettings, metadata: Mapping[str, Any], keys: KeySet) -> None:
+    def __init__(
+        self,
+        settings: WebSettings,
+        metadata: Mapping[str, Any],
+        keys: KeySet,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,  # tests move it past REFETCH_SECONDS
+    ) -> None:
         self.settings = settings
         self.metadata = dict(metadata)
         self._keys = keys
-        self._fetched = time.monotonic()
+        self._monotonic = monotonic
+        self._fetched = monotonic()
         self._lock = asyncio.Lock()
 
     @property
@@ -74,7 +85,13 @@ class Provider:
         return str(self.metadata["token_endpoint"])
 
     @classmethod
-    def discover(cls, settings: WebSettings, *, timeout: float = 10.0) -> Provider:
+    def discover(
+        cls,
+        settings: WebSettings,
+        *,
+        timeout: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> Provider:
         """Read the issuer's discovery document and keys; a `ConfigError` says what is wrong."""
         url = settings.issuer + "/.well-known/openid-configuration"
         try:
@@ -91,13 +108,13 @@ class Provider:
             keys = _fetch_keys(str(metadata["jwks_uri"]), timeout)
         except (httpx.HTTPError, ValueError, JoseError) as exc:
             raise ConfigError(f"cannot use the OIDC issuer at {url}: {exc}") from None
-        return cls(settings, metadata, keys)
+        return cls(settings, metadata, keys, monotonic=monotonic)
 
     async def _refetch(self) -> None:
         async with self._lock:
-            if time.monotonic() - self._fetched < REFETCH_SECONDS:
+            if self._monotonic() - self._fetched < REFETCH_SECONDS:
                 return
-            self._fetched = time.monotonic()
+            self._fetched = self._monotonic()
             # On failure keep the keys we have; the token in hand simply does not verify.
             with contextlib.suppress(httpx.HTTPError, ValueError, JoseError):
                 self._keys = await asyncio.to_thread(
@@ -122,6 +139,8 @@ class Provider:
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS or (kid is not None and not isinstance(kid, str)):
             raise InvalidToken("token signed with an algorithm this service does not accept")
+        if self._monotonic() - self._fetched >= KEYS_MAX_AGE:
+            await self._refetch()  # a key the provider withdrew must stop counting
         candidates = self._candidates(kid, alg)
         if not candidates:
             await self._refetch()  # the provider may have rotated its keys

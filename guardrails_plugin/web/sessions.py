@@ -17,9 +17,9 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 
+from guardrails_plugin.clock import Clock, SystemClock
 from guardrails_plugin.web.oidc import SignedIn
 
 __all__ = ["PendingSignIn", "Session", "Sessions"]
@@ -52,8 +52,9 @@ class PendingSignIn:
 
 
 class Sessions:
-    def __init__(self, seconds: int) -> None:
+    def __init__(self, seconds: int, *, clock: Clock | None = None) -> None:
         self.seconds = seconds
+        self.clock = clock or SystemClock()
         self._sessions: dict[str, Session] = {}
         self._pending: dict[str, PendingSignIn] = {}
         self._lock = threading.Lock()
@@ -61,7 +62,7 @@ class Sessions:
     def create(self, who: SignedIn, replaces: str | None = None) -> tuple[str, Session]:
         """A new session for ``who`` (and the old one, if any, ended): its cookie token."""
         token = secrets.token_urlsafe(32)
-        session = Session(who, secrets.token_urlsafe(32), time.time() + self.seconds)
+        session = Session(who, secrets.token_urlsafe(32), self.clock.now() + self.seconds)
         with self._lock:
             self._sweep()
             if replaces:
@@ -74,7 +75,7 @@ class Sessions:
             return None
         with self._lock:
             session = self._sessions.get(_digest(token))
-            if session is not None and session.expires_at <= time.time():
+            if session is not None and session.expires_at <= self.clock.now():
                 self._sessions.pop(_digest(token), None)
                 return None
             return session
@@ -92,7 +93,7 @@ class Sessions:
             nonce=secrets.token_urlsafe(24),
             next_path=next_path,
             binding=_digest(binding),
-            started=time.time(),
+            started=self.clock.now(),
         )
         with self._lock:
             self._sweep()
@@ -108,14 +109,14 @@ class Sessions:
             return None
         with self._lock:
             pending = self._pending.pop(_digest(state), None)
-        if pending is None or time.time() - pending.started > SIGNIN_SECONDS:
+        if pending is None or self.clock.now() - pending.started > SIGNIN_SECONDS:
             return None
         if not hmac.compare_digest(pending.binding, _digest(binding)):
             return None
         return pending
 
     def _sweep(self) -> None:
-        now = time.time()
+        now = self.clock.now()
         self._sessions = {k: s for k, s in self._sessions.items() if s.expires_at > now}
         self._pending = {
             k: p for k, p in self._pending.items() if now - p.started <= SIGNIN_SECONDS

@@ -70,13 +70,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def identity_provider() -> Iterator[str]:
+def identity_provider(more_users: dict[str, dict[str, Any]] | None = None) -> Iterator[str]:
     """The provider on 127.0.0.1; yields its issuer, ``http://localhost:PORT`` (it names itself
-    by the Host it is reached at, which the wrong-issuer test uses)."""
+    by the Host it is reached at, which the wrong-issuer test uses). ``more_users`` adds
+    accounts (sub → claims) to `USERS`."""
     import werkzeug.serving
     from oidc_provider_mock import User, app
 
-    users = [User(sub=sub, claims=claims) for sub, claims in USERS.items()]
+    every = {**USERS, **(more_users or {})}
+    users = [User(sub=sub, claims=claims) for sub, claims in every.items()]
     server = werkzeug.serving.make_server(
         "127.0.0.1", 0, app(user_claims=users, require_nonce=False), threaded=True
     )
@@ -148,7 +150,9 @@ def python_env(**extra: str) -> dict[str, str]:
 class Service:
     """``guardrails-plugin serve`` in a subprocess, and httpx clients for it."""
 
-    def __init__(self, tmp: Path, issuer: str, policy: str = POLICY) -> None:
+    def __init__(
+        self, tmp: Path, issuer: str, policy: str = POLICY, env: dict[str, str] | None = None
+    ) -> None:
         self.tmp = tmp
         self.db = tmp / "guardrails.db"
         self.policy = tmp / "policy.yaml"
@@ -166,6 +170,7 @@ class Service:
             GUARDRAILS_OIDC_AUDIENCE=API_AUDIENCE,
             GUARDRAILS_PUBLIC_URL=self.url,
             GUARDRAILS_SESSION_SECRET=SESSION_SECRET,
+            **(env or {}),
         )
         self.log = (tmp / "serve.log").open("w")
         self.proc = subprocess.Popen(

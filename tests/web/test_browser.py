@@ -4,8 +4,9 @@ identity provider, the real service, and guarded agents in other processes.
 Holds: a reviewer signs in through the provider (code flow with PKCE), sees a suspended call
 appear in the pending list without reloading, and approves, denies with a reason, or edits it;
 the agent's tool runs once (approve, edit) or never (deny). Arguments carrying script or
-``javascript:`` URLs render as text: no dialog opens, no script runs. The request page's
-screenshot in docs/ is taken here.
+``javascript:`` URLs render as text: no dialog opens, no script runs. The decision forms work
+from the keyboard alone, every field labelled. The request page's screenshot in docs/ is taken
+here.
 """
 
 from __future__ import annotations
@@ -128,3 +129,33 @@ def test_edit_in_the_browser_runs_the_edited_call_once(page, service):
     page.wait_for_selector("#status:has-text('approved')")
     result = agent.result()
     assert result["allowed"] and result["ran"] == [{"to": "ops@example.org", "body": "edited"}]
+
+
+def test_the_request_page_works_from_the_keyboard_and_every_field_has_a_label(page, service):
+    """Tab walks the decision forms in reading order (approve reason, Approve, deny reason,
+    Deny, edited arguments, edit reason, Approve edited), every field has a label, and a deny
+    typed and submitted with Enter alone decides the request."""
+    agent = Agent(service, "send_email", {"to": "x@example.org", "body": "keys only"}, "b-keys")
+    _open_when_listed(page, service, "send_email", "keys only")
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll(
+                 'input:not([type=hidden]), textarea, select, button')]
+               .filter(e => !(e.labels && e.labels.length) && !e.textContent.trim()
+                            && !e.getAttribute('aria-label'))
+               .map(e => e.outerHTML)"""
+    )
+    assert unlabelled == []
+    focused = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("() => document.activeElement.id"))
+        if focused[-1] == "edit":
+            break
+    order = ["approve-reason", "approve", "deny-reason", "deny", "edit-args", "edit-reason", "edit"]
+    assert focused[focused.index("approve-reason") :] == order
+    page.focus("#deny-reason")
+    page.keyboard.type("not from the keyboard test")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#status:has-text('denied')")
+    result = agent.result()
+    assert not result["allowed"] and result["ran"] == []

@@ -169,6 +169,44 @@ def test_pages_set_a_strict_csp_and_unknown_requests_are_404(service):
     assert inbox.headers["x-frame-options"] == "DENY"
 
 
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_browsers_get_error_pages_and_programs_keep_json(service):
+    """A browser on the inbox (Accept: text/html) gets a page for a 403 (bad CSRF token), a 404
+    (unknown request or path) and a 429 (too many votes, with Retry-After); the same refusals
+    stay JSON for Accept: application/json and everywhere under /api/."""
+    _, session = sign_in(service, "mallory")
+    cookie = f"guardrails_session={session}"
+    token = csrf_of(page(service, session, "/inbox").text)
+
+    def post(path: str, accept: str, csrf: str = token) -> httpx.Response:
+        headers = {"cookie": cookie, "accept": accept}
+        data = {"action": "approve", "revision": "0", "csrf": csrf}
+        return httpx.post(service.url + path, data=data, headers=headers)
+
+    def is_page(answer: httpx.Response, status: int) -> bool:
+        kind = answer.headers["content-type"]
+        return answer.status_code == status and kind.startswith("text/html")
+
+    vote = "/inbox/requests/req_missing/vote"
+    forbidden = post(vote, BROWSER, csrf="wrong")
+    assert is_page(forbidden, 403) and "CSRF" in forbidden.text and "<h1>" in forbidden.text
+    assert post(vote, "application/json", csrf="wrong").json()["error"]["status"] == 403
+    headers = {"cookie": cookie, "accept": BROWSER}
+    assert is_page(httpx.get(service.url + "/inbox/requests/req_missing", headers=headers), 404)
+    assert is_page(httpx.get(service.url + "/inbox/nowhere", headers=headers), 404)
+    api = httpx.get(service.url + "/api/v1/requests/req_missing", headers=headers)
+    assert api.status_code == 404 and api.json()["error"]["status"] == 404
+    answers = [post(vote, BROWSER) for _ in range(31)]  # the vote limit is 30 a minute
+    assert all(is_page(a, 404) for a in answers[:30])
+    limited = answers[30]
+    assert is_page(limited, 429) and int(limited.headers["retry-after"]) >= 1
+    assert "Too many requests" in limited.text
+    assert "content-security-policy" in limited.headers
+    assert post(vote, "application/json").json()["error"]["status"] == 429
+
+
 def test_sign_in_callbacks_are_rate_limited(service):
     """More than 30 callbacks a minute from one address: 429 (this test runs last here)."""
     codes = [

@@ -16,7 +16,15 @@ from slack_bolt import App, BoltRequest
 
 from guardrails_plugin.notify.slack.outbox import SlackOutbox
 
-__all__ = ["EVENTS_PATH", "SlackServer", "serve_socket_mode"]
+__all__ = [
+    "EVENTS_PATH",
+    "MAX_BODY",
+    "OutboxLoop",
+    "SlackServer",
+    "dispatch",
+    "run_outbox",
+    "serve_socket_mode",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +57,7 @@ class SlackServer:
         return int(self.httpd.server_address[1])
 
     def _sync_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.outbox.sync_once()
-            except Exception as exc:  # noqa: BLE001 - keep serving; the next pass retries
-                log.error("Slack outbox pass failed: %s", exc)
-            self._stop.wait(self.sync_interval or 0.5)
+        run_outbox(self.outbox, self._stop, self.sync_interval or 0.5)
 
     def start(self) -> SlackServer:
         """Serve HTTP, and run the outbox every ``sync_interval`` seconds (None: not at all)."""
@@ -119,24 +122,70 @@ def _handler(app: App) -> type[BaseHTTPRequestHandler]:
                 self._send(413, "request too large")
                 return
             raw = self.rfile.read(length)
-            try:
-                body = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                self._send(400, "body is not UTF-8")
-                return
-            headers: dict[str, str | Sequence[str]] = {
-                k.lower(): [v] for k, v in self.headers.items()
-            }
-            try:
-                response = app.dispatch(BoltRequest(body=body, headers=headers))
-            except Exception as exc:  # noqa: BLE001 - a malformed request is the sender's fault
-                log.warning("rejected a malformed Slack request: %s", exc)
-                self._send(400, "malformed request")
-                return
-            status = response.status if response.status < 500 else 400
-            self._send(status, response.body, dict(response.headers))
+            self._send(*dispatch(app, raw, list(self.headers.items())))
 
     return Handler
+
+
+def dispatch(
+    app: App, raw: bytes, headers: Sequence[tuple[str, str]]
+) -> tuple[int, str, dict[str, Any]]:
+    """Hand one request body (already under `MAX_BODY`) to Bolt, which checks its signature and
+    timestamp: (status, body, headers). Shared by `SlackServer` and the ASGI route
+    (`notify.slack.asgi`): a body that is not UTF-8 or that makes Bolt raise is a 400, never a
+    500 and never an accepted vote."""
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "body is not UTF-8", {}
+    merged: dict[str, list[str]] = {}
+    for name, value in headers:
+        merged.setdefault(name.lower(), []).append(value)
+    try:
+        response = app.dispatch(BoltRequest(body=body, headers=dict(merged)))
+    except Exception as exc:  # noqa: BLE001 - a malformed request is the sender's fault
+        log.warning("rejected a malformed Slack request: %s", exc)
+        return 400, "malformed request", {}
+    status = response.status if response.status < 500 else 400
+    return status, response.body, dict(response.headers)
+
+
+def run_outbox(outbox: SlackOutbox, stop: threading.Event, interval: float) -> None:
+    """Run the outbox every ``interval`` seconds until ``stop`` is set; a failed pass is logged
+    and retried on the next one (the requests stay pending, and expire if Slack never answers)."""
+    while not stop.is_set():
+        try:
+            outbox.sync_once()
+        except Exception as exc:  # noqa: BLE001 - keep serving; the next pass retries
+            log.error("Slack outbox pass failed: %s", exc)
+        stop.wait(interval)
+
+
+class OutboxLoop:
+    """`run_outbox` in a daemon thread, for a host that serves the events endpoint itself
+    (``guardrails-plugin serve`` mounts it in the web service)."""
+
+    def __init__(self, outbox: SlackOutbox, interval: float = 0.5) -> None:
+        self.outbox = outbox
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=run_outbox,
+            args=(self.outbox, self._stop, self.interval),
+            daemon=True,
+            name="slack-outbox",
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
 
 
 def serve_socket_mode(app: App, outbox: SlackOutbox, app_token: str) -> None:
