@@ -148,7 +148,9 @@ def python_env(**extra: str) -> dict[str, str]:
 class Service:
     """``guardrails-plugin serve`` in a subprocess, and httpx clients for it."""
 
-    def __init__(self, tmp: Path, issuer: str, policy: str = POLICY) -> None:
+    def __init__(
+        self, tmp: Path, issuer: str, policy: str = POLICY, env: dict[str, str] | None = None
+    ) -> None:
         self.tmp = tmp
         self.db = tmp / "guardrails.db"
         self.policy = tmp / "policy.yaml"
@@ -166,6 +168,7 @@ class Service:
             GUARDRAILS_OIDC_AUDIENCE=API_AUDIENCE,
             GUARDRAILS_PUBLIC_URL=self.url,
             GUARDRAILS_SESSION_SECRET=SESSION_SECRET,
+            **(env or {}),
         )
         self.log = (tmp / "serve.log").open("w")
         self.proc = subprocess.Popen(
