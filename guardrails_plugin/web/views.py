@@ -39,7 +39,6 @@ def vote_json(v: Vote, full: bool = True) -> dict[str, Any]:
     if not full:
         out["reason"] = None
         out["edited_args"] = None
-        out["decision_reason"] = None  # a reviewer's words may quote what the view showed
     return out
 
 
@@ -53,6 +52,7 @@ def request_view(
         out["args"] = dict(r.masked_args)
         out["args_shown"] = "masked (the reviewer view is for this request's approvers)"
         out["edited_args"] = None
+        out["decision_reason"] = None  # a reviewer's words may quote what the view showed
     out["approver_identities"] = {p: list(ids) for p, ids in sorted(r.approvers.items())}
     out["authentication"] = r.authentication
     out["needs_sign_in"] = stepup.needs_sign_in(r)
