@@ -297,8 +297,12 @@ class ApprovalBroker:
         edited_args: Mapping[str, Any] | None = None,
         channel: str = "cli",
         revision: int | None = None,
+        sign_in: stepup.SignInEvidence | None = None,
     ) -> VoteResult:
         """Record a vote and decide the request when it settles it.
+
+        ``sign_in`` is the identity provider's evidence, which only the web service builds
+        (after verifying a token); a step-up rule takes no vote without it (`stepup.check`).
 
         Refuses (with an audit row) unknown requests, decided or expired requests, the
         requester's own identities, non-approvers, missing reasons, disallowed or denied edits,
@@ -318,7 +322,7 @@ class ApprovalBroker:
                 if request is None:
                     raise ApprovalError(f"no approval request {request_id!r}", request_id)
                 outcome = self._vote(
-                    tx, request, identity, verdict, reason, edited_args, channel, revision
+                    tx, request, identity, verdict, reason, edited_args, channel, revision, sign_in
                 )
             except ApprovalError as exc:
                 refusal = exc
@@ -348,6 +352,7 @@ class ApprovalBroker:
         edited_args: Mapping[str, Any] | None,
         channel: str,
         revision: int | None,
+        sign_in: stepup.SignInEvidence | None = None,
     ) -> VoteResult:
         now = self.clock.now()
         if (why := terms_refusal(tx, request)) is not None:
@@ -364,7 +369,7 @@ class ApprovalBroker:
             )
         directory = self.policy.directory if self.policy else None
         voter = resolve_voter(identity, request, directory)
-        stepup.check(request, voter.identity)
+        stepup.check(request, voter.identity, channel, sign_in)
         edit_note = ""
         if verdict is Verdict.APPROVE and revision is None:
             # An approval binds to what the reviewer was shown; a channel that cannot say which
@@ -390,7 +395,8 @@ class ApprovalBroker:
                 raise ApprovalError("arguments can only be edited with an approval", request.id)
             before = request.rule_id
             request = apply_edit(self, tx, request, voter.identity, edited_args, now, reason)
-            stepup.check(request, voter.identity)  # the edit may have moved it to such a rule
+            # The edit may have moved it to such a rule.
+            stepup.check(request, voter.identity, channel, sign_in)
             if request.rule_id != before:
                 edit_note = (
                     f"edited; {rule_name(request)} applies now and needs {request.quorum} "
@@ -422,6 +428,7 @@ class ApprovalBroker:
                 "verdict": verdict.value,
                 "reason": reason,
                 "revision": request.revision,
+                **({"sign_in": sign_in.audit()} if sign_in is not None else {}),
             },
         )
         if verdict is Verdict.DENY:

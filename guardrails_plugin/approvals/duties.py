@@ -1,8 +1,12 @@
 """Separation of duties: who may vote on a request, and as which person.
 
-Identity is matched on exact ids (``slack:U024BE7LH``), never on display names. Quorum and
-self-approval count people: every identity of the requester's human is barred, and two clicks
-by one person (from Slack and the CLI, say) count once.
+Identity is matched on ids (``slack:U024BE7LH``), never on display names, and always in the
+canonical form `policy.directory.canonical_identity` gives (e-mail-shaped ids lowercased, ASCII
+only): ``oidc:Ana@Example.com`` and ``oidc:ana@example.com`` are one account here, as they are
+to the web. Barring is looser still: a voter whose id merely *looks like* one of the requester's
+(NFKC + casefold) is barred. Quorum and self-approval count people: every identity of the
+requester's human is barred, and two clicks by one person (from Slack and the CLI, say) count
+once.
 """
 
 from __future__ import annotations
@@ -10,7 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guardrails_plugin.errors import NotAnApprover, SelfApproval
-from guardrails_plugin.policy.directory import Directory
+from guardrails_plugin.policy.directory import (
+    Directory,
+    UnusableIdentity,
+    canonical_identity,
+    canonical_or_none,
+    same_account_skeleton,
+)
 from guardrails_plugin.store.records import ApprovalRequest
 from guardrails_plugin.types import Principal
 
@@ -28,6 +38,8 @@ def requester_identities(principal: Principal, directory: Directory | None) -> t
     barred = {principal.agent}
     if principal.on_behalf_of:
         barred.add(principal.on_behalf_of)
+    # Recorded canonical where possible (and as given, too, so a look-alike stays barred).
+    barred |= {c for c in map(canonical_or_none, list(barred)) if c is not None}
     if directory is not None:
         for identity in list(barred):
             person = directory.person_of(identity)
@@ -64,15 +76,28 @@ def resolve_voter(identity: str, request: ApprovalRequest, directory: Directory 
     same person, or a person no longer in the rule's groups, does not count. It never adds
     anyone, so a voter cannot pass a policy of their own that makes them an approver.
     """
+    try:
+        identity = canonical_identity(identity)
+    except UnusableIdentity as exc:
+        raise NotAnApprover(f"{exc}; this identity cannot vote", request.id) from None
     barred = set(request.requester_identities) | {request.principal}
     if request.on_behalf_of:
         barred.add(request.on_behalf_of)
-    people = sorted(p for p, ids in request.approvers.items() if identity in ids)
-    requester_people = {p for p, ids in request.approvers.items() if barred & set(ids)}
+    barred_keys = {same_account_skeleton(i) for i in barred}
+    people = sorted(
+        p for p, ids in request.approvers.items() if identity in map(canonical_or_none, ids)
+    )
+    requester_people = {
+        p
+        for p, ids in request.approvers.items()
+        if barred_keys & {same_account_skeleton(i) for i in ids}
+    }
     current = directory.person_of(identity) if directory is not None else None
     if directory is not None:
         requester_people |= {directory.person_of(i) for i in barred} - {None}  # type: ignore[arg-type]
-    if identity in barred or requester_people & ({*people, current} - {None}):
+    if same_account_skeleton(identity) in barred_keys or requester_people & (
+        {*people, current} - {None}
+    ):
         raise SelfApproval(
             f"{identity} cannot approve this request: it was made by or on behalf of the same "
             "person (no self-approval)",

@@ -6,7 +6,8 @@ edited call goes through the policy again, as a new call would: a deny refuses t
 different require_approval rule takes the request over — its approvers, quorum, reason and edit
 rules, and a fresh expiry — so an oncall edit cannot move `restart cache` onto `restart prod-db`
 and run it on the oncall approval alone. An edit that lands on an allow rule keeps the current
-rule's approval: a reviewer's edit never lowers the bar.
+rule's approval, and a step-up requirement (``authentication``) stays with the request whatever
+rule takes it over: a reviewer's edit never lowers the bar.
 """
 
 from __future__ import annotations
@@ -126,5 +127,7 @@ def _takeover(request: ApprovalRequest, decision: Decision, now: float) -> dict[
         "require_reason": approval.require_reason,
         "allow_edit": approval.allow_edit,
         "expires_at": now + approval.timeout_seconds,
-        "authentication": approval.authentication,
+        # A stricter authentication sticks to the request: an edit made by a signed-in reviewer
+        # must not move a step-up request to a rule that Slack or the CLI may approve alone.
+        "authentication": approval.authentication or request.authentication,
     }

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from guardrails_plugin import data_classes
+from guardrails_plugin.approvals.duties import resolve_voter
+from guardrails_plugin.errors import NotAnApprover, SelfApproval
 from guardrails_plugin.masking.strategies import replacement
 from guardrails_plugin.masking.vault import PLACEHOLDER, Vault
 from guardrails_plugin.store.records import ApprovalRequest
@@ -32,8 +34,17 @@ from guardrails_plugin.types import MaskingSettings
 
 if TYPE_CHECKING:
     from guardrails_plugin.masking.masker import Analysis
+    from guardrails_plugin.policy.directory import Directory
 
-__all__ = ["CONTACT", "DEFAULT_VIEW", "REVIEWER_VIEWS", "reviewer_args", "shown_args", "view_name"]
+__all__ = [
+    "CONTACT",
+    "DEFAULT_VIEW",
+    "REVIEWER_VIEWS",
+    "may_review",
+    "reviewer_args",
+    "shown_args",
+    "view_name",
+]
 
 REVIEWER_VIEWS = ("masked", "partial", "clear")
 DEFAULT_VIEW = "partial"
@@ -98,3 +109,16 @@ def view_name(request: ApprovalRequest) -> str:
     if request.review_args is not None and request.reviewer_view is not None:
         return f"reviewer view: {request.reviewer_view}"
     return "masked"
+
+
+def may_review(identity: str, request: ApprovalRequest, directory: Directory | None) -> bool:
+    """Whether ``identity`` reads ``request`` as its reviewers do (`shown_args`, votes with
+    their reasons and edits): exactly when it could vote on it now (an approver recorded with
+    the request whom the current policy still counts, and not its requester). Everyone else
+    who may read at all (another reviewer, the person served, a machine client) gets the
+    masked arguments, the model's own copy: the rule's reviewer view is for its approvers."""
+    try:
+        resolve_voter(identity, request, directory)
+    except (NotAnApprover, SelfApproval):
+        return False
+    return True

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from guardrails_plugin import data_classes
-from guardrails_plugin.policy.directory import Directory
+from guardrails_plugin.policy.directory import Directory, UnusableIdentity, canonical_identity
 from guardrails_plugin.policy.problems import Problems
 from guardrails_plugin.policy.schema import ApprovalSpec, MaskingSpec, PolicyDocument
 from guardrails_plugin.policy.yamlsource import PathT, Source
@@ -24,6 +24,13 @@ def build_directory(files: list[tuple[Source, PolicyDocument]], problems: Proble
     where: dict[str, Source] = {}
     for source, doc in files:
         for person, identities in doc.people.items():
+            usable = []
+            for j, raw in enumerate(identities):
+                try:
+                    usable.append(canonical_identity(raw))
+                except UnusableIdentity as exc:
+                    problems.add(source, ("people", person, j), str(exc), value=raw)
+            identities = usable
             ids = frozenset(identities)
             if person in people and people[person] != ids:
                 problems.add(

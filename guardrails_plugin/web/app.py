@@ -101,4 +101,15 @@ def run(app: Starlette, host: str, port: int) -> None:
     live in this process."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", server_header=False)
+    # Client addresses (rate limits) come from X-Forwarded-For only from the trusted proxies
+    # (GUARDRAILS_TRUSTED_PROXIES), else one remote proxy's address would be everyone's.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        workers=1,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=app.state.settings.trusted_proxies,
+    )

@@ -5,21 +5,28 @@ votes as; the policy's ``people:`` maps them to people like ``slack:`` and ``cli
 is no API key: a client proves who it is with a token the provider signed, and a token whose
 holder maps to no approver (a machine client) may read but every vote it casts is refused by
 the broker. A session may change state only with its CSRF token.
+
+The session cookie is ``__Host-guardrails_session``: browsers accept a ``__Host-`` cookie only
+when it is Secure, has Path=/ and no Domain, so a sibling host (``evil.corp.example``) cannot
+plant its own session in a reviewer's browser. `still_signed_in` lets a long response (the event
+stream) stop when the session ends or the token expires.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from guardrails_plugin.web.oidc import Forbidden, InvalidToken, Provider, SignedIn
+from guardrails_plugin.approvals.stepup import SignInEvidence
+from guardrails_plugin.web.oidc import LEEWAY_SECONDS, Forbidden, InvalidToken, Provider, SignedIn
 from guardrails_plugin.web.sessions import Session, Sessions
 
-__all__ = ["SESSION_COOKIE", "Caller", "authenticate", "session_of"]
+__all__ = ["SESSION_COOKIE", "Caller", "authenticate", "session_of", "still_signed_in"]
 
-SESSION_COOKIE = "guardrails_session"
+SESSION_COOKIE = "__Host-guardrails_session"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="guardrails", error="invalid_token"'}
 
 
@@ -32,6 +39,10 @@ class Caller:
     @property
     def identity(self) -> str:
         return self.who.identity
+
+    def evidence(self) -> SignInEvidence:
+        """The provider's proof behind this caller, for the broker (step-up, audit)."""
+        return self.who.evidence()
 
 
 def session_of(request: Request) -> tuple[str | None, Session | None]:
@@ -59,6 +70,15 @@ async def authenticate(request: Request) -> Caller:
     if session is not None:
         return Caller(session.who, "web", session)
     raise HTTPException(401, "sign in, or send Authorization: Bearer <access token>", _CHALLENGE)
+
+
+def still_signed_in(request: Request, caller: Caller) -> bool:
+    """False once the caller's session has ended (sign-out, expiry, a new sign-in) or, for a
+    bearer token, once the token has expired."""
+    if caller.session is not None:
+        _, session = session_of(request)
+        return session is not None and session.who == caller.who
+    return time.time() < caller.who.expires_at + LEEWAY_SECONDS
 
 
 def require_csrf(caller: Caller, token: str | None) -> None:

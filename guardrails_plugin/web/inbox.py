@@ -5,6 +5,7 @@ log with the chain's status. Forms post with the session's CSRF token; votes go 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -14,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from guardrails_plugin.approvals.review import shown_args, view_name
+from guardrails_plugin.approvals.review import may_review, shown_args, view_name
 from guardrails_plugin.cli.approvals import iso
 from guardrails_plugin.store.records import ApprovalRequest, Status
 from guardrails_plugin.web.api import verify_chain
 from guardrails_plugin.web.auth import Caller, require_csrf, session_of
 from guardrails_plugin.web.pages import render
-from guardrails_plugin.web.security import MAX_BODY
+from guardrails_plugin.web.security import MAX_BODY, limiter, parse_int
 from guardrails_plugin.web.votes import REQUEST_ID, cast_vote, parse_vote
 
 __all__ = ["routes"]
@@ -29,6 +30,13 @@ __all__ = ["routes"]
 def _caller(request: Request) -> Caller | None:
     _, session = session_of(request)
     return Caller(session.who, "web", session) if session is not None else None
+
+
+def reader_limit(request: Request, caller: Caller) -> None:
+    """Pages count against the same per-identity read limit as the API."""
+    from guardrails_plugin.web.api import READS_PER_MINUTE
+
+    limiter(request, "read_limit", READS_PER_MINUTE, 60.0).hit(caller.identity)
 
 
 def _sign_in(request: Request) -> Response:
@@ -62,6 +70,7 @@ def _lists(store: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 async def inbox(request: Request) -> Response:
     if (caller := _caller(request)) is None:
         return _sign_in(request)
+    reader_limit(request, caller)
     pending, decided = await run_in_threadpool(_lists, request.app.state.broker.store)
     return render(
         request, "inbox.html", {"who": caller.identity, "pending": pending, "decided": decided}
@@ -70,8 +79,9 @@ async def inbox(request: Request) -> Response:
 
 async def pending_fragment(request: Request) -> Response:
     """The pending table alone, for the live list's refresh (inbox.js)."""
-    if _caller(request) is None:
+    if (caller := _caller(request)) is None:
         raise HTTPException(401, "sign in")
+    reader_limit(request, caller)
     pending, _ = await run_in_threadpool(_lists, request.app.state.broker.store)
     return render(request, "_pending.html", {"pending": pending})
 
@@ -106,8 +116,16 @@ async def _page(
 ) -> Response:
     caller = _caller(request)
     assert caller is not None
-    votes = await run_in_threadpool(request.app.state.broker.store.votes, found.id)
-    shown = dict(shown_args(found))
+    broker = request.app.state.broker
+    votes = await run_in_threadpool(broker.store.votes, found.id)
+    directory = broker.policy.directory if broker.policy is not None else None
+    if may_review(caller.identity, found, directory):
+        shown, view = dict(shown_args(found)), view_name(found)
+    else:
+        # The reader view (api/views.py): the rule's reviewer view is for its approvers.
+        shown, view = dict(found.masked_args), "masked: the reviewer view is for its approvers"
+        votes = [dataclasses.replace(v, reason=None, edited_args=None) for v in votes]
+        found = dataclasses.replace(found, edited_args=None, decision_reason=None)
     return render(
         request,
         "request.html",
@@ -116,7 +134,7 @@ async def _page(
             "r": found,
             "row": _row(found),
             "args": shown,
-            "args_view": view_name(found),
+            "args_view": view,
             "draft": draft if draft is not None else _edit_start(found),
             "votes": [v for v in votes],
             "iso": iso,
@@ -128,8 +146,9 @@ async def _page(
 
 
 async def request_page(request: Request) -> Response:
-    if _caller(request) is None:
+    if (caller := _caller(request)) is None:
         return _sign_in(request)
+    reader_limit(request, caller)
     found = await _load(request, request.path_params["request_id"])
     return await _page(request, found)
 
@@ -148,14 +167,14 @@ async def vote(request: Request) -> Response:
     reason = str(form.get("reason") or "").strip()
     if reason:
         body["reason"] = reason
-    revision = str(form.get("revision") or "")
-    if revision.isdigit():
-        body["revision"] = int(revision)
+    revision = parse_int(str(form.get("revision") or ""))
+    if revision is not None:
+        body["revision"] = revision
     try:
         if action == "edit":
             try:
                 body["args"] = json.loads(draft or "")
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # ValueError: also a number past the digit limit
                 raise HTTPException(400, "the edited arguments are not valid JSON") from None
         verdict, why, seen, args = parse_vote(body)
         await cast_vote(request.app.state.broker, caller, found.id, verdict, why, seen, args)

@@ -218,6 +218,12 @@ def document(server_url: str) -> dict[str, Any]:
                     "parameters": [
                         _query("since", "ISO time or a duration ago such as 24h"),
                         _query("after_seq", "Only rows after this sequence number", type="integer"),
+                        _query(
+                            "limit",
+                            "Rows in this page, 1-10000 (default 1000); a full page names the "
+                            "next after_seq in X-Next-After-Seq",
+                            type="integer",
+                        ),
                         _query("format", "jsonl (default) or csv"),
                     ],
                     "responses": {

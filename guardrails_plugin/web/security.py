@@ -3,13 +3,18 @@ for every refusal, request bodies read with a size and depth limit, and rate lim
 
 Every malformed request gets a 4xx with a JSON body ``{"error": {"status", "message"}}``; a
 request the service cannot serve because its store fails gets a 503. Nothing reaches the client
-as a 500 traceback.
+as a 500 traceback. Numbers from the client are ASCII digits of bounded length (``"²".isdigit()``
+is true, ``int("²")`` fails) and JSON numbers past Python's digit limit are a 400.
+
+When the public URL is https, every answer carries ``Strict-Transport-Security``, so a browser
+that reached the inbox once never again sends its session over plain http.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -29,6 +34,8 @@ __all__ = [
     "SecurityHeaders",
     "exception_handlers",
     "json_error",
+    "limiter",
+    "parse_int",
     "read_json",
 ]
 
@@ -36,6 +43,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 MAX_DEPTH = 32
+HSTS = b"max-age=31536000"
+_DIGITS = re.compile(r"[0-9]{1,18}")
 # No inline script or style, no eval, nothing framed, forms post only here.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -69,6 +78,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = str(scope.get("path", "")).startswith("/static/")
+        settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+        https = str(getattr(settings, "public_url", "")).startswith("https://")
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -76,6 +87,8 @@ class SecurityHeaders:
                 headers += _HEADERS
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
+                if https:
+                    headers.append((b"strict-transport-security", HSTS))
                 message["headers"] = headers
             await send(message)
 
@@ -125,8 +138,10 @@ def _depth(value: Any, limit: int) -> int:
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The body, refused (413) past ``limit`` bytes whatever Content-Length claims."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise HTTPException(413 if declared.isdigit() else 400, f"body over {limit} bytes")
+    if declared is not None:
+        size = parse_int(declared)
+        if size is None or size > limit:
+            raise HTTPException(413 if size is not None else 400, f"body over {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -145,11 +160,35 @@ async def read_json(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise HTTPException(400, f"body is not valid JSON: {exc}") from None
+    except ValueError:  # a number past the int-string limit: valid syntax, no usable value
+        raise HTTPException(400, "body holds a number too long to read") from None
     if not isinstance(value, dict):
         raise HTTPException(400, "body must be a JSON object")
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise HTTPException(400, f"body nests deeper than {MAX_DEPTH} levels")
     return value
+
+
+def parse_int(raw: str | None) -> int | None:
+    """``raw`` as a non-negative integer when it is 1-18 ASCII digits, else None."""
+    return int(raw) if raw is not None and _DIGITS.fullmatch(raw) else None
+
+
+def limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
+    """The app's limiter ``name``, made on first use (one per app, like those `create_app`
+    makes)."""
+    state = request.app.state
+    found = getattr(state, name, None)
+    if not isinstance(found, RateLimiter):
+        with _MAKE:
+            found = getattr(state, name, None)
+            if not isinstance(found, RateLimiter):
+                found = RateLimiter(limit, window)
+                setattr(state, name, found)
+    return found
+
+
+_MAKE = threading.Lock()
 
 
 class RateLimiter:

@@ -2,8 +2,15 @@
 
 The browser holds only random tokens; the server keeps what they stand for, keyed by their
 SHA-256, so a leaked memory dump or log line of keys cannot be replayed as a cookie. A session
-expires (`WebSettings.session_seconds`), is replaced by a new one at every sign-in (no session
-fixation), and carries its own CSRF token. A restart signs everyone out, which is the safe
+expires after `WebSettings.session_seconds` or when the ID token it came from expires, whichever
+is first (so a user the provider disabled or removed from the allowed groups is out when their
+token ends: signing in again asks the provider), is replaced by a new one at every sign-in (no
+session fixation), and carries its own CSRF token.
+
+Rotation must work in a real browser: the session cookie is SameSite=Strict, so the provider's
+redirect to ``/auth/callback`` (a cross-site navigation) does not carry it. ``/auth/login`` is
+same-site, so the session it sees is recorded in the sign-in in progress and ended when the
+callback starts the new one. A restart signs everyone out, which is the safe
 direction. One process serves all requests (``serve`` runs one worker).
 
 A sign-in in progress binds the provider's ``state`` to a cookie of this browser, with the PKCE
@@ -49,6 +56,7 @@ class PendingSignIn:
     next_path: str
     binding: str
     started: float
+    replaces: str | None = None  # digest of the session this browser had at /auth/login
 
 
 class Sessions:
@@ -62,7 +70,8 @@ class Sessions:
     def create(self, who: SignedIn, replaces: str | None = None) -> tuple[str, Session]:
         """A new session for ``who`` (and the old one, if any, ended): its cookie token."""
         token = secrets.token_urlsafe(32)
-        session = Session(who, secrets.token_urlsafe(32), self.clock.now() + self.seconds)
+        ends = min(self.clock.now() + self.seconds, who.expires_at)
+        session = Session(who, secrets.token_urlsafe(32), ends)
         with self._lock:
             self._sweep()
             if replaces:
@@ -85,8 +94,16 @@ class Sessions:
             with self._lock:
                 self._sessions.pop(_digest(token), None)
 
-    def begin_signin(self, next_path: str) -> tuple[str, str, PendingSignIn]:
-        """(state, binding cookie, what the callback needs)."""
+    def end_digest(self, digest: str | None) -> None:
+        if digest:
+            with self._lock:
+                self._sessions.pop(digest, None)
+
+    def begin_signin(
+        self, next_path: str, current: str | None = None
+    ) -> tuple[str, str, PendingSignIn]:
+        """(state, binding cookie, what the callback needs); ``current`` is the session
+        cookie the browser sent to /auth/login, ended when this sign-in completes."""
         state, binding = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         pending = PendingSignIn(
             verifier=secrets.token_urlsafe(48),
@@ -94,6 +111,7 @@ class Sessions:
             next_path=next_path,
             binding=_digest(binding),
             started=self.clock.now(),
+            replaces=_digest(current) if current and len(current) <= 128 else None,
         )
         with self._lock:
             self._sweep()

@@ -27,9 +27,13 @@ ENV = {
     "groups_claim": "GUARDRAILS_OIDC_GROUPS_CLAIM",
     "public_url": "GUARDRAILS_PUBLIC_URL",
     "session_secret": "GUARDRAILS_SESSION_SECRET",
+    "allow_unverified_email": "GUARDRAILS_OIDC_ALLOW_UNVERIFIED_EMAIL",
+    "trusted_proxies": "GUARDRAILS_TRUSTED_PROXIES",
+    "session_seconds": "GUARDRAILS_SESSION_SECONDS",
 }
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MIN_SECRET = 32
+SESSION_SECONDS = (300, 24 * 3600)
 
 
 def _https_or_loopback(name: str, url: str) -> str | None:
@@ -57,7 +61,16 @@ class WebSettings:
     # Sign-in and API use are limited to members of these groups (by the groups claim) when set.
     groups: frozenset[str] = frozenset()
     groups_claim: str = "groups"
+    # The longest a session lives; it also ends when the ID token it came from expires.
     session_seconds: int = 8 * 3600
+    # Providers that never send email_verified (Entra ID): accept their emails unverified.
+    allow_unverified_email: bool = False
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips).
+    trusted_proxies: str = "127.0.0.1"
+
+    @property
+    def discovery_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
     @property
     def redirect_uri(self) -> str:
@@ -110,10 +123,18 @@ class WebSettings:
                 f"{MIN_SECRET} or more, e.g. from: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))'"
             )
+        flag = value["allow_unverified_email"].lower()
+        if flag not in ("", "0", "1", "true", "false", "yes", "no"):
+            problems.append(f"{ENV['allow_unverified_email']} must be true or false")
+        seconds = value["session_seconds"] or str(8 * 3600)
+        low, high = SESSION_SECONDS
+        if not (seconds.isascii() and seconds.isdigit() and low <= int(seconds) <= high):
+            problems.append(f"{ENV['session_seconds']} must be a number of seconds, {low}-{high}")
         if problems:
             raise ConfigError("cannot start the web service: " + "; ".join(problems))
         return cls(
-            issuer=value["issuer"].rstrip("/"),
+            # As written: a provider whose issuer ends in "/" puts that slash in every token.
+            issuer=value["issuer"],
             client_id=value["client_id"],
             audience=value["audience"],
             public_url=value["public_url"].rstrip("/"),
@@ -122,4 +143,7 @@ class WebSettings:
             identity_claim=value["identity_claim"] or "email",
             groups=frozenset(g.strip() for g in value["groups"].split(",") if g.strip()),
             groups_claim=value["groups_claim"] or "groups",
+            session_seconds=int(seconds),
+            allow_unverified_email=flag in ("1", "true", "yes"),
+            trusted_proxies=value["trusted_proxies"] or "127.0.0.1",
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -33,7 +34,9 @@ __all__ = ["SIGNIN_COOKIE", "routes", "safe_next"]
 
 log = logging.getLogger(__name__)
 
-SIGNIN_COOKIE = "guardrails_signin"
+# __Secure-: browsers take it only from a secure origin with Secure set (its Path=/auth rules
+# out __Host-).
+SIGNIN_COOKIE = "__Secure-guardrails_signin"
 _NEXT = re.compile(r"/inbox(/requests/req_[0-9a-zA-Z_-]{1,64}|/audit)?")
 
 
@@ -64,7 +67,12 @@ async def login(request: Request) -> Response:
     settings: WebSettings = request.app.state.settings
     provider: Provider = request.app.state.provider
     sessions: Sessions = request.app.state.sessions
-    state, binding, pending = sessions.begin_signin(safe_next(request.query_params.get("next")))
+    # This navigation is same-site, so the Strict session cookie (if any) is here; the callback,
+    # reached from the provider, will not see it. Remember it to end it there.
+    current, _ = session_of(request)
+    state, binding, pending = sessions.begin_signin(
+        safe_next(request.query_params.get("next")), current
+    )
     async with _client(settings) as client:
         url, _ = client.create_authorization_url(
             provider.authorization_endpoint,
@@ -123,7 +131,8 @@ async def callback(request: Request) -> Response:
         log.warning("sign-in code exchange failed: %s", exc)
         return _refused(request, 502, "The identity provider did not accept the sign-in code.")
     old, _ = session_of(request)
-    cookie, _session = sessions.create(who, replaces=old)
+    sessions.end_digest(pending.replaces)
+    cookie, session = sessions.create(who, replaces=old)
     response = render(
         request, "continue.html", {"next": pending.next_path, "who": who.identity}, 200
     )
@@ -131,7 +140,7 @@ async def callback(request: Request) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
-        max_age=settings.session_seconds,
+        max_age=max(1, int(session.expires_at - time.time())),
         path="/",
         secure=True,
         httponly=True,

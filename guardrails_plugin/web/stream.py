@@ -3,31 +3,50 @@
 
 The stream watches the store's change counter (cheap; PostgreSQL's is moved by NOTIFY, SQLite's
 by any commit) and diffs the recent requests when it moves. An event carries only the id,
-tool, status and revision: a client reads the rest through the API, with its own rights. A
-stream ends after `MAX_SECONDS` (EventSource reconnects), so a revoked session stops receiving
-soon after, and comments keep proxies from closing an idle one.
+tool, status and revision: a client reads the rest through the API, with its own rights.
+
+A stream re-checks its caller on every turn and ends as soon as the session is gone (sign-out,
+expiry, a new sign-in) or the bearer token has expired; it also ends after `MAX_SECONDS`
+(EventSource reconnects). One identity holds at most `MAX_PER_IDENTITY` open streams (each polls
+the store), and comments keep proxies from closing an idle one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from guardrails_plugin.web.auth import authenticate
+from guardrails_plugin.web.api import reader
+from guardrails_plugin.web.auth import Caller, still_signed_in
 
 __all__ = ["routes"]
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 MAX_SECONDS = 600.0
+MAX_PER_IDENTITY = 4
+_open_lock = threading.Lock()
+
+
+def _open(request: Request) -> Counter[str]:
+    """Open streams per identity, for this app."""
+    with _open_lock:
+        found = getattr(request.app.state, "open_streams", None)
+        if not isinstance(found, Counter):
+            found = Counter()
+            request.app.state.open_streams = found
+        return found
 
 
 def _snapshot(store: Any) -> dict[str, tuple[str, int, str]]:
@@ -36,7 +55,23 @@ def _snapshot(store: Any) -> dict[str, tuple[str, int, str]]:
     }
 
 
-async def _events(request: Request, store: Any) -> AsyncIterator[str]:
+async def _events(request: Request, caller: Caller, store: Any) -> AsyncIterator[str]:
+    # Counted here, where the finally is sure to run once counted (a body never started
+    # would leak a count taken in `stream`).
+    streams = _open(request)
+    with _open_lock:
+        streams[caller.identity] += 1
+    try:
+        async for event in _watch(request, caller, store):
+            yield event
+    finally:
+        with _open_lock:
+            streams[caller.identity] -= 1
+            if streams[caller.identity] <= 0:
+                del streams[caller.identity]
+
+
+async def _watch(request: Request, caller: Caller, store: Any) -> AsyncIterator[str]:
     started = time.monotonic()
     quiet = started
     token = await run_in_threadpool(store.change_token)
@@ -46,6 +81,8 @@ async def _events(request: Request, store: Any) -> AsyncIterator[str]:
         if await request.is_disconnected():
             return
         await asyncio.sleep(POLL_SECONDS)
+        if not still_signed_in(request, caller):
+            return  # signed out or expired: nothing more for this browser or token
         current = await run_in_threadpool(store.change_token)
         if current == token:
             if time.monotonic() - quiet > KEEPALIVE_SECONDS:
@@ -63,9 +100,15 @@ async def _events(request: Request, store: Any) -> AsyncIterator[str]:
 
 
 async def stream(request: Request) -> Response:
-    await authenticate(request)
+    caller = await reader(request)
+    if _open(request)[caller.identity] >= MAX_PER_IDENTITY:
+        raise HTTPException(
+            429,
+            f"{caller.identity} already has {MAX_PER_IDENTITY} event streams open; close one",
+            headers={"Retry-After": "10"},
+        )
     return StreamingResponse(
-        _events(request, request.app.state.broker.store),
+        _events(request, caller, request.app.state.broker.store),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )

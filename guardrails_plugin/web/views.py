@@ -1,5 +1,11 @@
 """Requests, votes and audit rows as the API returns them: masked arguments per the rule's
-reviewer view (`approvals.review.shown_args`, the one function every face shows them through)."""
+reviewer view (`approvals.review.shown_args`, the one function every face shows them through).
+
+The reviewer view is for the request's approvers (`approvals.review.may_review`). Any other
+reader gets the *reader* view: the masked arguments (the model's copy), no edited arguments,
+votes and decision without reasons or edits, and audit rows of that request without the
+``shown_args``, reasons and edits they record (the row is marked ``"withheld"``, so its hash no
+longer recomputes from the export; ``/api/v1/audit/verify`` checks the chain on the server)."""
 
 from __future__ import annotations
 
@@ -7,18 +13,20 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from guardrails_plugin.approvals import stepup
 from guardrails_plugin.cli.approvals import iso, request_json
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Vote
 
-__all__ = ["audit_csv", "audit_json", "audit_jsonl", "request_view", "vote_json"]
+__all__ = ["WITHHELD", "audit_csv", "audit_json", "audit_jsonl", "request_view", "vote_json"]
+
+WITHHELD = "[withheld: the reviewer view is shown to this request's approvers only]"
 
 
-def vote_json(v: Vote) -> dict[str, Any]:
-    return {
+def vote_json(v: Vote, full: bool = True) -> dict[str, Any]:
+    out = {
         "person": v.person,
         "identity": v.identity,
         "channel": v.channel,
@@ -28,44 +36,72 @@ def vote_json(v: Vote) -> dict[str, Any]:
         "edited_args": dict(v.edited_args) if v.edited_args is not None else None,
         "at": iso(v.created_at),
     }
+    if not full:
+        out["reason"] = None
+        out["edited_args"] = None
+    return out
 
 
-def request_view(r: ApprovalRequest, votes: Iterable[Vote] | None = None) -> dict[str, Any]:
+def request_view(
+    r: ApprovalRequest, votes: Iterable[Vote] | None = None, *, full: bool = True
+) -> dict[str, Any]:
+    """The request as the API returns it; ``full`` (the caller may review it) shows the
+    reviewer view, else the reader view."""
     out = request_json(r)  # the CLI's --json shape: one shape for every machine reader
+    if not full:
+        out["args"] = dict(r.masked_args)
+        out["args_shown"] = "masked (the reviewer view is for this request's approvers)"
+        out["edited_args"] = None
+        out["decision_reason"] = None  # a reviewer's words may quote what the view showed
     out["approver_identities"] = {p: list(ids) for p, ids in sorted(r.approvers.items())}
     out["authentication"] = r.authentication
     out["needs_sign_in"] = stepup.needs_sign_in(r)
     if votes is not None:
-        out["votes"] = [vote_json(v) for v in votes]
+        out["votes"] = [vote_json(v, full) for v in votes]
     return out
 
 
-def audit_json(r: AuditRecord) -> dict[str, Any]:
-    return {
+def audit_json(r: AuditRecord, full: bool = True) -> dict[str, Any]:
+    data = dict(r.data)
+    out: dict[str, Any] = {
         "seq": r.seq,
         "ts": iso(r.ts),
         "event": r.event,
         "request_id": r.request_id,
         "actor": r.actor,
-        "data": dict(r.data),
+        "data": data,
         "prev_hash": r.prev_hash,
         "hash": r.hash,
     }
+    if not full:
+        for key in ("shown_args", "reason", "edited_args"):
+            if key in data:
+                data[key] = WITHHELD
+        out["withheld"] = True
+    return out
 
 
-def audit_jsonl(rows: Iterable[AuditRecord]) -> str:
-    return "".join(json.dumps(audit_json(r), ensure_ascii=False) + "\n" for r in rows)
+def audit_jsonl(
+    rows: Iterable[AuditRecord], full: Callable[[AuditRecord], bool] | None = None
+) -> str:
+    return "".join(
+        json.dumps(audit_json(r, full(r) if full else True), ensure_ascii=False) + "\n"
+        for r in rows
+    )
 
 
 _COLUMNS = ["seq", "ts", "event", "request_id", "actor", "data", "prev_hash", "hash"]
 
 
-def audit_csv(rows: Iterable[AuditRecord]) -> str:
+def audit_csv(
+    rows: Iterable[AuditRecord], full: Callable[[AuditRecord], bool] | None = None
+) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=_COLUMNS)
     writer.writeheader()
     for r in rows:
-        row = audit_json(r)
+        row = audit_json(r, full(r) if full else True)
+        row.pop("withheld", None)
         row["data"] = json.dumps(row["data"], ensure_ascii=False)
         # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it as text.
         writer.writerow(

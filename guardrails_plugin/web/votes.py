@@ -97,6 +97,9 @@ async def cast_vote(
                 edited_args=dict(args) if verdict == "edit" and args is not None else None,
                 channel=caller.channel,
                 revision=revision,
+                # Only this path builds the evidence: what step-up rules need, and what the
+                # vote's audit row keeps of the provider's token.
+                sign_in=caller.evidence(),
             )
         )
     except ApprovalError as exc:

@@ -1,7 +1,7 @@
 """Red-team findings against issue 16 (``guardrails-plugin serve``: API v1, the inbox, OIDC).
 
-Each test states the promise it holds and fails on the code as landed; they are marked
-``xfail(strict=True)`` so the suite stays green until the fix lands (then the marker must go).
+Each test states the promise it holds and failed on the code as landed (``751b554``); the
+fixes are described per finding in the report's "Fixed" lines.
 Report: docs/reports/issue16-redteam.md. Real pieces only: oidc-provider-mock as the identity
 provider (its real code flow and signatures), the service under uvicorn in a subprocess, the
 store in a SQLite file; tokens a provider would sign with odd claims are made with joserfc
@@ -28,6 +28,8 @@ from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.records import Verdict
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.types import Principal, ToolCall
+from guardrails_plugin.web.auth import SESSION_COOKIE
+from guardrails_plugin.web.signin import SIGNIN_COOKIE
 
 from ..helpers import KEY
 from ..web.harness import USERS, Service, provider_token
@@ -93,7 +95,14 @@ def idp():
 
 @pytest.fixture(scope="module")
 def service(idp, tmp_path_factory):
-    running = Service(tmp_path_factory.mktemp("rt16"), idp, policy=POLICY)
+    # Deployed as docs/operations.md says behind a proxy on another host: that proxy (the
+    # F10 test connects through 127.0.0.2) is named in GUARDRAILS_TRUSTED_PROXIES.
+    running = Service(
+        tmp_path_factory.mktemp("rt16"),
+        idp,
+        policy=POLICY,
+        env={"GUARDRAILS_TRUSTED_PROXIES": "127.0.0.1,127.0.0.2"},
+    )
     yield running
     running.stop()
 
@@ -143,18 +152,18 @@ def sign_in(service: Service, sub: str) -> tuple[httpx.Response, str]:
     """(the callback's answer, the session cookie's value) for ``sub``."""
     start = httpx.get(service.url + "/auth/login")
     assert start.status_code == 303, start.text
-    binding = _cookie(start, "guardrails_signin")
+    binding = _cookie(start, SIGNIN_COOKIE)
     at_provider = httpx.post(start.headers["location"], data={"sub": sub})
     assert at_provider.status_code == 302, at_provider.text
     answer = httpx.get(
-        at_provider.headers["location"], headers={"cookie": f"guardrails_signin={binding}"}
+        at_provider.headers["location"], headers={"cookie": f"{SIGNIN_COOKIE}={binding}"}
     )
     assert answer.status_code == 200, answer.text
-    return answer, _cookie(answer, "guardrails_session")
+    return answer, _cookie(answer, SESSION_COOKIE)
 
 
 def csrf_of(service: Service, session: str) -> str:
-    html = httpx.get(service.url + "/inbox", headers={"cookie": f"guardrails_session={session}"})
+    html = httpx.get(service.url + "/inbox", headers={"cookie": f"{SESSION_COOKIE}={session}"})
     found = re.search(r'name="csrf" value="([^"]+)"', html.text)
     assert found, html.text
     return found.group(1)
@@ -163,7 +172,6 @@ def csrf_of(service: Service, session: str) -> str:
 # Identity: who a token becomes.
 
 
-@pytest.mark.xfail(strict=True, reason="F1: Kelvin sign lowercases into another reviewer's email")
 def test_a_confusable_email_does_not_become_another_reviewer(service, broker, tokens):
     """An account whose email is ``\\u212aate@example.com`` (KELVIN SIGN) is not Kate: the
     identity must not be ``oidc:kate@example.com``, and its vote must not count as hers."""
@@ -179,7 +187,6 @@ def test_a_confusable_email_does_not_become_another_reviewer(service, broker, to
     assert broker.store.votes(request.id) == []
 
 
-@pytest.mark.xfail(strict=True, reason="F2: email_verified 'false' (a string) is accepted")
 def test_an_email_the_provider_marks_unverified_as_a_string_is_refused(service, broker, tokens):
     """``email_verified: "false"`` is not a verified email: the token must not read or vote as
     ``oidc:bob@example.com`` (docs: ``email_verified: false`` refused)."""
@@ -196,7 +203,6 @@ def test_an_email_the_provider_marks_unverified_as_a_string_is_refused(service, 
     assert broker.store.votes(request.id) == []
 
 
-@pytest.mark.xfail(strict=True, reason="F3: self-approval when on_behalf_of differs in case")
 def test_the_person_served_cannot_approve_when_their_address_is_written_in_another_case(
     service, broker, tokens
 ):
@@ -218,7 +224,6 @@ def test_the_person_served_cannot_approve_when_their_address_is_written_in_anoth
 # Step-up.
 
 
-@pytest.mark.xfail(strict=True, reason="F4: step-up trusts the identity prefix, not the channel")
 def test_a_cli_channel_vote_naming_an_oidc_identity_is_refused_on_a_step_up_rule(broker):
     """Step-up promises only reviewers signed in through the provider count. A caller of the
     broker (a script with the store key, `ScriptedApprover`, any future channel) that writes
@@ -232,7 +237,6 @@ def test_a_cli_channel_vote_naming_an_oidc_identity_is_refused_on_a_step_up_rule
 # Reading.
 
 
-@pytest.mark.xfail(strict=True, reason="F5: any signed-in identity reads clear reviewer views")
 def test_a_non_approver_does_not_read_a_clear_reviewer_view(service, broker, tokens):
     """A rule shows its approvers personal data in clear (reviewer_view: clear). Mallory is
     no approver of it: she may not read those values through the API (only approvers see a
@@ -251,7 +255,6 @@ def test_a_non_approver_does_not_read_a_clear_reviewer_view(service, broker, tok
 # Malformed input: 4xx, never 500 (W5).
 
 
-@pytest.mark.xfail(strict=True, reason="F6: int() / json ValueError escapes as a 500")
 def test_unicode_digits_and_huge_integers_get_a_4xx_not_a_500(service, broker, tokens):
     """``str.isdigit`` is true for ``²``, which ``int`` refuses, and JSON with a 5000-digit
     number passes ``json.loads``' syntax but not its int limit: each must be a JSON 4xx."""
@@ -269,7 +272,7 @@ def test_unicode_digits_and_huge_integers_get_a_4xx_not_a_500(service, broker, t
         ),
     ]
     _, session = sign_in(service, "bob")
-    cookie = {"cookie": f"guardrails_session={session}"}
+    cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
     csrf = csrf_of(service, session)
     for form in (
         {"csrf": csrf, "action": "approve", "revision": "²"},
@@ -309,7 +312,6 @@ def _signed(key: Any, claims: dict[str, Any]) -> str:
     return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
 
 
-@pytest.mark.xfail(strict=True, reason="F7: a huge exp raises OverflowError, not InvalidToken")
 def test_a_token_with_an_absurd_expiry_is_an_invalid_token_not_a_crash():
     """``exp`` of 10**400 (valid JSON, signed) must end as `InvalidToken` (a 401), never an
     unexpected exception (a 500 on every API call and sign-in carrying it)."""
@@ -326,7 +328,6 @@ def test_a_token_with_an_absurd_expiry_is_an_invalid_token_not_a_crash():
         asyncio.run(provider_.verify(token, audience="api"))
 
 
-@pytest.mark.xfail(strict=True, reason="F8: issuer's trailing slash stripped, its tokens refused")
 def test_a_provider_whose_issuer_ends_in_a_slash_can_sign_reviewers_in():
     """Auth0 (and others) name their issuer ``https://tenant.example/`` and put exactly that
     in ``iss``; the settings strip the slash, so every genuine token is refused. An exact
@@ -343,12 +344,11 @@ def test_a_provider_whose_issuer_ends_in_a_slash_can_sign_reviewers_in():
 # Sessions, streams, rate limits.
 
 
-@pytest.mark.xfail(strict=True, reason="F9: the event stream outlives sign-out (up to 10 min)")
 def test_the_event_stream_stops_when_the_session_ends(service, broker):
     """After sign-out the session is gone; a stream it opened must not go on delivering
     request changes (tool names, ids) to that browser."""
     _, session = sign_in(service, "bob")
-    cookie = {"cookie": f"guardrails_session={session}"}
+    cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
     csrf = csrf_of(service, session)
     seen: list[str] = []
     with (
@@ -373,7 +373,6 @@ def test_the_event_stream_stops_when_the_session_ends(service, broker):
     assert not any(made.id in line for line in seen)
 
 
-@pytest.mark.xfail(strict=True, reason="F10: sign-in limit keyed by the proxy's address")
 def test_one_client_behind_the_proxy_cannot_lock_everyone_out_of_sign_in(service):
     """Deployed behind a TLS proxy on another host (docs: 'Put the service behind your TLS
     terminating proxy'), every reviewer arrives from the proxy's address. One client making
@@ -386,7 +385,6 @@ def test_one_client_behind_the_proxy_cannot_lock_everyone_out_of_sign_in(service
     assert other.status_code == 303, other.text
 
 
-@pytest.mark.xfail(strict=True, reason="F11: session cookie has no __Host- prefix")
 def test_the_session_cookie_cannot_be_planted_from_a_sibling_subdomain(service):
     """A cookie named ``__Host-…`` is refused by browsers unless Secure, Path=/ and without
     Domain, so a sibling host (``evil.corp.example``) cannot plant its own session (login CSRF

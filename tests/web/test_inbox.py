@@ -15,6 +15,8 @@ from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.policy import Policy
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.types import Principal, ToolCall
+from guardrails_plugin.web.auth import SESSION_COOKIE
+from guardrails_plugin.web.signin import SIGNIN_COOKIE
 
 from ..helpers import KEY
 from .harness import Service, identity_provider
@@ -49,7 +51,7 @@ def start(service: Service, next_path: str = "/inbox") -> tuple[str, str, str]:
     assert answer.status_code == 303, answer.text
     where = answer.headers["location"]
     state = parse_qs(urlsplit(where).query)["state"][0]
-    return where, _cookie(answer, "guardrails_signin")[0], state
+    return where, _cookie(answer, SIGNIN_COOKIE)[0], state
 
 
 def provider_login(where: str, sub: str) -> str:
@@ -61,14 +63,14 @@ def provider_login(where: str, sub: str) -> str:
 
 def sign_in(service: Service, sub: str, old: str | None = None) -> tuple[httpx.Response, str]:
     where, binding, _ = start(service)
-    cookies = f"guardrails_signin={binding}" + (f"; guardrails_session={old}" if old else "")
+    cookies = f"{SIGNIN_COOKIE}={binding}" + (f"; {SESSION_COOKIE}={old}" if old else "")
     answer = httpx.get(provider_login(where, sub), headers={"cookie": cookies})
     assert answer.status_code == 200, answer.text
-    return answer, _cookie(answer, "guardrails_session")[0]
+    return answer, _cookie(answer, SESSION_COOKIE)[0]
 
 
 def page(service: Service, session: str, path: str) -> httpx.Response:
-    return httpx.get(service.url + path, headers={"cookie": f"guardrails_session={session}"})
+    return httpx.get(service.url + path, headers={"cookie": f"{SESSION_COOKIE}={session}"})
 
 
 def csrf_of(html: str) -> str:
@@ -94,7 +96,7 @@ def test_the_session_cookie_is_strict_httponly_secure_and_rotated_at_sign_in(ser
     """Sign-in sets a SameSite=Strict, HttpOnly, Secure cookie with an expiry; signing in
     again from the same browser replaces the session, and the old cookie stops working."""
     answer, first = sign_in(service, "bob")
-    _, header = _cookie(answer, "guardrails_session")
+    _, header = _cookie(answer, SESSION_COOKIE)
     lowered = header.lower()
     assert "samesite=strict" in lowered and "httponly" in lowered and "secure" in lowered
     assert "max-age=" in lowered
@@ -110,7 +112,7 @@ def test_votes_without_or_with_a_wrong_csrf_token_are_403_and_record_nothing(ser
     html = page(service, session, f"/inbox/requests/{pending.id}").text
     token = csrf_of(html)
     url = f"{service.url}/inbox/requests/{pending.id}/vote"
-    cookie = {"cookie": f"guardrails_session={session}"}
+    cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
     for form in (
         {"action": "approve", "revision": "0"},
         {"action": "approve", "revision": "0", "csrf": "x" * 43},
@@ -137,7 +139,7 @@ def test_votes_without_or_with_a_wrong_csrf_token_are_403_and_record_nothing(ser
 def test_sign_in_never_redirects_off_the_inbox(service, target):
     where, binding, _ = start(service, target)
     answer = httpx.get(
-        provider_login(where, "bob"), headers={"cookie": f"guardrails_signin={binding}"}
+        provider_login(where, "bob"), headers={"cookie": f"{SIGNIN_COOKIE}={binding}"}
     )
     assert answer.status_code == 200
     assert 'content="0;url=/inbox"' in answer.text and "evil" not in answer.text
@@ -148,11 +150,11 @@ def test_a_callback_not_started_in_this_browser_or_replayed_is_refused(service):
     a callback used once cannot be used again."""
     where, binding, _ = start(service)
     callback = provider_login(where, "mallory")
-    for cookies in ({}, {"cookie": "guardrails_signin=someone-else"}):
+    for cookies in ({}, {"cookie": f"{SIGNIN_COOKIE}=someone-else"}):
         answer = httpx.get(callback, headers=cookies)
-        assert answer.status_code == 400 and "guardrails_session" not in str(answer.headers)
+        assert answer.status_code == 400 and SESSION_COOKIE not in str(answer.headers)
     # That state was consumed by the first refused try: even the right browser cannot reuse it.
-    again = httpx.get(callback, headers={"cookie": f"guardrails_signin={binding}"})
+    again = httpx.get(callback, headers={"cookie": f"{SIGNIN_COOKIE}={binding}"})
     assert again.status_code == 400
     unknown = httpx.get(service.url + "/auth/callback", params={"code": "x", "state": "y"})
     assert unknown.status_code == 400
@@ -177,7 +179,7 @@ def test_browsers_get_error_pages_and_programs_keep_json(service):
     (unknown request or path) and a 429 (too many votes, with Retry-After); the same refusals
     stay JSON for Accept: application/json and everywhere under /api/."""
     _, session = sign_in(service, "mallory")
-    cookie = f"guardrails_session={session}"
+    cookie = f"{SESSION_COOKIE}={session}"
     token = csrf_of(page(service, session, "/inbox").text)
 
     def post(path: str, accept: str, csrf: str = token) -> httpx.Response:

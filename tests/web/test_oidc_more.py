@@ -249,6 +249,9 @@ def clocked(idp, tmp_path):
         env={
             "GUARDRAILS_SESSION_SECRET": SESSION_SECRET,
             "GUARDRAILS_OIDC_CLIENT_SECRET": "inbox-secret",
+            # Shorter than the provider's ID tokens (1 h): a session also ends at its token's
+            # exp, and this test moves only the service's clock, not the provider's.
+            "GUARDRAILS_SESSION_SECONDS": "600",
         },
     )
     policy = tmp_path / "policy.yaml"
@@ -273,8 +276,11 @@ def clocked(idp, tmp_path):
 
 
 def test_a_session_past_its_lifetime_is_refused(clocked):
-    """A session works until its lifetime (8 hours) and not a second after: the inbox asks to
-    sign in again, and neither a vote form nor the API accepts the old cookie."""
+    """A session works until its lifetime (GUARDRAILS_SESSION_SECONDS) and not a second after:
+    the inbox asks to sign in again, and neither a vote form nor the API accepts the old
+    cookie."""
+    from guardrails_plugin.web.auth import SESSION_COOKIE
+
     request = _request(clocked.db, clocked.policy)
     _, session = sign_in(clocked, "bob")
     token = csrf_of(page(clocked, session, f"/inbox/requests/{request.id}").text)
@@ -282,7 +288,7 @@ def test_a_session_past_its_lifetime_is_refused(clocked):
     assert page(clocked, session, "/inbox").status_code == 200
     clocked.clock.advance(61)
     assert page(clocked, session, "/inbox").status_code == 401  # the sign-in page
-    cookie = {"cookie": f"guardrails_session={session}"}
+    cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
     voted = httpx.post(
         f"{clocked.url}/inbox/requests/{request.id}/vote",
         data={"action": "approve", "revision": "0", "csrf": token},
