@@ -70,12 +70,13 @@ class Gateway:
         }
         self.env.pop("GUARDRAILS_DB", None)
         self.upstream = [sys.executable, "-m", "tests.mcp.upstream"]
+        self.options: list[str] = []  # more `mcp proxy` options
 
     def proxy(self) -> StdioServerParameters:
         command = [
             "-m", "guardrails_plugin", "mcp", "proxy",
             "--policy", str(self.policy), "--db", str(self.db),
-            "--no-ner", "--progress-interval", "0.2",
+            "--no-ner", "--progress-interval", "0.2", *self.options,
             "--", *self.upstream,
         ]  # fmt: skip
         return StdioServerParameters(
