@@ -622,7 +622,9 @@ class Guard:
         }
         rows = [(Event.TOOL_INTERRUPTED, request_id, agent, data)]
         if evaluated is not None:
-            rows.insert(0, (Event.CALL_EVALUATED, None, agent, {**evaluated, "run_id": call.run_id}))
+            rows.insert(
+                0, (Event.CALL_EVALUATED, None, agent, {**evaluated, "run_id": call.run_id})
+            )
         try:
             self.store.record_events(rows, durable=False)
         except Exception as write_error:  # noqa: BLE001 - the interruption propagates anyway

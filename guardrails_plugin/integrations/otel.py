@@ -45,7 +45,14 @@ from guardrails_plugin.flow import Outcome
 from guardrails_plugin.store.records import ApprovalRequest, Vote
 from guardrails_plugin.types import Decision
 
-__all__ = ["ATTRIBUTES", "QUEUE_SIZE", "SPAN_NAME", "OpenTelemetryObserver", "flush", "remote_parent"]
+__all__ = [
+    "ATTRIBUTES",
+    "QUEUE_SIZE",
+    "SPAN_NAME",
+    "OpenTelemetryObserver",
+    "flush",
+    "remote_parent",
+]
 
 log = logging.getLogger(__name__)
 

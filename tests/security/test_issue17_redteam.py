@@ -350,3 +350,94 @@ def test_an_exporter_that_hangs_does_not_hold_the_guarded_call(tmp_path):
         worker.join(timeout=30)
         store.close()
     assert finished, "the guarded call waited on the exporter"
+
+
+# --- noticed, not tested (now tested) ------------------------------------------------------------
+
+
+def test_the_upstream_command_does_not_inherit_the_guards_secrets(hostile):
+    """The upstream is a command the gateway launches, perhaps a hostile one: it gets the
+    environment without the guard's own GUARDRAILS_* variables (the audit key would let it
+    forge audit rows; the mask key, session and OIDC secrets, the store URL with its password),
+    except those the operator hands on with --env."""
+    hostile.env.update(
+        GUARDRAILS_MASK_KEY="ab" * 32,
+        GUARDRAILS_SESSION_SECRET="session-secret-canary",
+        GUARDRAILS_OIDC_CLIENT_SECRET="oidc-secret-canary",
+        GUARDRAILS_DB="postgresql://guard:pw-canary@db.invalid/guard",
+        GUARDRAILS_SLACK_CHANNEL="C123",
+    )
+    hostile.options = ["--env", "GUARDRAILS_SLACK_CHANNEL"]
+
+    async def scenario() -> None:
+        with anyio.fail_after(DEADLINE):
+            async with hostile.session() as client:
+                assert not (await client.call_tool("environment", {})).isError
+
+    anyio.run(scenario)
+    lines = [json.loads(line) for line in hostile.upstream_log.read_text().splitlines()]
+    (seen,) = [line["names"] for line in lines if line["tool"] == "environment"]
+    assert seen == ["GUARDRAILS_SLACK_CHANNEL"]
+
+
+def test_the_clients_trace_context_is_the_parent_of_the_gateways_span(tmp_path, monkeypatch):
+    """An MCP client that sends W3C trace context in the request's ``_meta`` (``traceparent``)
+    sees the gateway's ``guardrails.tool_call`` span in its own trace, as the child of its span.
+    In process: the gateway's proxy between two in-memory MCP sessions, the upstream being the
+    hostile server's tool handler, the real OpenTelemetry SDK with the in-memory exporter."""
+    pytest.importorskip("opentelemetry.sdk")
+    from mcp.shared.memory import create_connected_server_and_client_session
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from guardrails_plugin.guard import Guard
+    from guardrails_plugin.integrations.mcp import GuardedProxy
+    from guardrails_plugin.integrations.otel import OpenTelemetryObserver
+    from guardrails_plugin.masking import Masker
+    from guardrails_plugin.policy import Policy
+    from guardrails_plugin.store.sqlite import SQLiteStore
+
+    from ..helpers import KEY
+    from . import mcp_hostile_upstream
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    observer = OpenTelemetryObserver(provider)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    guard = Guard(
+        Policy.from_string("version: 1\ndefaults: {effect: allow}\n"),
+        store,
+        principal="agent:bot",
+        masker=Masker(ner=False),
+        observers=[observer],
+        watch_policy=False,
+    )
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+    async def scenario() -> None:
+        with anyio.fail_after(DEADLINE):
+            async with create_connected_server_and_client_session(
+                mcp_hostile_upstream.server
+            ) as upstream:
+                info = await upstream.initialize()
+                proxy = GuardedProxy(guard, upstream, info)
+                async with create_connected_server_and_client_session(proxy.server) as client:
+                    result = await client.call_tool(
+                        "lookup",
+                        {},
+                        meta={"traceparent": f"00-{trace_id}-{parent_id}-01"},
+                    )
+                    assert not result.isError
+
+    monkeypatch.setenv("UPSTREAM_LOG", str(tmp_path / "upstream.log"))
+    try:
+        anyio.run(scenario)
+    finally:
+        store.close()
+    assert observer.flush(10)
+    (span,) = spans.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert span.parent is not None and format(span.parent.span_id, "016x") == parent_id
+    assert span.parent.is_remote

@@ -35,6 +35,7 @@ import jsonschema
 from mcp import ClientSession, types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import McpError
+from pydantic import BaseModel
 
 from guardrails_plugin.flow import Outcome, Wait
 from guardrails_plugin.guard import Guard
@@ -73,7 +74,7 @@ RELIST_INTERVAL = 30.0
 _MAX_PAGES = 100  # of a tools/list answer followed by cursor
 _MAX_NAME = 200  # characters of a refused (masked) name kept in the audit
 
-_Result = TypeVar("_Result")
+_Result = TypeVar("_Result", bound=BaseModel)
 
 
 _CLOSED = (
@@ -180,7 +181,9 @@ class GuardedProxy:
 
         return forward
 
-    async def _send(self, request: types.ClientRequest, result_type: type[_Result], what: str) -> _Result:
+    async def _send(
+        self, request: types.ClientRequest, result_type: type[_Result], what: str
+    ) -> _Result:
         """``request`` to the upstream, within ``upstream_timeout``. When the time runs out, or
         the client cancels (the handler's task is cancelled), the upstream is told
         (``notifications/cancelled``), so its tool does not run on for no one."""
@@ -337,9 +340,7 @@ class GuardedProxy:
             log.error("could not mask a refused tool name: %s", type(exc).__name__)
             shown = "(a name that could not be masked)"
         try:
-            self.guard.audit(
-                Event.TOOL_UNLISTED, run=run, data={"tool": shown}, durable=False
-            )
+            self.guard.audit(Event.TOOL_UNLISTED, run=run, data={"tool": shown}, durable=False)
         except Exception as exc:  # noqa: BLE001 - refused either way
             log.error("audit write failed for an unlisted tool: %s", exc)
         log.warning("refused a call of %r: the upstream does not list it", shown)
@@ -372,7 +373,9 @@ class GuardedProxy:
                     name=args["name"], arguments=args.get("arguments") or None
                 )
             )
-            result = await self._send(types.ClientRequest(onward), types.GetPromptResult, GET_PROMPT)
+            result = await self._send(
+                types.ClientRequest(onward), types.GetPromptResult, GET_PROMPT
+            )
             return prompt_as_data(result)
 
         arguments = {"name": request.params.name, "arguments": dict(request.params.arguments or {})}
