@@ -226,8 +226,10 @@ class GuardedProxy:
     async def _list_tools(self, request: types.ListToolsRequest) -> types.ServerResult:
         result = await self._send(_onward(request), types.ListToolsResult, "tools/list")
         result = result.model_copy(update={"tools": self._offered(result.tools)})
-        if request.params is None or request.params.cursor is None:
-            self._output_schemas = {}  # a first page starts a fresh listing
+        if (request.params is None or request.params.cursor is None) and not result.nextCursor:
+            # A whole listing in one answer replaces the known names; pages only add to them
+            # (a client that has not fetched page 2 yet may still call its tools).
+            self._output_schemas = {}
             self._listed_at = time.monotonic()
         self._remember(result.tools)
         return types.ServerResult(result)
