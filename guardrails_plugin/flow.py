@@ -95,6 +95,9 @@ def drive(
                     _hand_over(flow, exc)
                     raise
                 reply = exc
+            except BaseException as exc:
+                _interrupt(flow, step, exc)
+                raise
     except StopIteration as stop:
         outcome: Outcome = stop.value
         return outcome
@@ -105,6 +108,16 @@ def _hand_over(flow: Flow, exc: Exception) -> None:
     interrupted mid-call gives back its approval's claim) and ends."""
     with contextlib.suppress(Exception):  # the flow re-raises exc; the driver raises it
         flow.throw(exc)
+    flow.close()
+
+
+def _interrupt(flow: Flow, step: Wait | Execute, exc: BaseException) -> None:
+    """A cancellation (or KeyboardInterrupt) while the tool ran: the flow hears of it where it
+    stands, so the audit log records that the call was cut off, not only that it was allowed.
+    During a wait the flow is closed as before (the caller cancels the approval request)."""
+    if isinstance(step, Execute):
+        with contextlib.suppress(BaseException):  # the flow re-raises exc; the driver raises it
+            flow.throw(exc)
     flow.close()
 
 
@@ -150,6 +163,9 @@ async def adrive(
                     _hand_over(flow, exc)
                     raise
                 reply = exc
+            except BaseException as exc:  # a cancelled task, KeyboardInterrupt
+                _interrupt(flow, step, exc)
+                raise
     except StopIteration as stop:
         outcome: Outcome = stop.value
         return outcome

@@ -356,6 +356,14 @@ class Guard:
             if request_id is not None and passes(exc, suspends):
                 self._release(request_id, call, exc)
             raise
+        except GeneratorExit:  # closed at its decision without running (`Guard.authorize`)
+            raise
+        except BaseException as exc:
+            # Cancelled (an MCP client's cancel, a task given up) or interrupted while the tool
+            # ran: it may have done part of its work, so the audit says the call was cut off.
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+            self._interrupted(call, request_id, elapsed_ms, exc, evaluated if defer else None)
+            raise
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return self._finish(
             call, decision, run, result, request_id, elapsed_ms, evaluated if defer else None
@@ -596,6 +604,31 @@ class Guard:
                     request_id,
                 )
         return outcome
+
+    def _interrupted(
+        self,
+        call: ToolCall,
+        request_id: str | None,
+        elapsed_ms: float,
+        exc: BaseException,
+        evaluated: dict[str, Any] | None,
+    ) -> None:
+        agent = call.principal.agent if call.principal else None
+        data = {
+            "tool": call.tool,
+            "elapsed_ms": elapsed_ms,
+            "interrupted_by": type(exc).__name__,  # its type, never its text
+            "run_id": call.run_id,
+        }
+        rows = [(Event.TOOL_INTERRUPTED, request_id, agent, data)]
+        if evaluated is not None:
+            rows.insert(
+                0, (Event.CALL_EVALUATED, None, agent, {**evaluated, "run_id": call.run_id})
+            )
+        try:
+            self.store.record_events(rows, durable=False)
+        except Exception as write_error:  # noqa: BLE001 - the interruption propagates anyway
+            log.error("audit write failed after %r was interrupted: %s", call.tool, write_error)
 
     def _fail(
         self,

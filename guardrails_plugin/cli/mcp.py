@@ -60,6 +60,42 @@ def mcp() -> None:
     show_default=True,
     help="Seconds between progress notifications while a call waits for approval.",
 )
+@click.option(
+    "--upstream-timeout",
+    type=click.FloatRange(0.1, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds the upstream may take to answer one call or read (the wait for approval not "
+    "counted); past it the call is cancelled upstream and fails.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="Another Host header --transport http serves (DNS-rebinding protection; repeatable).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    metavar="URL",
+    help="Another browser Origin --transport http serves (repeatable).",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Let --transport http bind beyond loopback although it has no authentication (only "
+    "behind a proxy that authenticates clients).",
+)
+@click.option(
+    "--env",
+    "env_passthrough",
+    multiple=True,
+    metavar="NAME",
+    help="A GUARDRAILS_* variable the upstream command may see (all others are removed; "
+    "repeatable).",
+)
 @click.option("--no-ner", is_flag=True, help="Skip spaCy NER (faster start; fewer names found).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def proxy(
@@ -72,6 +108,11 @@ def proxy(
     host: str,
     port: int,
     progress_interval: float,
+    upstream_timeout: float,
+    allowed_hosts: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    allow_remote: bool,
+    env_passthrough: tuple[str, ...],
     no_ner: bool,
     command: tuple[str, ...],
 ) -> None:
@@ -81,11 +122,16 @@ def proxy(
     \b
     guardrails-plugin mcp proxy --policy policy.yaml -- npx -y @modelcontextprotocol/server-github
 
-    Tools are listed unchanged; resources and prompts pass through unguarded. Log lines (which
-    request waits, the commands that decide it) go to stderr: stdout is the MCP channel.
+    Tools are listed unchanged and only listed tools may be called; resources/read and
+    prompts/get are judged and masked as calls of the tools `resources/read` and `prompts/get`.
+    The upstream command gets the environment without GUARDRAILS_* variables (see --env).
+    --transport http has no authentication: it serves loopback only unless --allow-remote. Log
+    lines (which request waits, the commands that decide it) go to stderr: stdout is the MCP
+    channel.
     """
     try:
         from guardrails_plugin.integrations.mcp import Upstream, run
+        from guardrails_plugin.integrations.mcp.gateway import is_loopback
     except ImportError as exc:
         raise click.ClickException(
             f"the MCP gateway needs the mcp extra ({exc.name} is missing): "
@@ -99,8 +145,15 @@ def proxy(
         raise click.BadParameter(
             "give the policy with --policy or GUARDRAILS_POLICY", param_hint="--policy"
         )
+    if transport == "http" and not is_loopback(host) and not allow_remote:
+        raise click.BadParameter(
+            f"{host} is not a loopback address, and --transport http has no authentication: "
+            "anyone who reaches it would call every allowed tool. Use 127.0.0.1, or pass "
+            "--allow-remote behind a proxy that authenticates clients",
+            param_hint="--host",
+        )
     try:
-        upstream = Upstream(command=command, url=upstream_url)
+        upstream = Upstream(command=command, url=upstream_url, env_passthrough=env_passthrough)
     except ValueError as exc:
         raise click.UsageError(f"{exc}: `-- COMMAND [ARGS...]` or --upstream-url URL") from None
     logging.basicConfig(level=logging.INFO, format="guardrails-plugin: %(message)s")
@@ -125,6 +178,10 @@ def proxy(
             host=host,
             port=port,
             progress_interval=progress_interval,
+            upstream_timeout=upstream_timeout,
+            allowed_hosts=allowed_hosts,
+            allowed_origins=allowed_origins,
+            allow_remote=allow_remote,
         )
     finally:
         guard.store.close()

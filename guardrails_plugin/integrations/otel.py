@@ -16,12 +16,25 @@ the application configured (without one, OpenTelemetry's no-op providers drop th
 
 No argument or output value, masked or not, and no sentence written by a reviewer is ever
 exported: a trace backend is one more place the data must not reach.
+
+A span is ended off the call path: the call records its end time and hands the span to one
+daemon thread that calls ``span.end()`` (`flush` waits for it). With a ``SimpleSpanProcessor``
+the SDK exports inside ``end()``, so an exporter that hangs would otherwise hold the guarded call
+(and, in the MCP gateway, the event loop of every session); now it holds only that thread, and
+once `QUEUE_SIZE` spans wait, further spans are dropped (logged), never waited for. Use a
+``BatchSpanProcessor`` in production all the same: it exports off the thread too and keeps up.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
+import os
+import queue
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -32,7 +45,16 @@ from guardrails_plugin.flow import Outcome
 from guardrails_plugin.store.records import ApprovalRequest, Vote
 from guardrails_plugin.types import Decision
 
-__all__ = ["ATTRIBUTES", "SPAN_NAME", "OpenTelemetryObserver"]
+__all__ = [
+    "ATTRIBUTES",
+    "QUEUE_SIZE",
+    "SPAN_NAME",
+    "OpenTelemetryObserver",
+    "flush",
+    "remote_parent",
+]
+
+log = logging.getLogger(__name__)
 
 SPAN_NAME = "guardrails.tool_call"
 SCOPE = "guardrails_plugin"
@@ -53,6 +75,94 @@ _MAX_NAME = 200
 
 def _name(value: str | None) -> str:
     return (value or "")[:_MAX_NAME]
+
+
+QUEUE_SIZE = 10_000  # spans waiting to be ended before new ones are dropped
+
+
+class _Ender:
+    """Ends spans on one daemon thread, so no exporter can hold a guarded call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._queue: queue.Queue[tuple[Any, int]] = queue.Queue(QUEUE_SIZE)
+        self._dropped = 0
+
+    def submit(self, span: Any, end_time: int) -> None:
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait((span, end_time))
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % 1000 == 0:
+                log.warning(
+                    "%d span(s) dropped: the span exporter is not keeping up (or hangs); a "
+                    "BatchSpanProcessor exports without holding anything",
+                    self._dropped,
+                )
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            if self._pid is not None:  # a forked child: the parent's thread is not here
+                self._queue = queue.Queue(QUEUE_SIZE)
+            else:
+                # Spans still queued at exit reach the processors (which the SDK shuts down
+                # after this: atexit runs last-registered first), within a bound.
+                atexit.register(self.flush, 2.0)
+            threading.Thread(target=self._work, name="guardrails-span-ender", daemon=True).start()
+            self._pid = os.getpid()
+
+    def _work(self) -> None:
+        spans = self._queue
+        while True:
+            span, end_time = spans.get()
+            try:
+                span.end(end_time=end_time)
+            except Exception as exc:  # noqa: BLE001 - a span processor that raises loses a span
+                log.warning("ending a span failed: %s", exc)
+            finally:
+                spans.task_done()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every span handed over so far has ended; False after ``timeout``."""
+        spans = self._queue
+        deadline = time.monotonic() + timeout
+        with spans.all_tasks_done:
+            while spans.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                spans.all_tasks_done.wait(left)
+        return True
+
+
+_ENDER = _Ender()
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until the spans of finished calls have been ended (handed to the span processors,
+    which export them, or batch them); False when ``timeout`` passed first."""
+    return _ENDER.flush(timeout)
+
+
+@contextlib.contextmanager
+def remote_parent(carrier: Mapping[str, str]) -> Iterator[None]:
+    """Make the W3C trace context in ``carrier`` (``traceparent``, ``tracestate``: what an MCP
+    client sends in a request's ``_meta``) current, so a guarded call's span is its child. A
+    malformed ``traceparent`` is ignored (the span has the current parent, or none)."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    parent = TraceContextTextMapPropagator().extract(dict(carrier))
+    token = otel_context.attach(parent)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 class OpenTelemetryObserver:
@@ -83,6 +193,11 @@ class OpenTelemetryObserver:
 
     def start(self, tool: str, call_id: str | None, run_id: str) -> _SpanWatch:
         return _SpanWatch(self, tool, call_id, run_id)
+
+    @staticmethod
+    def flush(timeout: float = 5.0) -> bool:
+        """`flush`: wait until the spans of finished calls reach the span processors."""
+        return flush(timeout)
 
 
 class _SpanWatch:
@@ -179,7 +294,12 @@ class _SpanWatch:
                 otel_context.detach(self._token)  # type: ignore[arg-type]
             finally:
                 self._token = None
-        self.span.end()
+        # The end time is the call's; the end itself (an export, with a SimpleSpanProcessor)
+        # happens on the ender's thread.
+        if self.span.is_recording():
+            _ENDER.submit(self.span, time.time_ns())
+        else:  # the API's no-op span: nothing to export, nothing to wait for
+            self.span.end()
 
     def _rule(self) -> dict[str, str]:
         return {"guardrails.rule_id": self.rule_id} if self.rule_id else {}

@@ -23,6 +23,8 @@ class Event:
     TOOL_SUSPENDED = "tool.suspended"  # the framework suspended it mid-call: a replay may claim it
     TOOL_EXECUTED = "tool.executed"
     TOOL_FAILED = "tool.failed"
+    TOOL_INTERRUPTED = "tool.interrupted"  # cancelled (or interrupted) while the tool ran
+    TOOL_UNLISTED = "tool.unlisted"  # the MCP gateway refused a name its upstream did not list
     OUTPUT_MASKED = "output.masked"
     RUN_CONFIGURED = "run.configured"  # a run set an allowed setting (Guard run_overrides)
     RUN_CONFIG_REFUSED = "run.config_refused"  # a run tried to set one it may not

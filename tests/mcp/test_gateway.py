@@ -70,12 +70,13 @@ class Gateway:
         }
         self.env.pop("GUARDRAILS_DB", None)
         self.upstream = [sys.executable, "-m", "tests.mcp.upstream"]
+        self.options: list[str] = []  # more `mcp proxy` options
 
     def proxy(self) -> StdioServerParameters:
         command = [
             "-m", "guardrails_plugin", "mcp", "proxy",
             "--policy", str(self.policy), "--db", str(self.db),
-            "--no-ner", "--progress-interval", "0.2",
+            "--no-ner", "--progress-interval", "0.2", *self.options,
             "--", *self.upstream,
         ]  # fmt: skip
         return StdioServerParameters(
@@ -126,13 +127,14 @@ def _pending(db: Path) -> list:
         store.close()
 
 
-def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompts_pass(gateway):
+def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompts_masked(gateway):
     """Through the gateway a client sees the upstream's tools exactly (names, descriptions,
     schemas, annotations); an allowed call's text and structured results reach it masked (one
     whose masked structured result no longer fits its output schema is withheld); a
     denied call never reaches the upstream and comes back as ``isError`` with the rule's
-    sentence; resources and prompts pass through; the audit log holds no raw value (RELIABILITY
-    P10, P11, P27)."""
+    sentence; resources and prompts are read through the guard and reach it masked (the name
+    given to the prompt is a PERSON, so it comes back as a placeholder); the audit log holds no
+    raw value (RELIABILITY P10, P11, P27)."""
 
     async def scenario() -> None:
         with anyio.fail_after(DEADLINE):
@@ -171,7 +173,7 @@ def test_tools_listed_unchanged_calls_allowed_masked_denied_resources_and_prompt
                 read = await client.read_resource(resources.resources[0].uri)
                 assert read.contents[0].text == "mode=test"
                 prompt = await client.get_prompt("greet", {"name": "Ann"})
-                assert "Hello Ann" in prompt.messages[0].content.text
+                assert "Hello <PERSON_" in prompt.messages[0].content.text
 
     anyio.run(scenario)
     assert gateway.ran() == ["lookup", "profile", "contact"], gateway.stderr()

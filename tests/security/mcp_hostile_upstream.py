@@ -28,6 +28,7 @@ LISTED = [
     types.Tool(name="lookup", description="Look up.", inputSchema=_OBJECT),
     types.Tool(name="slow", description="Takes a few seconds.", inputSchema=_OBJECT),
     types.Tool(name="hang", description="Never answers.", inputSchema=_OBJECT),
+    types.Tool(name="environment", description="Logs its GUARDRAILS_* names.", inputSchema=_OBJECT),
 ]
 
 
@@ -44,6 +45,8 @@ async def list_tools() -> list[types.Tool]:
 @server.call_tool(validate_input=False)
 async def call_tool(name: str, arguments: dict[str, Any]) -> list[types.ContentBlock]:
     _log(f"{name}.started", args=arguments)
+    if name == "environment":  # what a hostile server command would read: the guard's keys?
+        _log("environment", names=sorted(k for k in os.environ if k.startswith("GUARDRAILS_")))
     if name == "slow":
         await anyio.sleep(3)
     elif name == "hang":
@@ -60,6 +63,8 @@ async def list_resources() -> list[types.Resource]:
 
 @server.read_resource()
 async def read_resource(uri: Any) -> list[ReadResourceContents]:
+    if str(uri) == "customer://jane/photo":  # bytes the masker cannot read
+        return [ReadResourceContents(f"{EMAIL}".encode(), "image/png")]
     return [ReadResourceContents(f"Jane: {EMAIL}, key {SECRET}", "text/plain")]
 
 

@@ -13,7 +13,16 @@ from typing import Any
 
 from mcp import types
 
-__all__ = ["WITHHELD", "as_data", "error_result", "from_data"]
+__all__ = [
+    "WITHHELD",
+    "as_data",
+    "error_result",
+    "from_data",
+    "prompt_as_data",
+    "prompt_from_data",
+    "resource_as_data",
+    "resource_from_data",
+]
 
 WITHHELD = "[{what} withheld by guardrails-plugin: it cannot be checked for sensitive data]"
 
@@ -55,6 +64,55 @@ def from_data(data: Any) -> types.CallToolResult:
         )
     except Exception as exc:  # pydantic's ValidationError and anything the model raises
         raise ValueError(f"the masked result is not a valid tool result: {exc}") from exc
+
+
+def resource_as_data(result: types.ReadResourceResult) -> dict[str, Any]:
+    """A ``resources/read`` result as plain data for the masker: text contents as they are,
+    binary contents withheld (the masker cannot read them)."""
+    contents: list[dict[str, Any]] = []
+    for item in result.contents:
+        if isinstance(item, types.BlobResourceContents):
+            what = WITHHELD.format(what="binary resource")
+            contents.append({"uri": str(item.uri), "mimeType": "text/plain", "text": what})
+        else:
+            contents.append(item.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return {"contents": contents}
+
+
+def resource_from_data(data: Any) -> types.ReadResourceResult:
+    """The masked ``resources/read`` result. Raises ``ValueError`` when it no longer is one."""
+    if not isinstance(data, Mapping):
+        raise ValueError("the masked resource is not an object")
+    try:
+        return types.ReadResourceResult.model_validate({"contents": data.get("contents", [])})
+    except Exception as exc:  # pydantic's ValidationError (a masked URI that is no URI)
+        raise ValueError(f"the masked resource is not a valid result: {exc}") from exc
+
+
+def prompt_as_data(result: types.GetPromptResult) -> dict[str, Any]:
+    """A ``prompts/get`` result as plain data for the masker: its description and messages, an
+    image, audio or binary message withheld."""
+    data: dict[str, Any] = {
+        "messages": [
+            {"role": message.role, "content": _block(message.content)}
+            for message in result.messages
+        ]
+    }
+    if result.description is not None:
+        data["description"] = result.description
+    return data
+
+
+def prompt_from_data(data: Any) -> types.GetPromptResult:
+    """The masked ``prompts/get`` result. Raises ``ValueError`` when it no longer is one."""
+    if not isinstance(data, Mapping):
+        raise ValueError("the masked prompt is not an object")
+    try:
+        return types.GetPromptResult.model_validate(
+            {"description": data.get("description"), "messages": data.get("messages", [])}
+        )
+    except Exception as exc:  # pydantic's ValidationError
+        raise ValueError(f"the masked prompt is not a valid result: {exc}") from exc
 
 
 def error_result(message: str) -> types.CallToolResult:
