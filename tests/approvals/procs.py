@@ -68,8 +68,12 @@ def churn(db: str, policy: str, identity: str, *ids: str) -> None:
 
 
 def append(db: str, name: str, count: str) -> None:
-    """Append audit rows one transaction at a time, printing each committed sequence number."""
-    store = open_store(db)
+    """Append audit rows one transaction at a time, printing each committed sequence number.
+    PostgreSQL only. The test is about the chain, not lock timing: on a loaded machine six
+    writers can queue on the write lock past the production 5 s, so these wait up to 60 s."""
+    from guardrails_plugin.store.postgres import PostgresStore
+
+    store = PostgresStore(db, busy_timeout=60)
     print(json.dumps({"ready": True}), flush=True)
     for i in range(int(count)):
         record = store.record_event("test.append", actor=name, data={"i": i})
