@@ -102,13 +102,15 @@ def test_the_audit_chain_stays_one_chain_under_concurrent_appenders_and_kill_9(p
     """Six processes append at once; one is killed mid-run. Every acknowledged row is there,
     sequence numbers have no gap or duplicate, and the chain verifies."""
     env = {**os.environ, "GUARDRAILS_AUDIT_KEY": KEY.hex(), "PYTHONPATH": str(REPO)}
-    children = [spawn(env, "append", pg_url, f"p{i}", "400") for i in range(6)]
+    # The victim would append for ever: it is killed mid-run once it has committed some rows,
+    # however fast the machine (a victim of 400 rows could finish before a timed kill).
+    counts = ["1000000"] + ["400"] * 5
+    children = [spawn(env, "append", pg_url, f"p{i}", n) for i, n in enumerate(counts)]
     for child in children:
         assert json.loads(child.stdout.readline()) == {"ready": True}
-    time.sleep(0.3)
     victim = children[0]
+    acknowledged = [json.loads(victim.stdout.readline())["seq"] for _ in range(20)]
     victim.send_signal(signal.SIGKILL)
-    acknowledged = []
     for child in children:
         out, _err = child.communicate(timeout=120)
         acknowledged += [json.loads(line)["seq"] for line in out.splitlines() if "seq" in line]
