@@ -2,8 +2,8 @@
 ``postgres_*.py`` that imports psycopg. For agents, reviewers and the Slack app on many hosts.
 
 Same guarantees as `SQLiteStore`, by the same means where they carry over:
-- every write transaction of the decision path first takes one advisory lock (SQLite's
-  ``BEGIN IMMEDIATE``), so conditional updates see the latest committed state, the first
+- every write transaction of the decision path first locks one row (SQLite's
+  ``BEGIN IMMEDIATE``; a row lock, so no session can keep it past its transaction), so conditional updates see the latest committed state, the first
   decisive vote wins, and the audit chain's head is read and extended by one writer at a time;
 - a decision and its audit rows commit together (one transaction);
 - migrations are versioned and a newer schema is refused (`postgres_schema.py`);
@@ -46,8 +46,8 @@ from guardrails_plugin.store.postgres_notify import PgNotifyMixin
 from guardrails_plugin.store.postgres_schema import (
     MIGRATE_LOCK,
     MIGRATIONS,
+    TAKE_WRITE_LOCK,
     VERSION_TABLE,
-    WRITE_LOCK,
 )
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 from guardrails_plugin.store.rows import (
@@ -70,6 +70,10 @@ log = logging.getLogger(__name__)
 Conn = psycopg.Connection[dict[str, Any]]
 
 _AUDIT_PAGE = 2000
+# TAKE_WRITE_LOCK, and this transaction commits without waiting for the WAL flush.
+_TAKE_WRITE_LOCK_FAST = (
+    "SELECT one, set_config('synchronous_commit', 'off', true) FROM guardrails_lock FOR UPDATE"
+)
 
 
 class _PgTx:
@@ -333,13 +337,7 @@ class PostgresStore(PgNotifyMixin):
         with self._errors("write"), self._conn() as conn, conn.transaction():
             # One round trip for both: the lock is what every other writer queues behind. A
             # durable transaction keeps the server's setting (which may be stronger than "on").
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s)"
-                if durable
-                else "SELECT pg_advisory_xact_lock(%s), "
-                "set_config('synchronous_commit', 'off', true)",
-                (WRITE_LOCK,),
-            )
+            conn.execute(TAKE_WRITE_LOCK if durable else _TAKE_WRITE_LOCK_FAST)
             self._local.tx = conn
             try:
                 yield _PgTx(conn, self.clock, self._keying)

@@ -3,8 +3,7 @@
 Threat model: a compromised agent host logged in with the ``guardrails_agent`` role and holding
 the audit key (every PostgreSQL host needs it to open the store); a colleague reading logs; a
 crafted SQLite file handed to `db migrate`. Each test states the promise it holds and fails on
-the code as landed; they are marked ``xfail(strict=True)`` so the suite stays green until the
-fix lands (then the marker must go). Report: docs/reports/issue15-redteam.md. Real server (the
+the code as landed; the xfail markers went with the fixes. Report: docs/reports/issue15-redteam.md. Real server (the
 session's throw-away cluster), real roles, real SQL; no mocks of our code.
 """
 
@@ -108,11 +107,6 @@ def _forge_approval(agent: ApprovalBroker, request_id: str, args_hash: str) -> N
 # --- F1: INSERT of a request that is already approved ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F1: requests_role_guard is BEFORE UPDATE only; the agent role may INSERT a request "
-    "row whose status is already 'approved', and with the key it holds writes the keyed rows",
-)
 def test_an_agent_role_cannot_insert_an_approved_request_for_another_hosts_call(agent, roles):
     """Issue 15: "a compromised agent host must not be able to approve its own request";
     docs/security.md: only the reviewer role can set the status an approved call needs. The
@@ -168,12 +162,6 @@ def test_an_agent_role_cannot_insert_an_approved_request_for_another_hosts_call(
 # --- F2: search_path shadowing of pg_has_role in the role guard ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F2: guardrails_role_guard() has no SET search_path and calls pg_has_role unqualified; "
-    "where the agent can create in schema public (PostgreSQL <= 14 default, or a cluster "
-    "upgraded from one), a better-matching overload makes the agent a reviewer",
-)
 def test_the_role_guard_cannot_be_shadowed_through_a_writable_public_schema(agent, roles, pg_url):
     """The role guard must decide by the catalog's pg_has_role whatever the session's search
     path holds. Databases created on PostgreSQL <= 14 (and clusters pg_upgrade'd from one) keep
@@ -203,12 +191,6 @@ def test_the_role_guard_cannot_be_shadowed_through_a_writable_public_schema(agen
 # --- F3: re-run of another host's approved call -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F3: the agent role may set executed_at back to NULL on any approved request, and "
-    "the tool.suspended row that gives a claim back is any keyed row: one process can release "
-    "another host's claim, so its replay runs the tool a second time",
-)
 def test_an_agent_host_cannot_release_another_hosts_execution_claim(
     agent, reviewer, policy, roles, clock
 ):
@@ -234,11 +216,6 @@ def test_an_agent_host_cannot_release_another_hosts_execution_claim(
 # --- F4: audit rows at any sequence number ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F4: the agent role INSERTs audit rows with any seq; one row at the largest bigint "
-    "makes every later append overflow, and audit rows can never be deleted",
-)
 def test_one_audit_row_from_the_agent_role_cannot_stop_every_decision(agent, reviewer, roles):
     """Availability of the decision path: the agent role may append audit rows, but not at a
     sequence number of its choosing. A row at seq 2^63-1 (allowed today) becomes the head; every
@@ -260,12 +237,6 @@ def test_one_audit_row_from_the_agent_role_cannot_stop_every_decision(agent, rev
 # --- F5: the write lock is an advisory lock anyone can hold -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F5: WRITE_LOCK is an advisory lock any login can take at session level (or in a "
-    "transaction with idle_in_transaction_session_timeout unset, which is client-side); no "
-    "decision is possible while it is held",
-)
 def test_an_agent_role_session_cannot_hold_the_write_lock_forever(agent, reviewer, roles):
     """ "A client stopped mid-transaction while it holds the write lock is cut off by the
     server" holds for our own clients, which set the timeout themselves. A hostile agent-role
@@ -281,11 +252,6 @@ def test_an_agent_role_session_cannot_hold_the_write_lock_forever(agent, reviewe
 # --- F6: passwords in psycopg_pool's own log lines ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F6: psycopg_pool logs libpq's connection error as is (logger psycopg.pool); for a "
-    "URL libpq cannot parse, that message quotes the password or the whole URL",
-)
 @pytest.mark.parametrize(
     "url",
     [
@@ -308,11 +274,6 @@ def test_a_malformed_url_does_not_log_its_password(url, caplog):
 # --- F7: db migrate copies tables that contradict the chain -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F7: copy_store checks only the source's chain, not its requests and votes against "
-    "it (audit verify's cross-check), and reports 'both chains verify'",
-)
 def test_migrate_refuses_a_source_whose_tables_contradict_its_audit_log(
     tmp_path: Path, pg_url, policy, clock
 ):
@@ -353,12 +314,6 @@ def test_migrate_refuses_a_source_whose_tables_contradict_its_audit_log(
 # --- F8: the reviewer role has more than it needs -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F8: the reviewer role may INSERT requests (no reviewer face creates one) and the "
-    "role guard waves every reviewer UPDATE through, so a decided request's terms and "
-    "executed_at stay writable by the Slack app's login",
-)
 def test_a_reviewer_role_cannot_plant_requests_or_rewrite_a_decided_one(agent, reviewer, roles):
     """Least privilege for the reviewer side: it votes, decides pending requests and applies
     edits to pending ones. It does not create requests, and nothing it does legitimately
