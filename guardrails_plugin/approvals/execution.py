@@ -112,9 +112,7 @@ def _chain_refusal(
         and isinstance(r.data.get("release"), str)
         and tx.authentic(r)
     }
-    if any(
-        r.event == Event.TOOL_EXECUTING and r.data.get("claim") not in released for r in events
-    ):
+    if any(r.event == Event.TOOL_EXECUTING and r.data.get("claim") not in released for r in events):
         return "the approved call already ran once", ""
     try:
         approval = prove_approval([r for r in events if tx.authentic(r)])

@@ -20,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -227,6 +229,7 @@ class PostgresStore(PgNotifyMixin):
         self._pool: ConnectionPool[Conn] | None = None
         self._feed: ChangeFeed | None = None
         self._safety_interval = safety_interval
+        _check_url(url, self.path)
         try:
             self._pool = ConnectionPool(
                 url,
@@ -503,6 +506,27 @@ class PostgresStore(PgNotifyMixin):
         if pool is not None:
             with contextlib.suppress(Exception):
                 pool.close(timeout=2.0)
+
+
+def _check_url(url: str, shown: str) -> None:
+    """Refuse a URL libpq cannot parse before anything connects: psycopg_pool logs each failed
+    attempt's libpq message, which quotes the broken part, password and all (issue 15 red team,
+    F6); and "pool initialization incomplete" would hide the cause."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        # libpq quotes what it could not parse, which may be the password: leave the quotes out.
+        problem = mask_url(re.sub(r'"([^"]*)"', _hide_quoted, first))
+        raise ConfigError(
+            f"{shown} is not a valid PostgreSQL URL ({problem}): check the brackets around an "
+            "IPv6 host and the percent-encoding of the user name and password (or leave the "
+            "password out and use PGPASSWORD or ~/.pgpass)"
+        ) from None
+
+
+def _hide_quoted(match: re.Match[str]) -> str:
+    return match.group(0) if len(match.group(1)) <= 2 else '"…"'  # keep '"]"', '"="'
 
 
 def _tap(

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
@@ -24,7 +25,7 @@ from guardrails_plugin.store import Event, Status, open_store
 from guardrails_plugin.store.keys import call_key
 from guardrails_plugin.store.postgres import PostgresStore
 from guardrails_plugin.store.postgres_roles import apply_roles
-from guardrails_plugin.store.postgres_schema import WRITE_LOCK
+from guardrails_plugin.store.postgres_schema import TAKE_WRITE_LOCK, WRITE_LOCK
 from guardrails_plugin.store.rows import request_row
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.store.transfer import copy_store
@@ -159,6 +160,25 @@ def test_an_agent_role_cannot_insert_an_approved_request_for_another_hosts_call(
     assert found.status is Status.PENDING, "the honest host got an approval no reviewer gave"
 
 
+def test_an_approved_status_without_votes_in_the_votes_table_grants_no_execution(
+    agent, roles, pg_url
+):
+    """F1, second barrier: the status column is not the only thing between a key holder and a
+    run. Even if a request's status becomes approved by some path around the role guard (the
+    owner's login here) and the agent host writes the keyed vote and approval rows, the claim
+    needs the approve votes in the ``votes`` table, which only the reviewer role can write."""
+    request = make_request(agent, "restart", RESTART)
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(
+            "UPDATE requests SET status = 'approved', decided_by = 'cli:bob', decided_at = 1, "
+            "execute_by = %s WHERE id = %s",
+            (agent.clock.now() + 600, request.id),
+        )
+    _forge_approval(agent, request.id, request.args_hash)
+    with pytest.raises(ToolDenied, match="votes table"):
+        agent.claim_execution(request.id, "restart", RESTART)
+
+
 # --- F2: search_path shadowing of pg_has_role in the role guard ---------------------------------
 
 
@@ -188,6 +208,22 @@ def test_the_role_guard_cannot_be_shadowed_through_a_writable_public_schema(agen
     assert agent.get(request.id).status is Status.PENDING
 
 
+def test_db_roles_refuses_when_a_host_login_can_still_create_beside_the_tables(
+    roles, pg_url, pg_cluster
+):
+    """F2: `db roles` takes CREATE on public from PUBLIC and both groups, and refuses, naming
+    the login and the schema, when a member still has it through a grant of its own."""
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute("GRANT CREATE ON SCHEMA public TO agent_host")
+    try:
+        with pytest.raises(StoreError, match="agent_host in schema public"):
+            apply_roles(pg_url)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            owner.execute("REVOKE CREATE ON SCHEMA public FROM agent_host")
+    apply_roles(pg_url)
+
+
 # --- F3: re-run of another host's approved call -------------------------------------------------
 
 
@@ -211,6 +247,38 @@ def test_an_agent_host_cannot_release_another_hosts_execution_claim(
         other.close()
     with pytest.raises(ToolDenied, match="already ran"):
         agent.claim_execution(request.id, "restart", RESTART)  # host A's replay
+
+
+def test_a_release_written_by_hand_does_not_give_another_hosts_claim_back(agent, reviewer, roles):
+    """F3 without the broker: another agent-role login writes a keyed ``tool.suspended`` row
+    (any token it likes) and sets ``executed_at`` back to NULL. The claimer's replay is still
+    refused: only the token whose hash the claim recorded gives the claim back, and it never
+    left the claimer's memory."""
+    request = make_request(agent, "restart", RESTART)
+    reviewer.vote(request.id, "cli:bob", "approve", revision=0)
+    agent.claim_execution(request.id, "restart", RESTART)
+    agent.store.record_event(
+        Event.TOOL_SUSPENDED,
+        request_id=request.id,
+        actor=AGENT.agent,
+        data={"tool": "restart", "why": "suspended", "release": "guessed"},
+    )
+    with psycopg.connect(roles["agent"], autocommit=True) as conn:
+        conn.execute("UPDATE requests SET executed_at = NULL WHERE id = %s", (request.id,))
+    with pytest.raises(ToolDenied, match="already ran"):
+        agent.claim_execution(request.id, "restart", RESTART)
+
+
+def test_the_claimer_still_gives_its_own_claim_back(agent, reviewer):
+    """The suspension path keeps working: the broker that claimed releases, and the replay
+    runs once more (and only once)."""
+    request = make_request(agent, "restart", RESTART)
+    reviewer.vote(request.id, "cli:bob", "approve", revision=0)
+    agent.claim_execution(request.id, "restart", RESTART)
+    assert agent.release_execution(request.id, "restart", "suspended")
+    agent.claim_execution(request.id, "restart", RESTART)
+    with pytest.raises(ToolDenied, match="already ran"):
+        agent.claim_execution(request.id, "restart", RESTART)
 
 
 # --- F4: audit rows at any sequence number ------------------------------------------------------
@@ -247,6 +315,32 @@ def test_an_agent_role_session_cannot_hold_the_write_lock_forever(agent, reviewe
         hog.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
         result = reviewer.vote(request.id, "cli:bob", "approve", revision=0)
         assert result.counted
+
+
+def test_a_host_login_idle_inside_a_write_is_cut_off_by_its_role_setting(
+    agent, reviewer, roles, pg_url
+):
+    """F5: `db roles` sets idle_in_transaction_session_timeout on every host login, so a
+    session that takes the write lock and then stops is cut off by the server even when the
+    client never set the timeout itself (a session that SETs it back is the operator's
+    watchdog's job: docs/operations.md)."""
+    apply_roles(pg_url, idle_timeout="1s")  # the logins exist now; 30s by default
+    request = make_request(agent, "restart", RESTART)
+    hog = psycopg.connect(roles["agent"])
+    hog.execute(TAKE_WRITE_LOCK)  # a transaction, left open
+    with pytest.raises(StoreError, match="lock timeout"):
+        reviewer.vote(request.id, "cli:bob", "approve", revision=0)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert reviewer.vote(request.id, "cli:bob", "approve", revision=0).counted
+            break
+        except StoreError:
+            assert time.monotonic() < deadline, "the idle session was never cut off"
+    with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+        hog.execute("SELECT 1")
+    hog.close()
+    apply_roles(pg_url)
 
 
 # --- F6: passwords in psycopg_pool's own log lines ----------------------------------------------
