@@ -33,8 +33,8 @@ def migrate(source: str, target: str) -> None:
 
     Verifies the audit chain before and after (before the copy commits), cross-checks the
     source's requests and votes against it as `audit verify` does, and refuses a target that
-    already holds requests or audit rows. The key is the source's (GUARDRAILS_AUDIT_KEY, or FILE.db.key): give every host
-    of the new deployment the same key.
+    already holds requests or audit rows. The key is the source's (GUARDRAILS_AUDIT_KEY, or
+    FILE.db.key): give every host of the new deployment the same key.
     """
     from guardrails_plugin.store.factory import open_store
     from guardrails_plugin.store.transfer import copy_store

@@ -3,8 +3,9 @@
 
 Same guarantees as `SQLiteStore`, by the same means where they carry over:
 - every write transaction of the decision path first locks one row (SQLite's
-  ``BEGIN IMMEDIATE``; a row lock, so no session can keep it past its transaction), so conditional updates see the latest committed state, the first
-  decisive vote wins, and the audit chain's head is read and extended by one writer at a time;
+  ``BEGIN IMMEDIATE``; a row lock, so no session keeps it past its transaction), so conditional
+  updates see the latest committed state, the first decisive vote wins, and the audit chain's
+  head is read and extended by one writer at a time;
 - a decision and its audit rows commit together (one transaction);
 - migrations are versioned and a newer schema is refused (`postgres_schema.py`);
 - waiters wake on ``LISTEN/NOTIFY`` with a slow poll as safety net (`postgres_listen.py`);

@@ -3,8 +3,9 @@
 Threat model: a compromised agent host logged in with the ``guardrails_agent`` role and holding
 the audit key (every PostgreSQL host needs it to open the store); a colleague reading logs; a
 crafted SQLite file handed to `db migrate`. Each test states the promise it holds and fails on
-the code as landed; the xfail markers went with the fixes. Report: docs/reports/issue15-redteam.md. Real server (the
-session's throw-away cluster), real roles, real SQL; no mocks of our code.
+the code as landed (the xfail markers went with the fixes). Report:
+docs/reports/issue15-redteam.md. Real server (the session's throw-away cluster), real roles,
+real SQL; no mocks of our code.
 """
 
 from __future__ import annotations
