@@ -9,6 +9,7 @@ audited too, and the refusal is raised only after that record commits.
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -58,6 +59,10 @@ class VoteResult:
     @property
     def decided(self) -> bool:
         return self.request.terminal
+
+
+# Claims this broker remembers (their tokens) for calls that have not ended yet.
+_MAX_CLAIMS = 10_000
 
 
 def _new_id() -> str:
@@ -112,6 +117,8 @@ class ApprovalBroker:
         self.scan = scan
         self.mask = mask
         self._live: LivePolicy | None = None
+        # The token of each execution this broker claimed and has not given back.
+        self._claims: dict[str, str] = {}
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -552,15 +559,25 @@ class ApprovalBroker:
         arguments, or the reviewer's edit), and nothing ran under this approval yet. Records the
         execution before returning, so a resumed or replayed run cannot run the tool twice.
         """
-        return claim_execution(self.store, self.clock.now(), request_id, tool, args)
+        token = secrets.token_hex(16)
+        claimed = claim_execution(self.store, self.clock.now(), request_id, tool, args, token)
+        self._claims[request_id] = token
+        while len(self._claims) > _MAX_CLAIMS:  # calls that never ended: forget the oldest
+            self._claims.pop(next(iter(self._claims)))
+        return claimed
 
     def release_execution(self, request_id: str, tool: str, why: str) -> bool:
         """Give back the claim of a call the framework suspended mid-way (see
-        `execution.release_execution`), so its replay can run it."""
-        return release_execution(self.store, request_id, tool, why)
+        `execution.release_execution`), so its replay can run it. Only the broker that made
+        the claim can: it alone holds the claim's token. False when it made none."""
+        token = self._claims.pop(request_id, None)
+        if token is None:
+            return False
+        return release_execution(self.store, request_id, tool, why, token)
 
     def record_outcome(self, request_id: str, *, ok: bool, error: str | None = None) -> None:
         """Audit how the approved tool call ended (error text must already be masked)."""
+        self._claims.pop(request_id, None)  # it ended: nothing left to give back
         self.store.record_event(
             Event.TOOL_EXECUTED if ok else Event.TOOL_FAILED,
             request_id=request_id,

@@ -31,9 +31,10 @@ def db() -> None:
 def migrate(source: str, target: str) -> None:
     """Copy requests, votes and the audit trail from a SQLite store into PostgreSQL.
 
-    Verifies the audit chain before and after; refuses a target that already holds requests or
-    audit rows. The key is the source's (GUARDRAILS_AUDIT_KEY, or FILE.db.key): give every host
-    of the new deployment the same key.
+    Verifies the audit chain before and after (before the copy commits), cross-checks the
+    source's requests and votes against it as `audit verify` does, and refuses a target that
+    already holds requests or audit rows. The key is the source's (GUARDRAILS_AUDIT_KEY, or
+    FILE.db.key): give every host of the new deployment the same key.
     """
     from guardrails_plugin.store.factory import open_store
     from guardrails_plugin.store.transfer import copy_store
@@ -56,7 +57,8 @@ def migrate(source: str, target: str) -> None:
     head = f"row {copied.head.seq}" if copied.head else "empty"
     render.stdout().print(
         f"[green]ok[/] copied {copied.requests} requests, {copied.votes} votes and "
-        f"{copied.audit_rows} audit rows to {mask_url(target)}; both chains verify "
+        f"{copied.audit_rows} audit rows to {mask_url(target)}; both chains verify and the "
+        "source's requests and votes match its audit log "
         f"(head: {head}). Export a checkpoint of the new store: "
         "`guardrails-plugin audit checkpoint --db URL -o FILE`"
     )
@@ -68,8 +70,11 @@ def migrate(source: str, target: str) -> None:
 def roles(target: str) -> None:
     """Create the guardrails_agent and guardrails_reviewer roles and grant their rights.
 
-    Run as the owner of the store's tables. Then give each host a login role in one of them:
+    Run as the owner of the store's tables. Then give each host a login role in one of them,
+    and run this again (it sets each login's idle_in_transaction_session_timeout):
     CREATE ROLE agent_1 LOGIN PASSWORD '…' IN ROLE guardrails_agent;
+    Takes CREATE on the tables' schema and public away from PUBLIC and both roles, and refuses
+    while a member of either can still create there.
     """
     if not is_postgres(target):
         raise click.BadParameter("give a postgresql:// URL", param_hint="--db")
@@ -78,11 +83,13 @@ def roles(target: str) -> None:
     from guardrails_plugin.store.postgres_roles import apply_roles
 
     try:
-        apply_roles(target)
+        warnings = apply_roles(target)
     except psycopg.Error as exc:
         raise StoreError(
             f"{mask_url(target)}: could not apply the roles: {mask_url(str(exc))}"
         ) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     render.stdout().print(
         f"[green]ok[/] roles guardrails_agent and guardrails_reviewer set up on {mask_url(target)}"
     )

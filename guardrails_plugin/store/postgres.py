@@ -2,9 +2,10 @@
 ``postgres_*.py`` that imports psycopg. For agents, reviewers and the Slack app on many hosts.
 
 Same guarantees as `SQLiteStore`, by the same means where they carry over:
-- every write transaction of the decision path first takes one advisory lock (SQLite's
-  ``BEGIN IMMEDIATE``), so conditional updates see the latest committed state, the first
-  decisive vote wins, and the audit chain's head is read and extended by one writer at a time;
+- every write transaction of the decision path first locks one row (SQLite's
+  ``BEGIN IMMEDIATE``; a row lock, so no session keeps it past its transaction), so conditional
+  updates see the latest committed state, the first decisive vote wins, and the audit chain's
+  head is read and extended by one writer at a time;
 - a decision and its audit rows commit together (one transaction);
 - migrations are versioned and a newer schema is refused (`postgres_schema.py`);
 - waiters wake on ``LISTEN/NOTIFY`` with a slow poll as safety net (`postgres_listen.py`);
@@ -20,12 +21,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -46,8 +49,8 @@ from guardrails_plugin.store.postgres_notify import PgNotifyMixin
 from guardrails_plugin.store.postgres_schema import (
     MIGRATE_LOCK,
     MIGRATIONS,
+    TAKE_WRITE_LOCK,
     VERSION_TABLE,
-    WRITE_LOCK,
 )
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 from guardrails_plugin.store.rows import (
@@ -70,6 +73,10 @@ log = logging.getLogger(__name__)
 Conn = psycopg.Connection[dict[str, Any]]
 
 _AUDIT_PAGE = 2000
+# TAKE_WRITE_LOCK, and this transaction commits without waiting for the WAL flush.
+_TAKE_WRITE_LOCK_FAST = (
+    "SELECT one, set_config('synchronous_commit', 'off', true) FROM guardrails_lock FOR UPDATE"
+)
 
 
 class _PgTx:
@@ -223,6 +230,7 @@ class PostgresStore(PgNotifyMixin):
         self._pool: ConnectionPool[Conn] | None = None
         self._feed: ChangeFeed | None = None
         self._safety_interval = safety_interval
+        _check_url(url, self.path)
         try:
             self._pool = ConnectionPool(
                 url,
@@ -333,13 +341,7 @@ class PostgresStore(PgNotifyMixin):
         with self._errors("write"), self._conn() as conn, conn.transaction():
             # One round trip for both: the lock is what every other writer queues behind. A
             # durable transaction keeps the server's setting (which may be stronger than "on").
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s)"
-                if durable
-                else "SELECT pg_advisory_xact_lock(%s), "
-                "set_config('synchronous_commit', 'off', true)",
-                (WRITE_LOCK,),
-            )
+            conn.execute(TAKE_WRITE_LOCK if durable else _TAKE_WRITE_LOCK_FAST)
             self._local.tx = conn
             try:
                 yield _PgTx(conn, self.clock, self._keying)
@@ -505,6 +507,27 @@ class PostgresStore(PgNotifyMixin):
         if pool is not None:
             with contextlib.suppress(Exception):
                 pool.close(timeout=2.0)
+
+
+def _check_url(url: str, shown: str) -> None:
+    """Refuse a URL libpq cannot parse before anything connects: psycopg_pool logs each failed
+    attempt's libpq message, which quotes the broken part, password and all (issue 15 red team,
+    F6); and "pool initialization incomplete" would hide the cause."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        # libpq quotes what it could not parse, which may be the password: leave the quotes out.
+        problem = mask_url(re.sub(r'"([^"]*)"', _hide_quoted, first))
+        raise ConfigError(
+            f"{shown} is not a valid PostgreSQL URL ({problem}): check the brackets around an "
+            "IPv6 host and the percent-encoding of the user name and password (or leave the "
+            "password out and use PGPASSWORD or ~/.pgpass)"
+        ) from None
+
+
+def _hide_quoted(match: re.Match[str]) -> str:
+    return match.group(0) if len(match.group(1)) <= 2 else '"…"'  # keep '"]"', '"="'
 
 
 def _tap(

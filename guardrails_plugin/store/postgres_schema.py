@@ -12,13 +12,19 @@ deleted, votes and audit rows are append-only (TRUNCATE too). Changes to request
 
 from __future__ import annotations
 
-__all__ = ["CHANNEL", "MIGRATE_LOCK", "MIGRATIONS", "WRITE_LOCK"]
+__all__ = ["CHANNEL", "MIGRATE_LOCK", "MIGRATIONS", "TAKE_WRITE_LOCK", "WRITE_LOCK"]
 
 CHANNEL = "guardrails_changes"
 
-# Advisory lock keys (any two bigints unlikely to clash with an application's own).
-WRITE_LOCK = 0x6775617264_01  # every decision-path write transaction: serialises the audit head
-MIGRATE_LOCK = 0x6775617264_02
+# Every decision-path write transaction first locks the one row of ``guardrails_lock``: that
+# serialises the audit head. A row lock, unlike an advisory lock, lives only as long as a
+# transaction, so no session can hold it across transactions (issue 15 red team, F5); taking it
+# needs UPDATE on that table, which only the two guardrails roles get.
+TAKE_WRITE_LOCK = "SELECT one FROM guardrails_lock FOR UPDATE"
+# The advisory key the write lock used up to schema version 2. Nothing takes it any more; kept
+# so tests can show that holding it no longer blocks writers.
+WRITE_LOCK = 0x6775617264_01
+MIGRATE_LOCK = 0x6775617264_02  # advisory: only the owner migrates
 
 _V1 = r"""
 CREATE TABLE requests (
@@ -147,7 +153,48 @@ _V2 = """
 ALTER TABLE requests ADD COLUMN authentication TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the issue 15 red team's fixes.
+# - Trigger functions run with a pinned search path, so no object someone creates in a schema
+#   on the session's path can stand in for a catalog function (F2).
+# - The database assigns the chain's order: an audit row must extend the current head (seq =
+#   head + 1, prev_hash = head's hash), so no role can insert a row at a sequence number of its
+#   choosing, such as 2^63-1, after which every append would overflow (F4). Hashes still need
+#   the key to check: a wrongly keyed row at head + 1 is detected by `audit verify`, not
+#   prevented.
+# - The write lock becomes a row lock (F5, see TAKE_WRITE_LOCK).
+_V3 = r"""
+ALTER FUNCTION guardrails_refuse() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION guardrails_changed() SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION guardrails_audit_extends_head() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    head_seq BIGINT;
+    head_hash TEXT;
+BEGIN
+    EXECUTE format('SELECT seq, hash FROM %I.%I ORDER BY seq DESC LIMIT 1',
+                   TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        INTO head_seq, head_hash;
+    IF NEW.seq IS DISTINCT FROM coalesce(head_seq, 0) + 1
+       OR NEW.prev_hash IS DISTINCT FROM coalesce(head_hash, repeat('0', 64)) THEN
+        RAISE EXCEPTION 'audit row % does not extend the chain''s head (row %)',
+            NEW.seq, coalesce(head_seq, 0)
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_extends_head BEFORE INSERT ON audit FOR EACH ROW
+EXECUTE FUNCTION guardrails_audit_extends_head();
+
+CREATE TABLE guardrails_lock (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one));
+INSERT INTO guardrails_lock (one) VALUES (TRUE);
+CREATE TRIGGER guardrails_lock_kept BEFORE DELETE ON guardrails_lock FOR EACH ROW
+EXECUTE FUNCTION guardrails_refuse('the write lock row is kept');
+CREATE TRIGGER guardrails_lock_no_truncate BEFORE TRUNCATE ON guardrails_lock FOR EACH STATEMENT
+EXECUTE FUNCTION guardrails_refuse('the write lock row is kept');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS guardrails_schema (

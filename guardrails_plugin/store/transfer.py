@@ -1,7 +1,10 @@
 """Copy a SQLite store into an empty PostgreSQL store: requests, votes and the audit trail.
 
-Both chains are verified, the source's before anything is written and the copy's after, and
-the copy must end at the source's head. A target that already holds requests, votes or audit
+Both chains are verified, the source's before anything is written and the copy's before the copy
+commits, and the copy must end at the source's head. The source's requests and votes are also
+cross-checked against its chain (`audit verify`'s `RequestChecker`): someone who can write the
+file but lacks the key can change its tables without breaking the chain, and the copy would
+carry such rows past the role layout. A target that already holds requests, votes or audit
 rows is refused: merging two histories would fork the chain. The copy is one transaction, so a
 failure leaves the target empty. Each request's delivery state (its Slack message) comes with it,
 and so do the Slack threads already opened for runs (``notify_threads``), so an open run's next
@@ -14,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from guardrails_plugin.approvals.proof import RequestChecker
 from guardrails_plugin.errors import StoreError
 from guardrails_plugin.store.audit import Checkpoint, canonical_text
 from guardrails_plugin.store.keying import keying_meta
@@ -34,12 +38,24 @@ class Copied:
     head: Checkpoint | None
 
 
+_NAMED = 10  # problems a refusal names
+
+
 def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
-    checked = source.verify_audit()
+    checker = RequestChecker()
+    checked = source.verify_audit(observe=checker.observe)
     if not checked.ok:
         raise StoreError(
             f"the source's audit chain does not verify (row {checked.first_bad_seq}: "
             f"{checked.problem}); nothing was copied"
+        )
+    problems = checker.problems(source.iter_requests(), source.iter_votes())
+    if problems:
+        named = "; ".join(f"{rid}: {why}" for rid, why in problems[:_NAMED])
+        more = f" (and {len(problems) - _NAMED} more)" if len(problems) > _NAMED else ""
+        raise StoreError(
+            f"the source's requests or votes contradict its audit log: {named}{more}; nothing "
+            "was copied (`guardrails-plugin audit verify --db FILE` lists them all)"
         )
     with target.transaction() as tx:
         conn = tx.conn
@@ -104,11 +120,14 @@ def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
             if m[0] != "key_fingerprint"
         ]
         conn.cursor().executemany("INSERT INTO meta (name, value) VALUES (%s, %s)", meta)
-    target.reload_keying()
-    copied = target.verify_audit()
-    if not copied.ok or copied.head != checked.head:
-        raise StoreError(
-            f"the copy's audit chain does not match the source's (copy: {copied.problem or 'ok'}, "
-            f"head {copied.head} vs {checked.head}); drop the target database and try again"
-        )
+        # Checked inside the transaction (reads go through it), so a copy that does not verify
+        # is rolled back rather than left in the target.
+        target.reload_keying()
+        copied = target.verify_audit()
+        if not copied.ok or copied.head != checked.head:
+            raise StoreError(
+                f"the copy's audit chain does not match the source's (copy: "
+                f"{copied.problem or 'ok'}, head {copied.head} vs {checked.head}); nothing "
+                "was copied"
+            )
     return Copied(len(requests), len(votes), copied.checked, copied.head)

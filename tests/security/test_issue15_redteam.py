@@ -3,9 +3,9 @@
 Threat model: a compromised agent host logged in with the ``guardrails_agent`` role and holding
 the audit key (every PostgreSQL host needs it to open the store); a colleague reading logs; a
 crafted SQLite file handed to `db migrate`. Each test states the promise it holds and fails on
-the code as landed; they are marked ``xfail(strict=True)`` so the suite stays green until the
-fix lands (then the marker must go). Report: docs/reports/issue15-redteam.md. Real server (the
-session's throw-away cluster), real roles, real SQL; no mocks of our code.
+the code as landed (the xfail markers went with the fixes). Report:
+docs/reports/issue15-redteam.md. Real server (the session's throw-away cluster), real roles,
+real SQL; no mocks of our code.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
@@ -25,7 +26,7 @@ from guardrails_plugin.store import Event, Status, open_store
 from guardrails_plugin.store.keys import call_key
 from guardrails_plugin.store.postgres import PostgresStore
 from guardrails_plugin.store.postgres_roles import apply_roles
-from guardrails_plugin.store.postgres_schema import WRITE_LOCK
+from guardrails_plugin.store.postgres_schema import TAKE_WRITE_LOCK, WRITE_LOCK
 from guardrails_plugin.store.rows import request_row
 from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.store.transfer import copy_store
@@ -108,11 +109,6 @@ def _forge_approval(agent: ApprovalBroker, request_id: str, args_hash: str) -> N
 # --- F1: INSERT of a request that is already approved ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F1: requests_role_guard is BEFORE UPDATE only; the agent role may INSERT a request "
-    "row whose status is already 'approved', and with the key it holds writes the keyed rows",
-)
 def test_an_agent_role_cannot_insert_an_approved_request_for_another_hosts_call(agent, roles):
     """Issue 15: "a compromised agent host must not be able to approve its own request";
     docs/security.md: only the reviewer role can set the status an approved call needs. The
@@ -165,15 +161,28 @@ def test_an_agent_role_cannot_insert_an_approved_request_for_another_hosts_call(
     assert found.status is Status.PENDING, "the honest host got an approval no reviewer gave"
 
 
+def test_an_approved_status_without_votes_in_the_votes_table_grants_no_execution(
+    agent, roles, pg_url
+):
+    """F1, second barrier: the status column is not the only thing between a key holder and a
+    run. Even if a request's status becomes approved by some path around the role guard (the
+    owner's login here) and the agent host writes the keyed vote and approval rows, the claim
+    needs the approve votes in the ``votes`` table, which only the reviewer role can write."""
+    request = make_request(agent, "restart", RESTART)
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(
+            "UPDATE requests SET status = 'approved', decided_by = 'cli:bob', decided_at = 1, "
+            "execute_by = %s WHERE id = %s",
+            (agent.clock.now() + 600, request.id),
+        )
+    _forge_approval(agent, request.id, request.args_hash)
+    with pytest.raises(ToolDenied, match="votes table"):
+        agent.claim_execution(request.id, "restart", RESTART)
+
+
 # --- F2: search_path shadowing of pg_has_role in the role guard ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F2: guardrails_role_guard() has no SET search_path and calls pg_has_role unqualified; "
-    "where the agent can create in schema public (PostgreSQL <= 14 default, or a cluster "
-    "upgraded from one), a better-matching overload makes the agent a reviewer",
-)
 def test_the_role_guard_cannot_be_shadowed_through_a_writable_public_schema(agent, roles, pg_url):
     """The role guard must decide by the catalog's pg_has_role whatever the session's search
     path holds. Databases created on PostgreSQL <= 14 (and clusters pg_upgrade'd from one) keep
@@ -200,15 +209,25 @@ def test_the_role_guard_cannot_be_shadowed_through_a_writable_public_schema(agen
     assert agent.get(request.id).status is Status.PENDING
 
 
+def test_db_roles_refuses_when_a_host_login_can_still_create_beside_the_tables(
+    roles, pg_url, pg_cluster
+):
+    """F2: `db roles` takes CREATE on public from PUBLIC and both groups, and refuses, naming
+    the login and the schema, when a member still has it through a grant of its own."""
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute("GRANT CREATE ON SCHEMA public TO agent_host")
+    try:
+        with pytest.raises(StoreError, match="agent_host in schema public"):
+            apply_roles(pg_url)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as owner:
+            owner.execute("REVOKE CREATE ON SCHEMA public FROM agent_host")
+    apply_roles(pg_url)
+
+
 # --- F3: re-run of another host's approved call -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F3: the agent role may set executed_at back to NULL on any approved request, and "
-    "the tool.suspended row that gives a claim back is any keyed row: one process can release "
-    "another host's claim, so its replay runs the tool a second time",
-)
 def test_an_agent_host_cannot_release_another_hosts_execution_claim(
     agent, reviewer, policy, roles, clock
 ):
@@ -231,14 +250,41 @@ def test_an_agent_host_cannot_release_another_hosts_execution_claim(
         agent.claim_execution(request.id, "restart", RESTART)  # host A's replay
 
 
+def test_a_release_written_by_hand_does_not_give_another_hosts_claim_back(agent, reviewer, roles):
+    """F3 without the broker: another agent-role login writes a keyed ``tool.suspended`` row
+    (any token it likes) and sets ``executed_at`` back to NULL. The claimer's replay is still
+    refused: only the token whose hash the claim recorded gives the claim back, and it never
+    left the claimer's memory."""
+    request = make_request(agent, "restart", RESTART)
+    reviewer.vote(request.id, "cli:bob", "approve", revision=0)
+    agent.claim_execution(request.id, "restart", RESTART)
+    agent.store.record_event(
+        Event.TOOL_SUSPENDED,
+        request_id=request.id,
+        actor=AGENT.agent,
+        data={"tool": "restart", "why": "suspended", "release": "guessed"},
+    )
+    with psycopg.connect(roles["agent"], autocommit=True) as conn:
+        conn.execute("UPDATE requests SET executed_at = NULL WHERE id = %s", (request.id,))
+    with pytest.raises(ToolDenied, match="already ran"):
+        agent.claim_execution(request.id, "restart", RESTART)
+
+
+def test_the_claimer_still_gives_its_own_claim_back(agent, reviewer):
+    """The suspension path keeps working: the broker that claimed releases, and the replay
+    runs once more (and only once)."""
+    request = make_request(agent, "restart", RESTART)
+    reviewer.vote(request.id, "cli:bob", "approve", revision=0)
+    agent.claim_execution(request.id, "restart", RESTART)
+    assert agent.release_execution(request.id, "restart", "suspended")
+    agent.claim_execution(request.id, "restart", RESTART)
+    with pytest.raises(ToolDenied, match="already ran"):
+        agent.claim_execution(request.id, "restart", RESTART)
+
+
 # --- F4: audit rows at any sequence number ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F4: the agent role INSERTs audit rows with any seq; one row at the largest bigint "
-    "makes every later append overflow, and audit rows can never be deleted",
-)
 def test_one_audit_row_from_the_agent_role_cannot_stop_every_decision(agent, reviewer, roles):
     """Availability of the decision path: the agent role may append audit rows, but not at a
     sequence number of its choosing. A row at seq 2^63-1 (allowed today) becomes the head; every
@@ -260,12 +306,6 @@ def test_one_audit_row_from_the_agent_role_cannot_stop_every_decision(agent, rev
 # --- F5: the write lock is an advisory lock anyone can hold -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F5: WRITE_LOCK is an advisory lock any login can take at session level (or in a "
-    "transaction with idle_in_transaction_session_timeout unset, which is client-side); no "
-    "decision is possible while it is held",
-)
 def test_an_agent_role_session_cannot_hold_the_write_lock_forever(agent, reviewer, roles):
     """ "A client stopped mid-transaction while it holds the write lock is cut off by the
     server" holds for our own clients, which set the timeout themselves. A hostile agent-role
@@ -278,14 +318,33 @@ def test_an_agent_role_session_cannot_hold_the_write_lock_forever(agent, reviewe
         assert result.counted
 
 
+def test_a_host_login_idle_inside_a_write_is_cut_off_by_its_role_setting(
+    agent, reviewer, roles, pg_url
+):
+    """F5: `db roles` sets idle_in_transaction_session_timeout on every host login, so a
+    session that takes the write lock and then stops is cut off by the server even when the
+    client never set the timeout itself (a session that SETs it back is the operator's
+    watchdog's job: docs/operations.md)."""
+    apply_roles(pg_url, idle_timeout="1s")  # the logins exist now; 30s by default
+    request = make_request(agent, "restart", RESTART)
+    hog = psycopg.connect(roles["agent"])
+    hog.execute(TAKE_WRITE_LOCK)  # a transaction, left open; votes fail closed meanwhile
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert reviewer.vote(request.id, "cli:bob", "approve", revision=0).counted
+            break
+        except StoreError:
+            assert time.monotonic() < deadline, "the idle session was never cut off"
+    with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+        hog.execute("SELECT 1")
+    hog.close()
+    apply_roles(pg_url)
+
+
 # --- F6: passwords in psycopg_pool's own log lines ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F6: psycopg_pool logs libpq's connection error as is (logger psycopg.pool); for a "
-    "URL libpq cannot parse, that message quotes the password or the whole URL",
-)
 @pytest.mark.parametrize(
     "url",
     [
@@ -308,11 +367,6 @@ def test_a_malformed_url_does_not_log_its_password(url, caplog):
 # --- F7: db migrate copies tables that contradict the chain -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F7: copy_store checks only the source's chain, not its requests and votes against "
-    "it (audit verify's cross-check), and reports 'both chains verify'",
-)
 def test_migrate_refuses_a_source_whose_tables_contradict_its_audit_log(
     tmp_path: Path, pg_url, policy, clock
 ):
@@ -353,12 +407,6 @@ def test_migrate_refuses_a_source_whose_tables_contradict_its_audit_log(
 # --- F8: the reviewer role has more than it needs -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F8: the reviewer role may INSERT requests (no reviewer face creates one) and the "
-    "role guard waves every reviewer UPDATE through, so a decided request's terms and "
-    "executed_at stay writable by the Slack app's login",
-)
 def test_a_reviewer_role_cannot_plant_requests_or_rewrite_a_decided_one(agent, reviewer, roles):
     """Least privilege for the reviewer side: it votes, decides pending requests and applies
     edits to pending ones. It does not create requests, and nothing it does legitimately

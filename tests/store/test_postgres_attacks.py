@@ -16,7 +16,7 @@ from guardrails_plugin.approvals import ApprovalBroker
 from guardrails_plugin.errors import GuardError, StoreError
 from guardrails_plugin.store import Status, open_store
 from guardrails_plugin.store.postgres import PostgresStore
-from guardrails_plugin.store.postgres_schema import WRITE_LOCK
+from guardrails_plugin.store.postgres_schema import TAKE_WRITE_LOCK
 
 from ..helpers import KEY, make_request
 
@@ -36,7 +36,7 @@ def test_a_client_hanging_inside_a_write_fails_the_others_closed_then_is_cut_off
     request = make_request(broker, "restart", {"service": "api"})
     frozen = psycopg.connect(pg_url)
     frozen.execute("SET idle_in_transaction_session_timeout = 2000")
-    frozen.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+    frozen.execute(TAKE_WRITE_LOCK)
     started = time.monotonic()
     with pytest.raises(StoreError, match="lock timeout"):
         broker.vote(request.id, "cli:bob", "approve", revision=0)
