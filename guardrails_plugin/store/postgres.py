@@ -55,11 +55,9 @@ from guardrails_plugin.store.postgres_schema import (
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status, Vote
 from guardrails_plugin.store.rows import (
     AUDIT_SELECT,
-    BOOL_COLUMNS,
-    JSON_COLUMNS,
-    REQUEST_FIELDS,
     dumps,
     request_row,
+    request_updates,
     to_audit,
     to_request,
     to_vote,
@@ -107,18 +105,7 @@ class _PgTx:
         )
 
     def update_request(self, request_id: str, expect: Status, **changes: Any) -> bool:
-        sets, params = [], []
-        for name, value in changes.items():
-            if name not in REQUEST_FIELDS or name in ("id", "created_at"):
-                raise ValueError(f"cannot update request field {name!r}")
-            if name in JSON_COLUMNS and value is not None:
-                value = dumps(value)
-            elif name in BOOL_COLUMNS:
-                value = int(value)
-            elif name == "status":
-                value = str(value)
-            sets.append(f"{name} = %s")
-            params.append(value)
+        sets, params = request_updates(changes, "%s")
         cursor = self.conn.execute(
             f"UPDATE requests SET {', '.join(sets)} WHERE id = %s AND status = %s",
             (*params, request_id, str(expect)),

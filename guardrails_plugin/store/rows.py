@@ -18,6 +18,7 @@ __all__ = [
     "REQUEST_FIELDS",
     "dumps",
     "request_row",
+    "request_updates",
     "to_audit",
     "to_request",
     "to_vote",
@@ -56,6 +57,24 @@ def request_row(request: ApprovalRequest) -> dict[str, Any]:
             value = str(value)
         row[name] = value
     return row
+
+
+def request_updates(changes: Mapping[str, Any], placeholder: str) -> tuple[list[str], list[Any]]:
+    """``name = <placeholder>`` assignments and their values for an UPDATE of ``changes``,
+    encoded as `request_row` encodes them; the placeholder is the driver's (``?`` or ``%s``)."""
+    sets, params = [], []
+    for name, value in changes.items():
+        if name not in REQUEST_FIELDS or name in ("id", "created_at"):
+            raise ValueError(f"cannot update request field {name!r}")
+        if name in JSON_COLUMNS and value is not None:
+            value = dumps(value)
+        elif name in BOOL_COLUMNS:
+            value = int(value)
+        elif name == "status":
+            value = str(value)
+        sets.append(f"{name} = {placeholder}")
+        params.append(value)
+    return sets, params
 
 
 def to_request(row: Mapping[str, Any]) -> ApprovalRequest:

@@ -42,11 +42,9 @@ from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Status
 from guardrails_plugin.store.rows import (
     AUDIT_COLUMNS,
     AUDIT_SELECT,
-    BOOL_COLUMNS,
-    JSON_COLUMNS,
-    REQUEST_FIELDS,
     dumps,
     request_row,
+    request_updates,
     to_audit,
     to_request,
     to_vote,
@@ -99,18 +97,7 @@ class _Tx:
         self.db.table("requests").insert(request_row(request))
 
     def update_request(self, request_id: str, expect: Status, **changes: Any) -> bool:
-        sets, params = [], []
-        for name, value in changes.items():
-            if name not in REQUEST_FIELDS or name in ("id", "created_at"):
-                raise ValueError(f"cannot update request field {name!r}")
-            if name in JSON_COLUMNS and value is not None:
-                value = dumps(value)
-            elif name in BOOL_COLUMNS:
-                value = int(value)
-            elif name == "status":
-                value = str(value)
-            sets.append(f"{name} = ?")
-            params.append(value)
+        sets, params = request_updates(changes, "?")
         cursor = self.db.execute(
             f"UPDATE requests SET {', '.join(sets)} WHERE id = ? AND status = ?",
             (*params, request_id, str(expect)),
