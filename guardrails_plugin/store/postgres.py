@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,10 @@ from guardrails_plugin.errors import ConfigError, SchemaVersionError, StoreError
 from guardrails_plugin.store.audit import (
     GENESIS,
     Checkpoint,
-    VerifyResult,
     canonical_text,
     row_hash,
-    verify_chain,
 )
+from guardrails_plugin.store.keyed_log import KeyedLogMixin
 from guardrails_plugin.store.keying import Keying, check_meta, keying_meta
 from guardrails_plugin.store.keys import KEY_ENV, HashKey
 from guardrails_plugin.store.postgres_listen import ChangeFeed
@@ -187,7 +186,7 @@ def _votes(conn: Conn, request_id: str) -> list[Vote]:
     return [to_vote(r) for r in rows]
 
 
-class PostgresStore(PgNotifyMixin):
+class PostgresStore(PgNotifyMixin, KeyedLogMixin):
     """A `Store` on a PostgreSQL database, named by a ``postgresql://`` URL.
 
     ``pool_size`` bounds this process's connections (plus one for LISTEN); ``busy_timeout``
@@ -335,12 +334,6 @@ class PostgresStore(PgNotifyMixin):
             finally:
                 self._local.tx = None
 
-    def keyed_hash(self, value: Any) -> str:
-        return self._key.digest(value)
-
-    def derived_key(self, label: str) -> bytes:
-        return self._key.derive(label)
-
     def reload_keying(self) -> None:
         """Re-read where keyed rows begin (after `transfer.copy_store` wrote the source's)."""
         with self._errors("open"):
@@ -424,30 +417,6 @@ class PostgresStore(PgNotifyMixin):
 
     # --- audit ---------------------------------------------------------------------------------
 
-    def record_event(
-        self,
-        event: str,
-        *,
-        request_id: str | None = None,
-        actor: str | None = None,
-        data: Mapping[str, Any] | None = None,
-        durable: bool = True,
-    ) -> AuditRecord:
-        with self.transaction(durable=durable) as tx:
-            return tx.append_audit(event, request_id=request_id, actor=actor, data=data)
-
-    def record_events(
-        self,
-        events: Sequence[tuple[str, str | None, str | None, Mapping[str, Any]]],
-        *,
-        durable: bool = True,
-    ) -> list[AuditRecord]:
-        with self.transaction(durable=durable) as tx:
-            return [
-                tx.append_audit(event, request_id=request_id, actor=actor, data=data)
-                for event, request_id, actor, data in events
-            ]
-
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
         """Pages by sequence number: no cursor held open across the caller's work."""
         after = since_seq
@@ -464,19 +433,6 @@ class PostgresStore(PgNotifyMixin):
     def audit_head(self) -> Checkpoint | None:
         rows = self._rows("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         return Checkpoint(int(rows[0]["seq"]), rows[0]["hash"]) if rows else None
-
-    def verify_audit(
-        self,
-        checkpoints: Iterable[Checkpoint] = (),
-        *,
-        observe: Callable[[AuditRecord], None] | None = None,
-    ) -> VerifyResult:
-        rows: Iterable[AuditRecord] = self.audit_rows()
-        if observe is not None:
-            rows = _tap(rows, observe)
-        return verify_chain(
-            rows, list(checkpoints), key=self._key, keyed_from=self._keying.keyed_from
-        )
 
     def iter_requests(self) -> Iterator[ApprovalRequest]:
         for row in self._rows("SELECT * FROM requests ORDER BY created_at, id"):
@@ -515,11 +471,3 @@ def _check_url(url: str, shown: str) -> None:
 
 def _hide_quoted(match: re.Match[str]) -> str:
     return match.group(0) if len(match.group(1)) <= 2 else '"…"'  # keep '"]"', '"="'
-
-
-def _tap(
-    rows: Iterable[AuditRecord], observe: Callable[[AuditRecord], None]
-) -> Iterator[AuditRecord]:
-    for row in rows:
-        observe(row)
-        yield row

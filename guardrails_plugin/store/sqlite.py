@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,11 @@ from guardrails_plugin.errors import SchemaVersionError, StoreError
 from guardrails_plugin.store.audit import (
     GENESIS,
     Checkpoint,
-    VerifyResult,
     canonical_text,
     row_hash,
-    verify_chain,
 )
 from guardrails_plugin.store.identity import FileIdentity
+from guardrails_plugin.store.keyed_log import KeyedLogMixin
 from guardrails_plugin.store.keying import Keying, adopt_key, load_keying
 from guardrails_plugin.store.keys import HashKey
 from guardrails_plugin.store.migrations import KEYED, MIGRATIONS
@@ -176,7 +175,7 @@ def _votes(db: sqlite_utils.Database, request_id: str) -> list[Vote]:
     ]
 
 
-class SQLiteStore(NotifyMixin):
+class SQLiteStore(NotifyMixin, KeyedLogMixin):
     """The default `Store`. ``SQLiteStore()`` opens ``$GUARDRAILS_DB`` or ``./guardrails.db``.
 
     The key comes from ``key``, else ``GUARDRAILS_AUDIT_KEY``, else ``<db>.key`` beside the
@@ -341,12 +340,6 @@ class SQLiteStore(NotifyMixin):
             with self._lock:
                 self._local_commits += 1
 
-    def keyed_hash(self, value: Any) -> str:
-        return self._key.digest(value)
-
-    def derived_key(self, label: str) -> bytes:
-        return self._key.derive(label)
-
     # --- reads ---------------------------------------------------------------------------------
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
@@ -417,31 +410,6 @@ class SQLiteStore(NotifyMixin):
         # data_version ignores this connection's own commits; count those ourselves.
         return int(version) + (self._local_commits << 32)
 
-    def record_event(
-        self,
-        event: str,
-        *,
-        request_id: str | None = None,
-        actor: str | None = None,
-        data: Mapping[str, Any] | None = None,
-        durable: bool = True,
-    ) -> AuditRecord:
-        with self.transaction(durable=durable) as tx:
-            return tx.append_audit(event, request_id=request_id, actor=actor, data=data)
-
-    def record_events(
-        self,
-        events: Sequence[tuple[str, str | None, str | None, Mapping[str, Any]]],
-        *,
-        durable: bool = True,
-    ) -> list[AuditRecord]:
-        """Append several ``(event, request_id, actor, data)`` rows in one transaction."""
-        with self.transaction(durable=durable) as tx:
-            return [
-                tx.append_audit(event, request_id=request_id, actor=actor, data=data)
-                for event, request_id, actor, data in events
-            ]
-
     def audit_rows(self, since_seq: int = 0) -> Iterator[AuditRecord]:
         with self._errors("read audit"):
             cursor = self._db().conn.execute(
@@ -449,21 +417,6 @@ class SQLiteStore(NotifyMixin):
             )
             for row in cursor:
                 yield to_audit(dict(zip(AUDIT_COLUMNS, row, strict=True)))
-
-    def verify_audit(
-        self,
-        checkpoints: Iterable[Checkpoint] = (),
-        *,
-        observe: Callable[[AuditRecord], None] | None = None,
-    ) -> VerifyResult:
-        """Recompute the chain under this store's key (see `verify_chain`); ``observe`` sees
-        every row read, so a caller can check more in the same pass."""
-        rows: Iterable[AuditRecord] = self.audit_rows()
-        if observe is not None:
-            rows = _tap(rows, observe)
-        return verify_chain(
-            rows, list(checkpoints), key=self._key, keyed_from=self._keying.keyed_from
-        )
 
     def iter_requests(self) -> Iterator[ApprovalRequest]:
         with self._errors("read"):
@@ -492,14 +445,6 @@ class SQLiteStore(NotifyMixin):
             self._connections.clear()
             self._identity = None
         self._local = threading.local()
-
-
-def _tap(
-    rows: Iterable[AuditRecord], observe: Callable[[AuditRecord], None]
-) -> Iterator[AuditRecord]:
-    for row in rows:
-        observe(row)
-        yield row
 
 
 def _split_sql(script: str) -> list[str]:
