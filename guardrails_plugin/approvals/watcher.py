@@ -133,6 +133,9 @@ class Watcher:
                 for w in waiters:
                     w.future.set_result(request)
                 continue
+            if request is not None:  # still pending: an edit may have moved its expiry
+                for w in waiters:
+                    w.expires_at = request.expires_at
             for w in waiters:
                 if w.deadline is not None and now >= w.deadline:
                     w.future.set_exception(

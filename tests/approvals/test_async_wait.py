@@ -104,3 +104,31 @@ def test_settled_reads_the_decided_requests_whole_and_nothing_pending(store, bro
         assert request == store.get_request(request_id)
     assert settled[requests[1100].id].status is Status.DENIED
     assert store.settled([]) == {}
+
+
+def test_a_pending_request_whose_expiry_moved_does_not_keep_the_watcher_busy(
+    store, policy, backend
+):
+    """Review of issue 15: the async watcher kept the expiry a wait started with. Once an edit
+    moved the request's expiry later (an edit landing on another rule restarts its timeout),
+    every loop past the old expiry took the write lock to expire a request that was not due —
+    on PostgreSQL, where the loop sleeps until the nearest expiry, thousands of locked
+    transactions a second, competing with every host's votes."""
+    import dataclasses
+
+    from guardrails_plugin.approvals.watcher import Watcher
+    from guardrails_plugin.clock import SystemClock
+
+    broker = ApprovalBroker(store, policy)
+    request = make_request(broker, "restart", {"n": 1})
+    clock = SystemClock()
+    started_with = dataclasses.replace(request, expires_at=clock.now() - 1)  # before the edit
+    watcher = Watcher(store, clock, poll_interval=0.05)
+
+    async def main() -> None:
+        with pytest.raises(ApprovalTimeout):
+            await watcher.wait(started_with, deadline=clock.now() + 1.0)
+
+    asyncio.run(main())
+    assert store.get_request(request.id).status is Status.PENDING  # not expired: not due
+    assert watcher.polls < 40  # one second: ~20 polls at 0.05 s on SQLite, a few on NOTIFY
