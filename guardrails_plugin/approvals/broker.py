@@ -528,11 +528,15 @@ class ApprovalBroker:
             until = min(
                 request.expires_at, deadline if deadline is not None else request.expires_at
             )
-            if notifier is not None:  # woken by the store (NOTIFY), or at the deadline
-                current = notifier.wait_for_change(token, max(0.0, until - now))
-            else:
-                self.clock.sleep(max(0.0, min(self.poll_interval, until - now)))
-                current = self.store.change_token()
+            if notifier is not None:
+                # Woken by the store (NOTIFY) or by its safety interval at the latest; re-read
+                # either way, so a dead change feed degrades to a slow poll, never to a wait
+                # until expiry for a request decided long ago.
+                token = notifier.wait_for_change(token, max(0.0, until - now))
+                request = self.get(request_id)
+                continue
+            self.clock.sleep(max(0.0, min(self.poll_interval, until - now)))
+            current = self.store.change_token()
             if current != token:
                 token = current
                 request = self.get(request_id)

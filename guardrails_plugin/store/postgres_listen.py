@@ -48,10 +48,13 @@ class ChangeFeed:
             return self._count
 
     def wait(self, token: int, timeout: float) -> int:
-        """Block until the count differs from ``token`` or ``timeout`` passes; the count."""
+        """Block until the count differs from ``token`` or ``timeout`` passes; the count. Never
+        longer than the safety interval: the safety bump comes from the listener thread, and a
+        waiter must still re-read the store if that thread is gone."""
         self._ensure_started()
         with self._cond:
-            self._cond.wait_for(lambda: self._count != token, timeout=max(0.0, timeout))
+            bound = min(max(0.0, timeout), self.safety_interval)
+            self._cond.wait_for(lambda: self._count != token, timeout=bound)
             return self._count
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
@@ -105,7 +108,7 @@ class ChangeFeed:
                     self._bump()  # whatever changed while we were not listening
                     backoff = 0.1
                     self._listen(conn)
-            except psycopg.Error as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: reconnect, never a dead feed
                 if self._stop.is_set():
                     return
                 self.connected.clear()

@@ -70,6 +70,24 @@ def test_async_waiters_wake_on_notify(pg_url, policy):
     store.close()
 
 
+def test_a_dead_change_feed_degrades_to_the_safety_poll(pg_url, policy):
+    """Review of issue 15: the safety bump came from the listener thread itself, and a waiter
+    waited on the feed until the request's expiry. With the thread gone, an approval given
+    at once was seen only at expiry (here: the wait deadline, an ApprovalTimeout)."""
+    store = PostgresStore(pg_url, key=KEY, safety_interval=0.3)
+    broker = ApprovalBroker(store, policy)
+    request = make_request(broker, "restart", {"service": "api"})
+    store.changes.token()  # the listener thread is running
+    store.changes._stop.set()  # ...and then it is gone
+    store.changes._thread.join(10)
+    voter = _vote_later(pg_url, policy, request.id, 0.2)
+    started = time.monotonic()
+    assert broker.wait(request.id, deadline=time.time() + 10).status is Status.APPROVED
+    assert time.monotonic() - started < 5.0
+    voter.join()
+    store.close()
+
+
 def test_the_safety_poll_wakes_a_waiter_when_no_notify_comes(pg_url, policy):
     store = PostgresStore(pg_url, key=KEY, safety_interval=0.5)
     broker = ApprovalBroker(store, policy)
