@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -270,6 +271,75 @@ def test_the_event_stream_count_per_identity_is_capped(service, broker):
             for stream in opened:
                 stream.__exit__(None, None, None)
     csrf_of(service, session)  # the session itself still works
+
+
+def test_parallel_opens_cannot_pass_the_stream_cap_together(tmp_path):
+    """The cap is checked and counted in one step: 10 streams opened at once by one identity,
+    each slow to take its headers (a slow client), get exactly 4 answers 200 and 6 answers 429
+    (checked at open but counted at body start, all 10 passed). Every slot comes back when the
+    clients leave, including one whose body never started."""
+    from guardrails_plugin.web.app import create_app
+    from guardrails_plugin.web.oidc import SignedIn
+
+    provider, _ = _provider_for("https://idp.example.com")
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    app = create_app(provider.settings, ApprovalBroker(store, None), provider)
+    bob = SignedIn("oidc:bob@example.com", "bob", "Bob", time.time() + 600)
+    session, _ = app.state.sessions.create(bob)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": "/api/v1/stream",
+        "raw_path": b"/api/v1/stream",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t"), (b"cookie", f"{SESSION_COOKIE}={session}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 443),
+    }
+
+    async def opens() -> list[int]:
+        headers_taken, gone = asyncio.Event(), asyncio.Event()
+        codes: list[int] = []
+        sent_request = [False] * 10
+
+        def client(n: int) -> tuple[Any, Any]:
+            async def receive() -> dict[str, Any]:
+                if not sent_request[n]:
+                    sent_request[n] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await gone.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    codes.append(message["status"])
+                    if message["status"] == 200:
+                        await headers_taken.wait()
+                elif gone.is_set():
+                    raise OSError("client gone")
+
+            return receive, send
+
+        tasks = [asyncio.create_task(app(dict(scope), *client(n))) for n in range(10)]
+        for _ in range(2000):  # every request has its answer's status line
+            if len(codes) == 10:
+                break
+            await asyncio.sleep(0.01)
+        found = sorted(codes)
+        gone.set()
+        headers_taken.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+        return found
+
+    try:
+        assert asyncio.run(opens()) == [200] * 4 + [429] * 6
+        assert not app.state.open_streams  # every slot given back
+    finally:
+        store.close()
 
 
 def test_audit_reads_are_paged(service, broker, tokens):
