@@ -118,7 +118,8 @@ async def _page(
     assert caller is not None
     broker = request.app.state.broker
     votes = await run_in_threadpool(broker.store.votes, found.id)
-    directory = broker.policy.directory if broker.policy is not None else None
+    policy = await run_in_threadpool(broker.current_policy)
+    directory = policy.directory if policy is not None else None
     if may_review(caller.identity, found, directory):
         shown, view = dict(shown_args(found)), view_name(found)
     else:

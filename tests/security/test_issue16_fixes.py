@@ -35,6 +35,7 @@ from guardrails_plugin.web.signin import SIGNIN_COOKIE
 
 from ..helpers import KEY
 from .test_issue16_redteam import (
+    POLICY,
     _cookie,
     _provider_for,
     _signed,
@@ -212,6 +213,55 @@ def test_only_approvers_read_the_reviewer_view_votes_reasons_and_audit(service, 
         assert answer.status_code == 200 and secret not in answer.text, path
     one = api(service, tokens["mallory"], "GET", f"/api/v1/requests/{request.id}").json()
     assert one["args"]["to"] == "<EMAIL_1>" and one["votes"][0]["reason"] is None
+
+
+def test_a_reviewer_removed_from_the_policy_file_reads_the_masked_view(tmp_path):
+    """Reads judge by the policy as it is now (`ApprovalBroker.current_policy`, as votes do):
+    once bob's removal from ``people:`` has settled, his API read and his inbox page of a
+    request show the masked arguments, not the clear reviewer view he saw before (reads used
+    the policy the last vote had loaded)."""
+    from guardrails_plugin.web.app import create_app
+    from guardrails_plugin.web.oidc import SignedIn
+
+    provider, _ = _provider_for("https://idp.example.com")
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(POLICY)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    broker = ApprovalBroker(store, Policy.load(policy_file))
+    broker.follow_policy_file("web", settle=0.05)
+    secret = "jane.removed@customer.example"
+    request = make(
+        broker,
+        args={"to": "<EMAIL_1>", "body": "hi"},
+        review=("clear", {"to": secret, "body": "hi"}),
+    )
+    app = create_app(provider.settings, broker, provider)
+    session, _ = app.state.sessions.create(
+        SignedIn("oidc:bob@example.com", "bob", "Bob", time.time() + 600)
+    )
+
+    async def reads() -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
+        async with httpx.AsyncClient(transport=transport, base_url="https://t") as client:
+            paths = (f"/api/v1/requests/{request.id}", f"/inbox/requests/{request.id}")
+            answers = [await client.get(path, headers=cookie) for path in paths]
+        assert [a.status_code for a in answers] == [200, 200]
+        return [a.text for a in answers]
+
+    try:
+        assert all(secret in text for text in asyncio.run(reads()))
+        policy_file.write_text(
+            POLICY.replace("  bob: [oidc:bob@example.com, cli:bob]\n", "").replace(
+                "leads: [alice, bob, kate, ana]", "leads: [alice, kate, ana]"
+            )
+        )
+        time.sleep(0.3)  # past the settle time
+        api_text, page = asyncio.run(reads())
+        assert secret not in api_text and "<EMAIL_1>" in api_text
+        assert secret not in page and "EMAIL_1" in page
+    finally:
+        store.close()
 
 
 # Sessions.
