@@ -264,6 +264,43 @@ def test_a_reviewer_removed_from_the_policy_file_reads_the_masked_view(tmp_path)
         store.close()
 
 
+def test_a_non_approvers_inbox_page_shows_the_one_reader_view(tmp_path):
+    """The inbox builds its reader view with the API's (`views.reader_view`): mallory, who
+    may read but is no approver, gets a request page with the masked arguments and none of the
+    clear value, whether in the arguments, the edit box or a vote's reason."""
+    from guardrails_plugin.web.app import create_app
+    from guardrails_plugin.web.oidc import SignedIn
+    from guardrails_plugin.web.views import READER_VIEW
+
+    provider, _ = _provider_for("https://idp.example.com")
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    broker = ApprovalBroker(store, Policy.from_string(POLICY))
+    secret = "jane.inbox@customer.example"
+    request = make(
+        broker,
+        args={"to": "<EMAIL_1>", "body": "hi"},
+        review=("clear", {"to": secret, "body": "hi"}),
+    )
+    broker.vote(request.id, "oidc:bob@example.com", "deny", reason=f"not {secret}", channel="web")
+    app = create_app(provider.settings, broker, provider)
+    who = SignedIn("oidc:mallory@example.com", "mallory", "Mallory", time.time() + 600)
+    session, _ = app.state.sessions.create(who)
+
+    async def page() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://t") as client:
+            cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
+            return await client.get(f"/inbox/requests/{request.id}", headers=cookie)
+
+    try:
+        answer = asyncio.run(page())
+        assert answer.status_code == 200
+        assert secret not in answer.text and "EMAIL_1" in answer.text
+        assert READER_VIEW.split(" (")[0] in answer.text
+    finally:
+        store.close()
+
+
 # Sessions.
 
 
