@@ -4,7 +4,8 @@ reviewer view (`approvals.review.shown_args`, the one function every face shows 
 The reviewer view is for the request's approvers (`approvals.review.may_review`). Any other
 reader gets the *reader* view: the masked arguments (the model's copy), no edited arguments,
 votes and decision without reasons or edits, and audit rows of that request without the
-``shown_args``, reasons and edits they record (the row is marked ``"withheld"``, so its hash no
+``shown_args``, reasons, edits and ``terms`` (whose ``view`` digest would let a reader test
+guesses of the clear values) they record (the row is marked ``"withheld"``, so its hash no
 longer recomputes from the export; ``/api/v1/audit/verify`` checks the chain on the server)."""
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def audit_json(r: AuditRecord, full: bool = True) -> dict[str, Any]:
         "hash": r.hash,
     }
     if not full:
-        for key in ("shown_args", "reason", "edited_args"):
+        # ``terms`` too: its ``view`` digest is an unkeyed hash over what the reader sees and the
+        # clear reviewer view, so a reader could test guesses of the clear values against it.
+        for key in ("shown_args", "reason", "edited_args", "terms"):
             if key in data:
                 data[key] = WITHHELD
         out["withheld"] = True

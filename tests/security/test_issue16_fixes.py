@@ -12,6 +12,7 @@ needed.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.types import Principal, ToolCall
 from guardrails_plugin.web.auth import SESSION_COOKIE
 from guardrails_plugin.web.signin import SIGNIN_COOKIE
+from guardrails_plugin.web.views import WITHHELD
 
 from ..helpers import KEY
 from .test_issue16_redteam import (
@@ -299,6 +301,30 @@ def test_a_non_approvers_inbox_page_shows_the_one_reader_view(tmp_path):
         assert READER_VIEW.split(" (")[0] in answer.text
     finally:
         store.close()
+
+
+def test_a_readers_audit_export_withholds_the_terms_digest(service, broker, tokens):
+    """The terms recorded with a request carry a digest of the reviewer view (an unkeyed hash
+    over the clear values): a reader who is no approver gets them withheld, as the shown
+    arguments, or could confirm a guessed address offline; an approver still gets them."""
+    secret = "jane.terms@customer.example"
+    request = make(
+        broker,
+        args={"to": "<EMAIL_1>", "body": "hi"},
+        review=("clear", {"to": secret, "body": "hi"}),
+    )
+
+    def terms_of(sub: str) -> list[object]:
+        answer = api(service, tokens[sub], "GET", "/api/v1/audit", params={"since": "1h"})
+        rows = [json.loads(line) for line in answer.text.splitlines()]
+        return [
+            r["data"]["terms"]
+            for r in rows
+            if r["request_id"] == request.id and "terms" in r["data"]
+        ]
+
+    assert terms_of("mallory") and all(t == WITHHELD for t in terms_of("mallory"))
+    assert all(isinstance(t, dict) for t in terms_of("bob"))
 
 
 # Sessions.
