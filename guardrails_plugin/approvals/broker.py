@@ -267,6 +267,15 @@ class ApprovalBroker:
 
         self._live = LivePolicy(self.policy, self.store, actor, use, settle=settle)
 
+    def current_policy(self) -> Policy | None:
+        """The policy to judge by now: the followed file's settled change first (when the broker
+        follows one), then the policy. Votes and every read that chooses what a caller may see
+        go through here, so someone removed from ``people:`` stops seeing the reviewer view as
+        soon as they stop counting. A StoreError (the reload's audit row) fails the caller."""
+        if self._live is not None:
+            self._live.refresh()
+        return self.policy
+
     def verified(self, request_id: str) -> tuple[ApprovalRequest | None, str | None]:
         """The request as stored, and why its columns differ from the terms its keyed audit
         rows record (None when they match), read in one transaction: whoever acts on a decided
@@ -317,8 +326,7 @@ class ApprovalBroker:
         ``revision`` the reviewer saw (a deny need not). A repeat vote by the same person is a
         harmless no-op.
         """
-        if self._live is not None:
-            self._live.refresh()  # a StoreError here refuses the vote, as any store failure does
+        self.current_policy()  # a StoreError here refuses the vote, as any store failure does
         verdict = Verdict(verdict)
         reason = reason.strip() if reason and reason.strip() else None
         outcome: VoteResult | None = None

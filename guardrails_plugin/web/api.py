@@ -44,9 +44,10 @@ async def reader(request: Request) -> Caller:
     return caller
 
 
-def reviews(request: Request, caller: Caller) -> Callable[[ApprovalRequest], bool]:
-    """Whether ``caller`` sees a request's reviewer view (else the masked reader view)."""
-    policy = request.app.state.broker.policy
+async def reviews(request: Request, caller: Caller) -> Callable[[ApprovalRequest], bool]:
+    """Whether ``caller`` sees a request's reviewer view (else the masked reader view), by the
+    policy as it is now (`ApprovalBroker.current_policy`: the file's settled change)."""
+    policy = await run_in_threadpool(request.app.state.broker.current_policy)
     directory = policy.directory if policy is not None else None
     return lambda r: may_review(caller.identity, r, directory)
 
@@ -86,7 +87,7 @@ async def list_requests(request: Request) -> Response:
         and (rule is None or r.rule_id == rule)
         and (run is None or r.run_id == run)
     ][:limit]
-    full = reviews(request, caller)
+    full = await reviews(request, caller)
     return JSONResponse({"requests": [views.request_view(r, full=full(r)) for r in chosen]})
 
 
@@ -102,7 +103,9 @@ async def get_request(request: Request) -> Response:
     if found is None:
         raise HTTPException(404, f"no approval request {request_id[:80]!r}")
     votes = await run_in_threadpool(store.votes, request_id)
-    return JSONResponse(views.request_view(found, votes, full=reviews(request, caller)(found)))
+    return JSONResponse(
+        views.request_view(found, votes, full=(await reviews(request, caller))(found))
+    )
 
 
 async def vote(request: Request) -> Response:
@@ -122,7 +125,7 @@ async def vote(request: Request) -> Response:
     return JSONResponse(
         {
             "request": views.request_view(
-                result.request, full=reviews(request, caller)(result.request)
+                result.request, full=(await reviews(request, caller))(result.request)
             ),
             "counted": result.counted,
             "message": result.message,
@@ -144,7 +147,7 @@ async def audit(request: Request) -> Response:
     after = _int(request, "after_seq", 0, 0, 2**62)
     limit = _int(request, "limit", AUDIT_PAGE, 1, MAX_AUDIT)
     store = request.app.state.broker.store
-    may = reviews(request, caller)
+    may = await reviews(request, caller)
 
     def rows() -> tuple[list[AuditRecord], dict[str, bool]]:
         out: list[AuditRecord] = []

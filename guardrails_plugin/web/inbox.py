@@ -5,7 +5,6 @@ log with the chain's status. Forms post with the session's CSRF token; votes go 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -22,6 +21,7 @@ from guardrails_plugin.web.api import verify_chain
 from guardrails_plugin.web.auth import Caller, require_csrf, session_of
 from guardrails_plugin.web.pages import render
 from guardrails_plugin.web.security import MAX_BODY, limiter, parse_int
+from guardrails_plugin.web.views import READER_VIEW, reader_view
 from guardrails_plugin.web.votes import REQUEST_ID, cast_vote, parse_vote
 
 __all__ = ["routes"]
@@ -118,14 +118,14 @@ async def _page(
     assert caller is not None
     broker = request.app.state.broker
     votes = await run_in_threadpool(broker.store.votes, found.id)
-    directory = broker.policy.directory if broker.policy is not None else None
+    policy = await run_in_threadpool(broker.current_policy)
+    directory = policy.directory if policy is not None else None
     if may_review(caller.identity, found, directory):
-        shown, view = dict(shown_args(found)), view_name(found)
-    else:
-        # The reader view (api/views.py): the rule's reviewer view is for its approvers.
-        shown, view = dict(found.masked_args), "masked: the reviewer view is for its approvers"
-        votes = [dataclasses.replace(v, reason=None, edited_args=None) for v in votes]
-        found = dataclasses.replace(found, edited_args=None, decision_reason=None)
+        view = view_name(found)
+    else:  # the rule's reviewer view is for its approvers: the one reader view of the API
+        found, votes = reader_view(found, votes)
+        view = READER_VIEW
+    shown = dict(shown_args(found))
     return render(
         request,
         "request.html",

@@ -6,8 +6,11 @@ A bearer token counts only if its signature verifies under a key the issuer publ
 one refetch (key rotation), at most every `REFETCH_SECONDS`, so a flood of forged kids cannot
 make the service hammer the provider. Keys older than `KEYS_MAX_AGE` are refetched before use,
 so a key the provider withdrew (rotated out, or compromised) stops counting within that time
-even when no token with a new ``kid`` arrives to trigger a refetch. Anything else is an
-`InvalidToken`, which the API turns into a 401 without saying more than the kind of failure.
+even when no token with a new ``kid`` arrives to trigger a refetch. When the key endpoint keeps
+failing, the keys last fetched count for `KEYS_GRACE` more seconds (a provider's hiccup), then
+every token is refused until a fetch succeeds: keys nobody can confirm are not trusted forever.
+Anything else is an `InvalidToken`, which the API turns into a 401 without saying more than the
+kind of failure.
 
 The issuer is compared exactly as the discovery document names it (Auth0's ends in ``/``).
 ``exp`` must be an integer in a sane range. With ``identity_claim=email`` the provider must say
@@ -40,11 +43,12 @@ from guardrails_plugin.errors import ConfigError
 from guardrails_plugin.policy.directory import UnusableIdentity, canonical_identity
 from guardrails_plugin.web.settings import WebSettings
 
-__all__ = ["ALGORITHMS", "InvalidToken", "Provider", "SignedIn"]
+__all__ = ["ALGORITHMS", "KEYS_GRACE", "KEYS_MAX_AGE", "InvalidToken", "Provider", "SignedIn"]
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 REFETCH_SECONDS = 30.0
 KEYS_MAX_AGE = 600.0
+KEYS_GRACE = 120.0  # past KEYS_MAX_AGE while refetches fail, before tokens are refused
 LEEWAY_SECONDS = 30
 MAX_TOKEN = 16 * 1024
 MAX_EXP = 2**53  # past this a float loses the second, and no provider means it
@@ -101,7 +105,8 @@ class Provider:
         self.metadata = dict(metadata)
         self._keys = keys
         self._monotonic = monotonic
-        self._fetched = monotonic()
+        self._fetched = monotonic()  # the last attempt (rate limits refetches)
+        self._fresh = self._fetched  # the last success (bounds how long keys are trusted)
         self._lock = asyncio.Lock()
 
     @property
@@ -150,11 +155,12 @@ class Provider:
             if self._monotonic() - self._fetched < REFETCH_SECONDS:
                 return
             self._fetched = self._monotonic()
-            # On failure keep the keys we have; the token in hand simply does not verify.
+            # On failure keep the keys we have, until `_fresh` says they are too old to trust.
             with contextlib.suppress(httpx.HTTPError, ValueError, JoseError):
                 self._keys = await asyncio.to_thread(
                     _fetch_keys, str(self.metadata["jwks_uri"]), 10.0
                 )
+                self._fresh = self._monotonic()
 
     def _candidates(self, kid: str | None, alg: str) -> list[Any]:
         keys = list(self._keys.keys)
@@ -177,8 +183,13 @@ class Provider:
         typ = header.get("typ")
         if typ is not None and (not isinstance(typ, str) or typ.lower() not in TOKEN_TYPES):
             raise InvalidToken("token is not an ID or access token (its typ header)")
-        if self._monotonic() - self._fetched >= KEYS_MAX_AGE:
+        if self._monotonic() - self._fresh >= KEYS_MAX_AGE:
             await self._refetch()  # a key the provider withdrew must stop counting
+            if self._monotonic() - self._fresh >= KEYS_MAX_AGE + KEYS_GRACE:
+                raise InvalidToken(
+                    "the issuer's signing keys could not be refreshed; no token is accepted "
+                    "until they are"
+                )
         candidates = self._candidates(kid, alg)
         if not candidates:
             await self._refetch()  # the provider may have rotated its keys

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from guardrails_plugin.web.api import reader
 from guardrails_plugin.web.auth import Caller, still_signed_in
@@ -55,20 +56,56 @@ def _snapshot(store: Any) -> dict[str, tuple[str, int, str]]:
     }
 
 
-async def _events(request: Request, caller: Caller, store: Any) -> AsyncIterator[str]:
-    # Counted here, where the finally is sure to run once counted (a body never started
-    # would leak a count taken in `stream`).
+class _Slot:
+    """One identity's claim on a stream, taken in `stream` (check and count in one locked step,
+    so parallel opens cannot all pass the check) and given back exactly once: when the body
+    ends, or when the response ends without the body ever starting."""
+
+    def __init__(self, streams: Counter[str], identity: str) -> None:
+        self._streams = streams
+        self._identity = identity
+        self._held = True
+
+    def release(self) -> None:
+        with _open_lock:
+            if not self._held:
+                return
+            self._held = False
+            self._streams[self._identity] -= 1
+            if self._streams[self._identity] <= 0:
+                del self._streams[self._identity]
+
+
+def _take(request: Request, identity: str) -> _Slot | None:
     streams = _open(request)
     with _open_lock:
-        streams[caller.identity] += 1
+        if streams[identity] >= MAX_PER_IDENTITY:
+            return None
+        streams[identity] += 1
+    return _Slot(streams, identity)
+
+
+class _CountedStream(StreamingResponse):
+    """Gives the slot back however the response ends: a body never iterated (the client gone
+    before the headers were sent, a failed send) runs no finally in the generator."""
+
+    def __init__(self, content: AsyncIterator[str], slot: _Slot, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
+
+
+async def _events(request: Request, caller: Caller, store: Any, slot: _Slot) -> AsyncIterator[str]:
     try:
         async for event in _watch(request, caller, store):
             yield event
     finally:
-        with _open_lock:
-            streams[caller.identity] -= 1
-            if streams[caller.identity] <= 0:
-                del streams[caller.identity]
+        slot.release()  # as soon as the body ends, not only when the response does
 
 
 async def _watch(request: Request, caller: Caller, store: Any) -> AsyncIterator[str]:
@@ -101,14 +138,21 @@ async def _watch(request: Request, caller: Caller, store: Any) -> AsyncIterator[
 
 async def stream(request: Request) -> Response:
     caller = await reader(request)
-    if _open(request)[caller.identity] >= MAX_PER_IDENTITY:
+    slot = _take(request, caller.identity)
+    if slot is None:
         raise HTTPException(
             429,
             f"{caller.identity} already has {MAX_PER_IDENTITY} event streams open; close one",
             headers={"Retry-After": "10"},
         )
-    return StreamingResponse(
-        _events(request, caller, request.app.state.broker.store),
+    try:
+        events = _events(request, caller, request.app.state.broker.store, slot)
+    except BaseException:
+        slot.release()
+        raise
+    return _CountedStream(
+        events,
+        slot,
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )

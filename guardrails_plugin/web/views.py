@@ -4,12 +4,14 @@ reviewer view (`approvals.review.shown_args`, the one function every face shows 
 The reviewer view is for the request's approvers (`approvals.review.may_review`). Any other
 reader gets the *reader* view: the masked arguments (the model's copy), no edited arguments,
 votes and decision without reasons or edits, and audit rows of that request without the
-``shown_args``, reasons and edits they record (the row is marked ``"withheld"``, so its hash no
+``shown_args``, reasons, edits and ``terms`` (whose ``view`` digest would let a reader test
+guesses of the clear values) they record (the row is marked ``"withheld"``, so its hash no
 longer recomputes from the export; ``/api/v1/audit/verify`` checks the chain on the server)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -20,13 +22,36 @@ from guardrails_plugin.approvals import stepup
 from guardrails_plugin.cli.approvals import iso, request_json
 from guardrails_plugin.store.records import ApprovalRequest, AuditRecord, Vote
 
-__all__ = ["WITHHELD", "audit_csv", "audit_json", "audit_jsonl", "request_view", "vote_json"]
+__all__ = [
+    "READER_VIEW",
+    "WITHHELD",
+    "audit_csv",
+    "audit_json",
+    "audit_jsonl",
+    "reader_view",
+    "request_view",
+    "vote_json",
+]
 
 WITHHELD = "[withheld: the reviewer view is shown to this request's approvers only]"
+READER_VIEW = "masked (the reviewer view is for this request's approvers)"
 
 
-def vote_json(v: Vote, full: bool = True) -> dict[str, Any]:
-    out = {
+def reader_view(
+    r: ApprovalRequest, votes: Iterable[Vote] = ()
+) -> tuple[ApprovalRequest, list[Vote]]:
+    """The request and its votes as a reader who is not one of its approvers sees them, in the
+    API and the inbox alike: no reviewer view and no edits (so `shown_args` gives the masked
+    arguments, the model's copy), and no reasons (a reviewer's words may quote what the view
+    showed)."""
+    hidden = dataclasses.replace(
+        r, edited_args=None, decision_reason=None, review_args=None, reviewer_view=None
+    )
+    return hidden, [dataclasses.replace(v, reason=None, edited_args=None) for v in votes]
+
+
+def vote_json(v: Vote) -> dict[str, Any]:
+    return {
         "person": v.person,
         "identity": v.identity,
         "channel": v.channel,
@@ -36,28 +61,25 @@ def vote_json(v: Vote, full: bool = True) -> dict[str, Any]:
         "edited_args": dict(v.edited_args) if v.edited_args is not None else None,
         "at": iso(v.created_at),
     }
-    if not full:
-        out["reason"] = None
-        out["edited_args"] = None
-    return out
 
 
 def request_view(
     r: ApprovalRequest, votes: Iterable[Vote] | None = None, *, full: bool = True
 ) -> dict[str, Any]:
     """The request as the API returns it; ``full`` (the caller may review it) shows the
-    reviewer view, else the reader view."""
+    reviewer view, else the reader view (`reader_view`)."""
+    authentication, sign_in = r.authentication, stepup.needs_sign_in(r)
+    if not full:
+        r, hidden = reader_view(r, votes or ())
+        votes = hidden if votes is not None else None
     out = request_json(r)  # the CLI's --json shape: one shape for every machine reader
     if not full:
-        out["args"] = dict(r.masked_args)
-        out["args_shown"] = "masked (the reviewer view is for this request's approvers)"
-        out["edited_args"] = None
-        out["decision_reason"] = None  # a reviewer's words may quote what the view showed
+        out["args_shown"] = READER_VIEW
     out["approver_identities"] = {p: list(ids) for p, ids in sorted(r.approvers.items())}
-    out["authentication"] = r.authentication
-    out["needs_sign_in"] = stepup.needs_sign_in(r)
+    out["authentication"] = authentication
+    out["needs_sign_in"] = sign_in
     if votes is not None:
-        out["votes"] = [vote_json(v, full) for v in votes]
+        out["votes"] = [vote_json(v) for v in votes]
     return out
 
 
@@ -74,7 +96,9 @@ def audit_json(r: AuditRecord, full: bool = True) -> dict[str, Any]:
         "hash": r.hash,
     }
     if not full:
-        for key in ("shown_args", "reason", "edited_args"):
+        # ``terms`` too: its ``view`` digest is an unkeyed hash over what the reader sees and the
+        # clear reviewer view, so a reader could test guesses of the clear values against it.
+        for key in ("shown_args", "reason", "edited_args", "terms"):
             if key in data:
                 data[key] = WITHHELD
         out["withheld"] = True

@@ -12,7 +12,9 @@ needed.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -31,9 +33,11 @@ from guardrails_plugin.store.sqlite import SQLiteStore
 from guardrails_plugin.types import Principal, ToolCall
 from guardrails_plugin.web.auth import SESSION_COOKIE
 from guardrails_plugin.web.signin import SIGNIN_COOKIE
+from guardrails_plugin.web.views import WITHHELD
 
 from ..helpers import KEY
 from .test_issue16_redteam import (
+    POLICY,
     _cookie,
     _provider_for,
     _signed,
@@ -213,6 +217,116 @@ def test_only_approvers_read_the_reviewer_view_votes_reasons_and_audit(service, 
     assert one["args"]["to"] == "<EMAIL_1>" and one["votes"][0]["reason"] is None
 
 
+def test_a_reviewer_removed_from_the_policy_file_reads_the_masked_view(tmp_path):
+    """Reads judge by the policy as it is now (`ApprovalBroker.current_policy`, as votes do):
+    once bob's removal from ``people:`` has settled, his API read and his inbox page of a
+    request show the masked arguments, not the clear reviewer view he saw before (reads used
+    the policy the last vote had loaded)."""
+    from guardrails_plugin.web.app import create_app
+    from guardrails_plugin.web.oidc import SignedIn
+
+    provider, _ = _provider_for("https://idp.example.com")
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(POLICY)
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    broker = ApprovalBroker(store, Policy.load(policy_file))
+    broker.follow_policy_file("web", settle=0.05)
+    secret = "jane.removed@customer.example"
+    request = make(
+        broker,
+        args={"to": "<EMAIL_1>", "body": "hi"},
+        review=("clear", {"to": secret, "body": "hi"}),
+    )
+    app = create_app(provider.settings, broker, provider)
+    session, _ = app.state.sessions.create(
+        SignedIn("oidc:bob@example.com", "bob", "Bob", time.time() + 600)
+    )
+
+    async def reads() -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
+        async with httpx.AsyncClient(transport=transport, base_url="https://t") as client:
+            paths = (f"/api/v1/requests/{request.id}", f"/inbox/requests/{request.id}")
+            answers = [await client.get(path, headers=cookie) for path in paths]
+        assert [a.status_code for a in answers] == [200, 200]
+        return [a.text for a in answers]
+
+    try:
+        assert all(secret in text for text in asyncio.run(reads()))
+        policy_file.write_text(
+            POLICY.replace("  bob: [oidc:bob@example.com, cli:bob]\n", "").replace(
+                "leads: [alice, bob, kate, ana]", "leads: [alice, kate, ana]"
+            )
+        )
+        time.sleep(0.3)  # past the settle time
+        api_text, page = asyncio.run(reads())
+        assert secret not in api_text and "<EMAIL_1>" in api_text
+        assert secret not in page and "EMAIL_1" in page
+    finally:
+        store.close()
+
+
+def test_a_non_approvers_inbox_page_shows_the_one_reader_view(tmp_path):
+    """The inbox builds its reader view with the API's (`views.reader_view`): mallory, who
+    may read but is no approver, gets a request page with the masked arguments and none of the
+    clear value, whether in the arguments, the edit box or a vote's reason."""
+    from guardrails_plugin.web.app import create_app
+    from guardrails_plugin.web.oidc import SignedIn
+    from guardrails_plugin.web.views import READER_VIEW
+
+    provider, _ = _provider_for("https://idp.example.com")
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    broker = ApprovalBroker(store, Policy.from_string(POLICY))
+    secret = "jane.inbox@customer.example"
+    request = make(
+        broker,
+        args={"to": "<EMAIL_1>", "body": "hi"},
+        review=("clear", {"to": secret, "body": "hi"}),
+    )
+    broker.vote(request.id, "oidc:bob@example.com", "deny", reason=f"not {secret}", channel="web")
+    app = create_app(provider.settings, broker, provider)
+    who = SignedIn("oidc:mallory@example.com", "mallory", "Mallory", time.time() + 600)
+    session, _ = app.state.sessions.create(who)
+
+    async def page() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://t") as client:
+            cookie = {"cookie": f"{SESSION_COOKIE}={session}"}
+            return await client.get(f"/inbox/requests/{request.id}", headers=cookie)
+
+    try:
+        answer = asyncio.run(page())
+        assert answer.status_code == 200
+        assert secret not in answer.text and "EMAIL_1" in answer.text
+        assert READER_VIEW.split(" (")[0] in answer.text
+    finally:
+        store.close()
+
+
+def test_a_readers_audit_export_withholds_the_terms_digest(service, broker, tokens):
+    """The terms recorded with a request carry a digest of the reviewer view (an unkeyed hash
+    over the clear values): a reader who is no approver gets them withheld, as the shown
+    arguments, or could confirm a guessed address offline; an approver still gets them."""
+    secret = "jane.terms@customer.example"
+    request = make(
+        broker,
+        args={"to": "<EMAIL_1>", "body": "hi"},
+        review=("clear", {"to": secret, "body": "hi"}),
+    )
+
+    def terms_of(sub: str) -> list[object]:
+        answer = api(service, tokens[sub], "GET", "/api/v1/audit", params={"since": "1h"})
+        rows = [json.loads(line) for line in answer.text.splitlines()]
+        return [
+            r["data"]["terms"]
+            for r in rows
+            if r["request_id"] == request.id and "terms" in r["data"]
+        ]
+
+    assert terms_of("mallory") and all(t == WITHHELD for t in terms_of("mallory"))
+    assert all(isinstance(t, dict) for t in terms_of("bob"))
+
+
 # Sessions.
 
 
@@ -270,6 +384,75 @@ def test_the_event_stream_count_per_identity_is_capped(service, broker):
             for stream in opened:
                 stream.__exit__(None, None, None)
     csrf_of(service, session)  # the session itself still works
+
+
+def test_parallel_opens_cannot_pass_the_stream_cap_together(tmp_path):
+    """The cap is checked and counted in one step: 10 streams opened at once by one identity,
+    each slow to take its headers (a slow client), get exactly 4 answers 200 and 6 answers 429
+    (checked at open but counted at body start, all 10 passed). Every slot comes back when the
+    clients leave, including one whose body never started."""
+    from guardrails_plugin.web.app import create_app
+    from guardrails_plugin.web.oidc import SignedIn
+
+    provider, _ = _provider_for("https://idp.example.com")
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    app = create_app(provider.settings, ApprovalBroker(store, None), provider)
+    bob = SignedIn("oidc:bob@example.com", "bob", "Bob", time.time() + 600)
+    session, _ = app.state.sessions.create(bob)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": "/api/v1/stream",
+        "raw_path": b"/api/v1/stream",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t"), (b"cookie", f"{SESSION_COOKIE}={session}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 443),
+    }
+
+    async def opens() -> list[int]:
+        headers_taken, gone = asyncio.Event(), asyncio.Event()
+        codes: list[int] = []
+        sent_request = [False] * 10
+
+        def client(n: int) -> tuple[Any, Any]:
+            async def receive() -> dict[str, Any]:
+                if not sent_request[n]:
+                    sent_request[n] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await gone.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    codes.append(message["status"])
+                    if message["status"] == 200:
+                        await headers_taken.wait()
+                elif gone.is_set():
+                    raise OSError("client gone")
+
+            return receive, send
+
+        tasks = [asyncio.create_task(app(dict(scope), *client(n))) for n in range(10)]
+        for _ in range(2000):  # every request has its answer's status line
+            if len(codes) == 10:
+                break
+            await asyncio.sleep(0.01)
+        found = sorted(codes)
+        gone.set()
+        headers_taken.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+        return found
+
+    try:
+        assert asyncio.run(opens()) == [200] * 4 + [429] * 6
+        assert not app.state.open_streams  # every slot given back
+    finally:
+        store.close()
 
 
 def test_audit_reads_are_paged(service, broker, tokens):

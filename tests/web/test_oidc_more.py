@@ -88,6 +88,7 @@ class Keys:
         self.make = lambda kid: RSAKey.generate_key(2048, parameters={"kid": kid})
         self.published: list[Any] = []
         self.fetches = 0
+        self.down = False  # the JWKS endpoint answers 503
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -100,6 +101,10 @@ class Keys:
                 pass
 
             def do_GET(self) -> None:
+                if self.path == "/jwks" and keys.down:
+                    keys.fetches += 1
+                    self.send_error(503)
+                    return
                 if self.path == "/jwks":
                     keys.fetches += 1
                     doc = {"keys": [k.as_dict(private=False) for k in keys.published]}
@@ -193,6 +198,50 @@ def test_rotated_keys_are_taken_after_one_refetch_and_withdrawn_keys_stop_counti
     with pytest.raises(InvalidToken):
         verify(keys.token(new))
     assert keys.fetches == 4
+
+
+def test_keys_that_cannot_be_refreshed_stop_counting_after_their_max_age(keys):
+    """The key endpoint stops answering: the keys last fetched still count through
+    KEYS_MAX_AGE and a short grace (each token retries the fetch, at most every
+    REFETCH_SECONDS), then every token is refused, even one signed by a key still published
+    when last seen (it may have been withdrawn since: the promise is KEYS_MAX_AGE). A fetch
+    that succeeds again restores them."""
+    from guardrails_plugin.web.oidc import (
+        KEYS_GRACE,
+        KEYS_MAX_AGE,
+        REFETCH_SECONDS,
+        InvalidToken,
+        Provider,
+    )
+    from guardrails_plugin.web.settings import WebSettings
+
+    key = keys.make("k1")
+    keys.published = [key]
+    now = [1000.0]
+    settings = WebSettings.resolve(
+        issuer=keys.issuer,
+        client_id=INBOX_CLIENT,
+        audience=API_AUDIENCE,
+        public_url="http://127.0.0.1:9",
+        env={"GUARDRAILS_SESSION_SECRET": SESSION_SECRET},
+    )
+    provider = Provider.discover(settings, monotonic=lambda: now[0])
+
+    def verify() -> str:
+        return asyncio.run(provider.verify(keys.token(key), audience=API_AUDIENCE)).identity
+
+    assert verify() == "oidc:alice@example.com"
+    keys.down = True
+    now[0] += KEYS_MAX_AGE
+    assert verify() == "oidc:alice@example.com"  # the fetch failed; within the grace
+    assert keys.fetches == 2
+    now[0] += KEYS_GRACE
+    with pytest.raises(InvalidToken, match="could not be refreshed"):
+        verify()
+    assert keys.fetches == 3
+    keys.down = False
+    now[0] += REFETCH_SECONDS + 1
+    assert verify() == "oidc:alice@example.com" and keys.fetches == 4
 
 
 # --- the groups claim ------------------------------------------------------------------------
