@@ -64,7 +64,16 @@ from guardrails_plugin.types import (
     ToolCall,
 )
 
-__all__ = ["Execute", "Guard", "Outcome", "Prepare", "RunContext", "Wait"]
+__all__ = [
+    "Execute",
+    "Guard",
+    "Outcome",
+    "Prepare",
+    "RunContext",
+    "Wait",
+    "keyed_masker",
+    "plain_masking",
+]
 
 # An adapter's "arguments as the tool will receive them", as plain data.
 Prepare = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -119,9 +128,9 @@ class Guard:
         self.policy = policy
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.masker = _keyed_masker(masker or Masker(), store)
+        self.masker = keyed_masker(masker or Masker(), store)
         self.broker = broker or ApprovalBroker(
-            store, policy, clock=self.clock, scan=self.masker.scan, mask=self._mask_plain
+            store, policy, clock=self.clock, scan=self.masker.scan, mask=plain_masking(self.masker)
         )
         self.principal = Principal(principal, on_behalf_of)
         self.environment = dict(environment or {})
@@ -704,10 +713,6 @@ class Guard:
             durable=durable,
         )
 
-    def _mask_plain(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
-        value = self.masker.mask(dict(args)).value
-        return value if isinstance(value, Mapping) else {"value": value}
-
     # --- drivers -------------------------------------------------------------------------------
 
     def call(
@@ -790,7 +795,18 @@ class Guard:
         return await self.broker.wait_async(step.request.id, step.deadline)
 
 
-def _keyed_masker(masker: Masker, store: Store) -> Masker:
+def plain_masking(masker: Masker) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """How a broker masks arguments for the audit log (edits, requests): ``masker``'s plain
+    result as a mapping. The guard and every reviewer channel use this one."""
+
+    def mask(args: Mapping[str, Any]) -> Mapping[str, Any]:
+        value = masker.mask(dict(args)).value
+        return value if isinstance(value, Mapping) else {"value": value}
+
+    return mask
+
+
+def keyed_masker(masker: Masker, store: Store) -> Masker:
     """``masker``, hashing under a key derived from the store's when none was configured, so
     the `hash` strategy gives one value the same hash in every run on this store. The key is
     derived outside `keyed_hash`'s domain: were it a keyed hash of some JSON, a model calling a

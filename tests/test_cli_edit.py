@@ -222,3 +222,27 @@ def test_set_paths_must_exist_up_to_the_last_key():
             apply_sets(args, [parse_set(bad)])
     with pytest.raises(ValueError, match="PATH=VALUE"):
         parse_set("limit")
+
+
+def test_the_reviewer_broker_hashes_like_the_guard(tmp_path):
+    """Review of issue 14: `reviewer_broker` (CLI, Slack, web) built a bare `Masker`, whose
+    `hash` strategy draws a random key per process: a value it hashed could not be matched to
+    the guard's hash of it. Both now key from the store, so they hash alike."""
+    from guardrails_plugin import Guard, Policy
+    from guardrails_plugin.cli.voting import reviewer_broker
+    from guardrails_plugin.store.sqlite import SQLiteStore
+    from guardrails_plugin.types import MaskingSettings
+
+    from .helpers import KEY
+
+    store = SQLiteStore(tmp_path / "g.db", key=KEY)
+    policy = Policy.from_string("version: 1\ndefaults: {effect: allow}\n")
+    guard = Guard(policy, store, principal="agent:test")
+    reviewer = reviewer_broker(store, policy)
+    masker = reviewer.scan.__self__  # the masker the reviewer broker scans and masks with
+    hashing = MaskingSettings(strategy="hash")
+    args = {"to": "ana.lopez@corp-mail.net"}
+    by_guard = guard.masker.mask(args, settings=hashing).value
+    assert "ana.lopez" not in str(by_guard)
+    assert masker.mask(args, settings=hashing).value == by_guard
+    store.close()

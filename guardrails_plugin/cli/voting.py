@@ -51,15 +51,13 @@ def reviewer_broker(store: Any, policy: Any) -> Any:
     membership and for judging edits, and the guard's masker to find the data classes in edited
     arguments and to mask them for the audit log, as the guard's own broker does."""
     from guardrails_plugin.approvals import ApprovalBroker
+    from guardrails_plugin.guard import keyed_masker, plain_masking
     from guardrails_plugin.masking import Masker
 
-    masker = Masker()
-
-    def mask(args: Mapping[str, Any]) -> Mapping[str, Any]:
-        value = masker.mask(dict(args)).value
-        return value if isinstance(value, Mapping) else {"value": value}
-
-    return ApprovalBroker(store, policy, scan=masker.scan, mask=mask)
+    # Keyed like the guard's (from the store's key), so a `hash`-masked value in an edit's
+    # audit row matches the same value in the guard's rows.
+    masker = keyed_masker(Masker(), store)
+    return ApprovalBroker(store, policy, scan=masker.scan, mask=plain_masking(masker))
 
 
 def _policy_path(policy: Path | None) -> Path | None:
