@@ -81,6 +81,9 @@ def release_execution(store: Store, request_id: str, tool: str, why: str, token:
         request = tx.get_request(request_id)
         if request is None or request.executed_at is None:
             return False
+        claims = [r for r in tx.request_events(request_id) if r.event == Event.TOOL_EXECUTING]
+        if not claims or claims[-1].data.get("claim") != _claim_hash(token):
+            return False  # not this process's claim: giving it back would give nothing back
         if not tx.update_request(request_id, Status.APPROVED, executed_at=None):
             return False
         tx.append_audit(

@@ -55,6 +55,19 @@ def test_nothing_to_release_without_a_claim(broker, approved):
     assert not broker.release_execution("req_missing", "restart", "suspended")
 
 
+def test_a_release_with_the_wrong_token_writes_nothing(broker, store, approved):
+    """Review of issue 15: a release with a token that is not the claim's returned True and
+    wrote a release row and a cleared `executed_at` that gave nothing back (the replay was
+    still refused): the columns and the chain disagreed and the caller was told a falsehood."""
+    from guardrails_plugin.approvals.execution import release_execution
+
+    broker.claim_execution(approved.id, "restart", RESTART)
+    before = [r.event for r in store.audit_rows()]
+    assert not release_execution(store, approved.id, "restart", "suspended", "not-the-token")
+    assert [r.event for r in store.audit_rows()] == before
+    assert store.get_request(approved.id).executed_at is not None
+
+
 def test_a_forged_release_row_reopens_nothing(broker, store, approved):
     """Someone holding the file (not the key) writes a release row and clears executed_at."""
     broker.claim_execution(approved.id, "restart", RESTART)
