@@ -21,7 +21,8 @@ from guardrails_plugin.approvals.proof import RequestChecker
 from guardrails_plugin.errors import StoreError
 from guardrails_plugin.store.audit import Checkpoint, canonical_text
 from guardrails_plugin.store.keying import keying_meta
-from guardrails_plugin.store.rows import dumps, request_row
+from guardrails_plugin.store.records import AuditRecord
+from guardrails_plugin.store.rows import dumps
 
 if TYPE_CHECKING:
     from guardrails_plugin.store.postgres import PostgresStore
@@ -42,14 +43,23 @@ _NAMED = 10  # problems a refusal names
 
 
 def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
+    # Read once: what is copied is exactly what was checked (the file may change meanwhile).
     checker = RequestChecker()
-    checked = source.verify_audit(observe=checker.observe)
+    audit: list[AuditRecord] = []
+
+    def observe(row: AuditRecord) -> None:
+        checker.observe(row)
+        audit.append(row)
+
+    checked = source.verify_audit(observe=observe)
     if not checked.ok:
         raise StoreError(
             f"the source's audit chain does not verify (row {checked.first_bad_seq}: "
             f"{checked.problem}); nothing was copied"
         )
-    problems = checker.problems(source.iter_requests(), source.iter_votes())
+    requests = list(source.iter_requests())
+    votes = list(source.iter_votes())
+    problems = checker.problems(requests, votes)
     if problems:
         named = "; ".join(f"{rid}: {why}" for rid, why in problems[:_NAMED])
         more = f" (and {len(problems) - _NAMED} more)" if len(problems) > _NAMED else ""
@@ -65,16 +75,8 @@ def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
                     f"{target.path} already holds {table}: refusing to merge two histories; "
                     "give an empty database"
                 )
-        requests = list(source.iter_requests())
         for request in requests:
-            row = request_row(request)
-            names = sorted(row)
-            conn.execute(
-                f"INSERT INTO requests ({', '.join(names)}) "
-                f"VALUES ({', '.join(['%s'] * len(names))})".encode(),
-                [row[n] for n in names],
-            )
-        votes = list(source.iter_votes())
+            tx.insert_request(request)
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO votes (id, request_id, revision, person, identity, channel, "
@@ -102,7 +104,7 @@ def copy_store(source: SQLiteStore, target: PostgresStore) -> Copied:
                 [
                     (r.seq, r.ts, r.event, r.request_id, r.actor, canonical_text(r.data),
                      r.prev_hash, r.hash)
-                    for r in source.audit_rows()
+                    for r in audit
                 ],
             )  # fmt: skip
             threads = source.posted_threads()
