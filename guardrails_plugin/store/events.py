@@ -25,6 +25,7 @@ class Event:
     TOOL_FAILED = "tool.failed"
     TOOL_INTERRUPTED = "tool.interrupted"  # cancelled (or interrupted) while the tool ran
     TOOL_UNLISTED = "tool.unlisted"  # the MCP gateway refused a name its upstream did not list
+    TOOL_ARGS_REFUSED = "tool.args_refused"  # ...or arguments that do not fit the listed schema
     OUTPUT_MASKED = "output.masked"
     RUN_CONFIGURED = "run.configured"  # a run set an allowed setting (Guard run_overrides)
     RUN_CONFIG_REFUSED = "run.config_refused"  # a run tried to set one it may not

@@ -271,7 +271,9 @@ def test_a_cancelled_wait_ends_its_span_at_once_as_interrupted(telemetry):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        # Ended with the task (handed to the ender when the task ended), not at shutdown.
+        # Ended with the task (handed to the ender when the task ended), not at shutdown: the
+        # ender ends it on its own thread, so wait for it before reading the exporter.
+        assert otel_flush(10), "the cancelled call's span was not ended"
         assert len(spans.get_finished_spans()) == 1
 
     asyncio.run(scenario())

@@ -63,6 +63,13 @@ def deploy(service: str) -> str:
 
 
 @app.tool()
+def purge(dry_run: bool = True) -> str:
+    """Purge old records (FastMCP coerces "false", "no", 0 to False for ``dry_run``)."""
+    _ran("purge", dry_run=dry_run)
+    return "would purge" if dry_run else "purged"
+
+
+@app.tool()
 def crash() -> str:
     """Exit the server process at once, as a crash would."""
     _ran("crash")

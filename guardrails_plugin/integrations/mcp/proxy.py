@@ -10,10 +10,14 @@
 - ``tools/call``: `Guard.acall` with the MCP session as the run (one vault per session), for a
   name the upstream listed only: any other name is refused before the guard (the audit holds it
   masked, as ``tool.unlisted``), so a hidden tool is never reached and a value written into a
-  name never reaches the audit or a span. A denial, a failed upstream (crashed, disconnected,
-  raised, over ``upstream_timeout``) or a result that cannot be masked is a tool result with
-  ``isError: true`` and one sentence; the client is never left hanging. A client's cancel is
-  sent on upstream (``notifications/cancelled``), and the audit records the call as interrupted.
+  name never reaches the audit or a span. Arguments must fit the tool's listed ``inputSchema``
+  with JSON Schema's strict types, checked before the policy judges them and again for a
+  reviewer's edit and for values restored from placeholders: the upstream's SDK would coerce
+  ``"false"`` to False after the policy judged the string (refused: ``tool.args_refused``).
+  A denial, a failed upstream (crashed, disconnected, raised, over ``upstream_timeout``) or a
+  result that cannot be masked is a tool result with ``isError: true`` and one sentence; the
+  client is never left hanging. A client's cancel is sent on upstream
+  (``notifications/cancelled``), and the audit records the call as interrupted.
 - ``resources/read`` and ``prompts/get`` are guarded calls too, under the tool names
   ``resources/read`` (argument ``uri``) and ``prompts/get`` (``name``, ``arguments``): the
   policy judges them, their contents are masked, binary contents withheld, and both are audited.
@@ -27,7 +31,7 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -38,7 +42,7 @@ from mcp.shared.exceptions import McpError
 from pydantic import BaseModel
 
 from guardrails_plugin.flow import Outcome, Wait
-from guardrails_plugin.guard import Guard
+from guardrails_plugin.guard import Guard, Prepare
 from guardrails_plugin.integrations.mcp.results import (
     as_data,
     error_result,
@@ -48,6 +52,7 @@ from guardrails_plugin.integrations.mcp.results import (
     resource_as_data,
     resource_from_data,
 )
+from guardrails_plugin.masking import Vault
 from guardrails_plugin.store.events import Event
 from guardrails_plugin.store.records import ApprovalRequest
 
@@ -89,6 +94,43 @@ class UpstreamClosed(ConnectionError):
 
 class UpstreamTimeout(TimeoutError):
     """The upstream server did not answer within the gateway's time limit (it was cancelled)."""
+
+
+class ArgumentsRefused(ValueError):
+    """A call's arguments do not fit its tool's listed input schema. The message names the
+    schema's part (the upstream's text), never the client's values."""
+
+
+def _schema_check(tool: str, schema: dict[str, Any] | None) -> Prepare:
+    """What the upstream will accept for ``tool``: its arguments, unchanged, when they fit
+    ``schema`` with JSON Schema's strict types (``"false"`` is no boolean, ``0`` neither), else
+    `ArgumentsRefused`. The upstream's SDK (pydantic in FastMCP) would coerce them after the
+    policy judged them as sent, so the policy would judge a value the tool never gets."""
+
+    def check(args: Mapping[str, Any]) -> dict[str, Any]:
+        args = dict(args)
+        try:
+            if schema is None:  # pragma: no cover - the SDK's Tool requires one
+                raise jsonschema.SchemaError("no input schema listed")
+            validator_class = jsonschema.validators.validator_for(
+                schema, default=jsonschema.Draft202012Validator
+            )
+            validator_class.check_schema(schema)
+            error = jsonschema.exceptions.best_match(validator_class(schema).iter_errors(args))
+        except Exception as exc:  # noqa: BLE001 - a schema the gateway cannot apply: refused
+            raise ArgumentsRefused(
+                f"Denied: the input schema the upstream lists for {tool!r} cannot be checked "
+                f"({type(exc).__name__}), so the call was not made."
+            ) from None
+        if error is not None:
+            where = "/".join(str(part) for part in error.schema_path) or "the schema"
+            raise ArgumentsRefused(
+                f"Denied: the arguments of {tool!r} do not fit the tool's input schema (at "
+                f"{where}), so the call was not made; send values of the listed types."
+            )
+        return args
+
+    return check
 
 
 def _denied_read(message: str) -> McpError:
@@ -155,6 +197,8 @@ class GuardedProxy:
         # or the client's SDK rejects the whole result (it validates against the listing).
         # Its keys are the names the upstream listed: the only ones a client may call.
         self._output_schemas: dict[str, dict[str, Any] | None] = {}
+        # Input schemas as listed: arguments are checked against them (`_schema_check`).
+        self._input_schemas: dict[str, dict[str, Any]] = {}
         self._listed_at: float | None = None  # monotonic time of the last full listing
         self._relisting: anyio.Lock | None = None
         handlers = self.server.request_handlers
@@ -229,7 +273,7 @@ class GuardedProxy:
         if (request.params is None or request.params.cursor is None) and not result.nextCursor:
             # A whole listing in one answer replaces the known names; pages only add to them
             # (a client that has not fetched page 2 yet may still call its tools).
-            self._output_schemas = {}
+            self._output_schemas, self._input_schemas = {}, {}
             self._listed_at = time.monotonic()
         self._remember(result.tools)
         return types.ServerResult(result)
@@ -243,6 +287,7 @@ class GuardedProxy:
 
     def _remember(self, tools: list[types.Tool]) -> None:
         self._output_schemas.update({tool.name: tool.outputSchema for tool in tools})
+        self._input_schemas.update({tool.name: tool.inputSchema for tool in tools})
 
     def listing_changed(self) -> None:
         """The upstream said its tools changed (``notifications/tools/list_changed``): the next
@@ -275,7 +320,7 @@ class GuardedProxy:
             cursor = page.nextCursor
             if not cursor:
                 break
-        self._output_schemas = {}
+        self._output_schemas, self._input_schemas = {}, {}
         self._remember(self._offered(tools))
         self._listed_at = time.monotonic()
 
@@ -289,7 +334,11 @@ class GuardedProxy:
         return run_id
 
     async def _guarded(
-        self, tool: str, arguments: dict[str, Any], fn: Callable[[dict[str, Any]], Awaitable[Any]]
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        fn: Callable[[dict[str, Any]], Awaitable[Any]],
+        prepare: Prepare | None = None,
     ) -> Outcome:
         """``fn`` through `Guard.acall` as ``tool``, in the session's run, with progress while
         the call waits and the client's trace context as the span's parent."""
@@ -310,6 +359,7 @@ class GuardedProxy:
                 call_id=f"mcp_{uuid.uuid4().hex}",
                 run=run,
                 wait=wait,
+                prepare=prepare,
             )
 
     async def _call_tool(self, request: types.CallToolRequest) -> types.ServerResult:
@@ -317,6 +367,11 @@ class GuardedProxy:
         if name in _RESERVED or not await self._listed(name):
             return types.ServerResult(self._unlisted(name))
         arguments = dict(request.params.arguments or {})
+        check = _schema_check(name, self._input_schemas.get(name))
+        try:
+            check(arguments)
+        except ArgumentsRefused as exc:
+            return types.ServerResult(self._refused_arguments(name, exc))
 
         async def call_upstream(args: dict[str, Any]) -> dict[str, Any]:
             onward = types.CallToolRequest(
@@ -327,8 +382,27 @@ class GuardedProxy:
             )
             return as_data(result)
 
-        outcome = await self._guarded(name, arguments, call_upstream)
+        # ``prepare``: a reviewer's edit and the values behind placeholders are checked too.
+        outcome = await self._guarded(name, arguments, call_upstream, prepare=check)
         return types.ServerResult(await self._result(name, outcome))
+
+    def _refused_arguments(self, name: str, exc: ArgumentsRefused) -> types.CallToolResult:
+        """Arguments that do not fit the listed schema: refused before the policy, which would
+        judge values the upstream never receives. The audit row names the tool (a listed name)
+        and the schema's part only, no value of the client's."""
+        context = self.server.request_context
+        run = self.guard.run(self._run_id(context.session))
+        try:
+            self.guard.audit(
+                Event.TOOL_ARGS_REFUSED,
+                run=run,
+                data={"tool": name, "why": str(exc)},
+                durable=False,
+            )
+        except Exception as write_error:  # noqa: BLE001 - refused either way
+            log.error("audit write failed for refused arguments of %r: %s", name, write_error)
+        log.warning("refused a call of %r: %s", name, exc)
+        return error_result(str(exc))
 
     def _unlisted(self, name: str) -> types.CallToolResult:
         """A name the upstream did not list: refused before the guard, so the name (client text,
@@ -337,7 +411,8 @@ class GuardedProxy:
         context = self.server.request_context
         run = self.guard.run(self._run_id(context.session))
         try:
-            shown = str(self.guard.masker.mask(name, vault=run.vault).value)[:_MAX_NAME]
+            # A throwaway vault: made-up names must add no placeholders to the session's run.
+            shown = str(self.guard.masker.mask(name, vault=Vault()).value)[:_MAX_NAME]
         except Exception as exc:  # noqa: BLE001 - the name is not shown at all then
             log.error("could not mask a refused tool name: %s", type(exc).__name__)
             shown = "(a name that could not be masked)"
@@ -436,16 +511,24 @@ class GuardedProxy:
         cancelled call (the client's ``notifications/cancelled``, or a closed connection)
         cancels the approval request in the store, so nobody approves a call no one waits for."""
         request = step.request
+        failure: Exception | None = None
         try:
             async with anyio.create_task_group() as group:
                 if token is not None:
                     group.start_soon(self._progress, session, token, request, request_id)
-                decided = await self.guard.broker.wait_async(request.id, step.deadline)
+                try:
+                    decided = await self.guard.broker.wait_async(request.id, step.deadline)
+                except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+                    failure = exc
                 group.cancel_scope.cancel()
-            return decided
         except anyio.get_cancelled_exc_class():
             self._cancel(request, run_id)
             raise
+        # Raised out of the task group it would reach the guard wrapped in an ExceptionGroup,
+        # and an `ApprovalTimeout` would read as "internal error".
+        if failure is not None:
+            raise failure
+        return decided
 
     def _cancel(self, request: ApprovalRequest, run_id: str) -> None:
         try:
